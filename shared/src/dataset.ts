@@ -1,0 +1,75 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+/**
+ * A dataset: its name, where it goes and how. Its JSON Schema versions are stored beside it (control plane,
+ * PostgreSQL). This schema validates the REST body and the stored definition alike.
+ */
+export const datasetSinksSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    postgres: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled'],
+      properties: {
+        enabled: { type: 'boolean' },
+        /** Table name inside the data schema; defaults to the dataset name. */
+        table: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+      },
+    },
+    search: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled'],
+      properties: {
+        enabled: { type: 'boolean' },
+        /** Index prefix; the daily index is `<prefix>-YYYY.MM.DD`. Defaults to `sluice-<dataset>`. */
+        index: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.-]{0,200}$' },
+      },
+    },
+    objectStore: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['enabled'],
+      properties: {
+        enabled: { type: 'boolean' },
+        /** Key prefix inside the bucket; defaults to the dataset name. */
+        prefix: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_./=-]{0,200}$' },
+        partitionBy: { enum: ['day', 'hour'], default: 'hour' },
+        /** Optional extra partition level: `bucket=<hash(field) mod buckets>`. */
+        hash: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['field', 'buckets'],
+          properties: { field: { type: 'string' }, buckets: { type: 'integer', minimum: 1, maximum: 1024 } },
+        },
+      },
+    },
+  },
+} as const;
+
+export const datasetSchema = {
+  $id: 'https://sluice.dev/schemas/dataset.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'sinks'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    description: { type: 'string', maxLength: 2000 },
+    /** A payload field whose value becomes the Kafka message key (ordering per key) instead of the record id. */
+    partitionKey: { type: 'string', minLength: 1 },
+    sinks: datasetSinksSchema,
+  },
+} as const;
+
+export type DatasetSpec = FromSchema<typeof datasetSchema>;
+export type DatasetSinks = FromSchema<typeof datasetSinksSchema>;
+
+/** A dataset as the consumer sees it: the spec plus the schema version a record is validated against. */
+export interface DatasetVersion {
+  spec: DatasetSpec;
+  version: number;
+  /** JSON Schema (draft 2020-12) of the payload. */
+  schema: Record<string, unknown>;
+}

@@ -1,0 +1,90 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+/**
+ * The record envelope: one contract from the agent through Kafka to every store (see DESIGN.md).
+ * `id` is derived from where the record came from (see record-id.ts), never random, so every hop may retry
+ * and the stores still hold each record once.
+ */
+export const envelopeSchema = {
+  $id: 'https://sluice.dev/schemas/envelope.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'dataset', 'agentId', 'source', 'eventTime', 'ingestTime', 'payload'],
+  properties: {
+    id: { type: 'string', minLength: 1, maxLength: 512 },
+    dataset: { $ref: '#/$defs/datasetName' },
+    agentId: { type: 'string', minLength: 1, maxLength: 200 },
+    source: {
+      type: 'object',
+      required: ['id', 'kind'],
+      properties: {
+        id: { type: 'string', minLength: 1 },
+        kind: { enum: ['file', 'drop', 'http-poll', 'http-push', 'api'] },
+      },
+      additionalProperties: true,
+    },
+    eventTime: { type: 'string', format: 'date-time' },
+    ingestTime: { type: 'string', format: 'date-time' },
+    schemaVersion: { type: 'integer', minimum: 1 },
+    payload: {},
+    parseError: {
+      type: 'object',
+      required: ['reason', 'raw'],
+      additionalProperties: false,
+      properties: {
+        reason: { type: 'string' },
+        raw: { type: 'string', description: 'the input that could not be parsed (base64 when rawEncoding says so)' },
+        rawEncoding: { enum: ['utf8', 'base64'] },
+      },
+    },
+    blob: {
+      type: 'object',
+      required: ['key', 'size', 'sha256', 'contentType'],
+      additionalProperties: false,
+      properties: {
+        key: { type: 'string' },
+        size: { type: 'integer', minimum: 0 },
+        sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        contentType: { type: 'string' },
+        chunks: { type: 'integer', minimum: 0 },
+        fileName: { type: 'string' },
+      },
+    },
+  },
+  $defs: {
+    datasetName: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+  },
+} as const;
+
+export type Envelope = FromSchema<typeof envelopeSchema>;
+export type SourceKind = Envelope['source']['kind'];
+
+/** Dataset names double as SQL identifiers, topic suffixes, index names and object prefixes. */
+export const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+/** Kafka carries envelopes as UTF-8 JSON; these headers repeat what routing needs without decoding. */
+export const KAFKA_HEADERS = {
+  dataset: 'dataset',
+  schemaVersion: 'schema-version',
+  agentId: 'agent-id',
+  contentType: 'content-type',
+  /** On blob chunk messages: which blob (sha256), which chunk and how many. */
+  blobSha256: 'blob-sha256',
+  blobChunk: 'blob-chunk',
+  blobChunks: 'blob-chunks',
+} as const;
+
+export const CONTENT_TYPES = {
+  envelope: 'application/vnd.sluice.envelope+json',
+  blobChunk: 'application/vnd.sluice.blob-chunk',
+} as const;
+
+/** Largest blob chunk carried in one Kafka message (the broker's default message.max.bytes is ~1 MiB). */
+export const BLOB_CHUNK_BYTES = 512 * 1024;
+
+export const DEFAULT_TOPIC_PREFIX = 'sluice.';
+export const DLQ_TOPIC = 'sluice.dlq';
+
+export function topicForDataset(dataset: string, prefix: string = DEFAULT_TOPIC_PREFIX): string {
+  return `${prefix}${dataset}`;
+}

@@ -1,0 +1,17 @@
+/** Metric names shared by the agent, the control plane, Prometheus rules and the console. */
+export const METRICS = {
+  ingestedRows: 'ingested_rows_total',
+  failedValidations: 'failed_validations_total',
+  ingestionErrors: 'ingestion_errors_total',
+  consumerLag: 'sluice_consumer_lag',
+  sinkLatency: 'sluice_sink_write_seconds',
+  dlqRecords: 'sluice_dlq_records_total',
+  agentRecordsRead: 'sluice_agent_records_read_total',
+  agentRecordsCommitted: 'sluice_agent_records_committed_total',
+  agentRecordsShipped: 'sluice_agent_records_shipped_total',
+  agentSourceErrors: 'sluice_agent_source_errors_total',
+  agentOutboxRows: 'sluice_agent_outbox_rows',
+  agentOutboxBytes: 'sluice_agent_outbox_bytes',
+  agentOutboxOldestAge: 'sluice_agent_outbox_oldest_age_seconds',
+  agentBreakerState: 'sluice_agent_breaker_state',
+} as const;

@@ -1,0 +1,29 @@
+/**
+ * Stable record ids, decided at the edge from where a record came from (DESIGN.md, "record envelope").
+ * The same input always yields the same id, so a re-read after a crash or a retried send is recognised
+ * downstream (`ON CONFLICT DO NOTHING`, search `_id`, object keys). Parts are joined with ':' and must not
+ * contain it; callers hash unbounded parts (API cursors, file paths) first.
+ */
+export const recordId = {
+  /** A line (or multiline event) of a tailed file: file fingerprint + byte offset of its first byte. */
+  file: (agentId: string, sourceId: string, fingerprint: string, offset: number): string =>
+    join(agentId, sourceId, 'f', fingerprint, String(offset)),
+  /** A row of a dropped file: the file's sha256 + row index (0 for a whole-file blob). */
+  drop: (agentId: string, sourceId: string, sha256: string, row: number): string =>
+    join(agentId, sourceId, 'd', sha256, String(row)),
+  /** An item of a polled API page: hash of the cursor/page that produced it + index in the page. */
+  poll: (agentId: string, sourceId: string, pageKey: string, index: number): string =>
+    join(agentId, sourceId, 'p', pageKey, String(index)),
+  /** An item of a pushed batch: the request id (client-supplied idempotency key or generated) + index. */
+  push: (agentId: string, sourceId: string, requestId: string, index: number): string =>
+    join(agentId, sourceId, 'h', requestId, String(index)),
+} as const;
+
+function join(...parts: string[]): string {
+  for (const part of parts) {
+    if (part.length === 0 || part.includes(':')) {
+      throw new TypeError(`record id part ${JSON.stringify(part)} must be non-empty and contain no ':'`);
+    }
+  }
+  return parts.join(':');
+}
