@@ -1,0 +1,42 @@
+# Prometheus from Debian. deploy/prometheus/prometheus.yml names the default local addresses; the copy under
+# .stack/prometheus is rendered with the addresses from scripts/stack.env so that file stays the one source.
+
+PROMETHEUS_BIN="${SLUICE_PROMETHEUS_BIN:-/usr/bin/prometheus}"
+PROMETHEUS_DIR="$STACK_DIR/prometheus"
+PROMETHEUS_LOG="$PROMETHEUS_DIR/prometheus.log"
+
+prometheus_port() { port_of "$SLUICE_PROMETHEUS_URL"; }
+prometheus_log() { echo "$PROMETHEUS_LOG"; }
+prometheus_pid() { live_pid "$PROMETHEUS_DIR/prometheus.pid"; }
+
+prometheus_ensure() {
+  if [ ! -x "$PROMETHEUS_BIN" ]; then
+    ensure_apt prometheus
+    # Debian starts its own prometheus on :9090 after install where systemd runs; the stack runs its own.
+    if [ -d /run/systemd/system ]; then systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+  fi
+  [ -x "$PROMETHEUS_BIN" ] || die "prometheus: $PROMETHEUS_BIN not found (set SLUICE_PROMETHEUS_BIN)"
+}
+
+prometheus_render_config() {
+  local src="$SLUICE_ROOT/deploy/prometheus"
+  mkdir -p "$PROMETHEUS_DIR/data"
+  cp "$src/alerts.yml" "$PROMETHEUS_DIR/alerts.yml"
+  sed -e "s#127\.0\.0\.1:8080#$(hostport_of "$SLUICE_CONTROL_PLANE_URL")#g" \
+    -e "s#127\.0\.0\.1:8686#$(hostport_of "$SLUICE_AGENT_HTTP")#g" \
+    -e "s#127\.0\.0\.1:9090#$(hostport_of "$SLUICE_PROMETHEUS_URL")#g" \
+    "$src/prometheus.yml" >"$PROMETHEUS_DIR/prometheus.yml"
+}
+
+prometheus_start() {
+  require_free_port prometheus "$(prometheus_port)"
+  prometheus_render_config
+  spawn "$PROMETHEUS_DIR/prometheus.pid" "$PROMETHEUS_LOG" "$PROMETHEUS_BIN" \
+    --config.file="$PROMETHEUS_DIR/prometheus.yml" --storage.tsdb.path="$PROMETHEUS_DIR/data" \
+    --storage.tsdb.retention.time=7d --web.listen-address="$(hostport_of "$SLUICE_PROMETHEUS_URL")" \
+    --web.enable-lifecycle
+}
+
+prometheus_health() { curl -fsS -m 2 -o /dev/null "$SLUICE_PROMETHEUS_URL/-/ready"; }
+
+prometheus_stop_signal() { echo TERM; }
