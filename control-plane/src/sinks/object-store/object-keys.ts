@@ -12,6 +12,8 @@ import type { SinkBatch, SinkRecord } from '../sink.ts';
 
 export interface Segment {
   key: string;
+  /** `<dir>/part-<topic>-<partition>-`: the keys of this topic partition's segments in the same folder. */
+  keyPrefix: string;
   records: SinkRecord[];
   firstOffset: bigint;
   lastOffset: bigint;
@@ -57,6 +59,12 @@ function keySafe(topic: string): string {
   return topic.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+/** The first offset a segment key names (keys sort by it: offsets are zero-padded). */
+export function firstOffsetOfKey(key: string, keyPrefix: string): bigint | undefined {
+  const digits = key.slice(keyPrefix.length, keyPrefix.length + 20);
+  return /^\d{20}$/.test(digits) ? BigInt(digits) : undefined;
+}
+
 /**
  * Splits a batch into one segment per time partition (and hash bucket), each keyed
  * `<prefix>/dt=…[/hour=…][/bucket=n]/part-<topic>-<partition>-<first offset>.ndjson.gz`. Records whose event and ingest times are both unreadable go to `rejected`.
@@ -86,8 +94,8 @@ export function segmentBatch(batch: SinkBatch): { segments: Segment[]; rejected:
       if (r.offset < first) first = r.offset;
       if (r.offset > last) last = r.offset;
     }
-    const key = `${prefix}/${dir}/part-${keySafe(batch.topic)}-${batch.partition}-${padOffset(first)}.ndjson.gz`;
-    segments.push({ key, records, firstOffset: first, lastOffset: last });
+    const keyPrefix = `${prefix}/${dir}/part-${keySafe(batch.topic)}-${batch.partition}-`;
+    segments.push({ key: `${keyPrefix}${padOffset(first)}.ndjson.gz`, keyPrefix, records, firstOffset: first, lastOffset: last });
   }
   return { segments, rejected };
 }

@@ -60,6 +60,24 @@ describe('ObjectStoreSink against the real MinIO', () => {
     expect((await read(after[0]!.name)).equals(bytes)).toBe(true);
   });
 
+  it('holds each record once after a crash with two uncommitted batches in flight, however the replay is cut', async () => {
+    const envelopes = Array.from({ length: 6 }, (_, i) => envelope('orders', `c:${i}`, { i }, '2026-03-03T09:00:00Z'));
+    const slice = (from: number, to: number) => batch(ds, envelopes.slice(from, to), BigInt(700 + from), 'sluice.orders', 1);
+    // Batches [700, 702) and [702, 704) both reached the store; neither was committed when the consumer died.
+    expect((await sink.write(slice(0, 2))).kind).toBe('ok');
+    expect((await sink.write(slice(2, 4))).kind).toBe('ok');
+    // The replay from the committed offset 700 is cut in one larger batch, then the rest.
+    expect((await sink.write(slice(0, 5))).kind).toBe('ok');
+    expect((await sink.write(slice(5, 6))).kind).toBe('ok');
+    const objects = await list('orders/dt=2026-03-03/');
+    const ids: string[] = [];
+    for (const o of objects) {
+      for (const line of gunzipSync(await read(o.name)).toString('utf8').trimEnd().split('\n')) ids.push((JSON.parse(line) as Envelope).id);
+    }
+    expect(ids.sort()).toEqual(envelopes.map((e) => e.id).sort());
+    expect(objects.map((o) => o.name.slice(-30))).toEqual(['00000000000000000700.ndjson.gz', '00000000000000000705.ndjson.gz']);
+  });
+
   it('reassembles a ~100 MB blob from 200 chunks into blobs/<sha256>, verified, and completes idempotently', async () => {
     const count = 200;
     const data = randomBytes(count * BLOB_CHUNK_BYTES - 12_345);

@@ -12,7 +12,7 @@ import { failed, ok, type Outcome } from '@sluice/shared/outcome';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
 import type { Sink, SinkBatch, SinkWriteResult } from '../sink.ts';
 import { BlobAssembler } from './blob-assembler.ts';
-import { segmentBatch, type Segment } from './object-keys.ts';
+import { firstOffsetOfKey, segmentBatch, type Segment } from './object-keys.ts';
 import { s3ErrorCode, s3Outcome } from './s3-errors.ts';
 
 const gzip = promisify(gzipCallback);
@@ -128,7 +128,29 @@ export class ObjectStoreSink implements Sink {
     this.#bucketReady = undefined;
   }
 
+  /**
+   * Writes the segment, then removes this partition's objects in the same folder that start inside it, after
+   * its first offset. Such an object was written by a batch that was never committed (the consumer only
+   * re-reads from its committed offset): its records are in this segment or past its end, where the next
+   * replayed segment rewrites them. So a replay holds each record once however differently it is cut, even
+   * when several batches were in the sinks at the crash. Zero-padded offsets make this one bounded listing.
+   */
   async #putSegment(batch: SinkBatch, segment: Segment): Promise<void> {
+    await this.#putSegmentObject(batch, segment);
+    if (segment.lastOffset === segment.firstOffset) return;
+    const stale: string[] = [];
+    const listing = this.#client.listObjectsV2(this.bucket, segment.keyPrefix, true, segment.key) as AsyncIterable<{ name?: string }>;
+    for await (const item of listing) {
+      const first = item.name === undefined ? undefined : firstOffsetOfKey(item.name, segment.keyPrefix);
+      if (first === undefined || first > segment.lastOffset) break;
+      stale.push(item.name!);
+    }
+    if (stale.length === 0) return;
+    this.#logger.info({ superseded: stale.length, segment: segment.key }, 'replaced objects of an uncommitted earlier write');
+    await this.#client.removeObjects(this.bucket, stale);
+  }
+
+  async #putSegmentObject(batch: SinkBatch, segment: Segment): Promise<void> {
     let ndjson = '';
     for (const r of segment.records) ndjson += `${JSON.stringify(r.envelope)}\n`;
     // Same records → same bytes: Node's gzip header carries no timestamp, so a replay writes an identical object.
