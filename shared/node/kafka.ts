@@ -82,16 +82,29 @@ export interface ConsumerSettings {
   brokers: string[];
   clientId: string;
   groupId: string;
+  /** Topics of the first `messages()` call; later calls may name others (re-subscription). */
   topics: string[];
   /** Where a group with no committed offset starts. */
   from?: 'earliest' | 'latest';
   sessionTimeoutMs?: number;
   maxWaitMs?: number;
+  /** Messages the client may hold fetched but not yet consumed (bounds memory while a sink is down). */
+  highWaterMark?: number;
+}
+
+/** Messages behind the log end for one partition this group consumes. */
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  lag: bigint;
 }
 
 /**
  * A consumer-group member with manual commits: the caller commits only what every sink acknowledged.
  * Messages arrive through `messages()`; `commit` takes the highest processed offset per partition.
+ * To follow new topics, close the current stream with `stopMessages()` and call `messages()` again with
+ * the new list: the member rejoins the group with the new subscription (the client has no regex
+ * subscription).
  */
 export class KafkaConsumer {
   readonly #consumer: Consumer<string, Buffer, string, string>;
@@ -112,14 +125,16 @@ export class KafkaConsumer {
     });
   }
 
-  async *messages(): AsyncGenerator<IncomingMessage> {
-    this.#stream = await this.#consumer.consume({
-      topics: this.#settings.topics,
+  async *messages(topics: string[] = this.#settings.topics): AsyncGenerator<IncomingMessage> {
+    const stream = await this.#consumer.consume({
+      topics,
       mode: 'committed',
       fallbackMode: this.#settings.from ?? 'earliest',
       autocommit: false,
+      ...(this.#settings.highWaterMark === undefined ? {} : { highWaterMark: this.#settings.highWaterMark }),
     });
-    for await (const message of this.#stream as AsyncIterable<Message<string, Buffer, string, string>>) {
+    this.#stream = stream;
+    for await (const message of stream as AsyncIterable<Message<string, Buffer, string, string>>) {
       yield {
         topic: message.topic,
         partition: message.partition,
@@ -132,6 +147,13 @@ export class KafkaConsumer {
     }
   }
 
+  /** Ends the current `messages()` stream; the group membership stays until `close()`. */
+  async stopMessages(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    await stream?.close();
+  }
+
   /** Commits `offset + 1` (the next to read) for each partition's last processed message. */
   async commit(processed: ReadonlyArray<{ topic: string; partition: number; offset: bigint }>): Promise<void> {
     if (processed.length === 0) return;
@@ -140,8 +162,26 @@ export class KafkaConsumer {
     });
   }
 
+  /** Lag of the group on every partition of `topics`: log end minus the group's committed offset. */
+  async lag(topics: string[]): Promise<PartitionLag[]> {
+    if (topics.length === 0) return [];
+    const ends = await this.#consumer.listOffsets({ topics });
+    const committed = await this.#consumer.listCommittedOffsets({
+      topics: [...ends].map(([topic, offsets]) => ({ topic, partitions: offsets.map((_, i) => i) })),
+    });
+    const out: PartitionLag[] = [];
+    for (const [topic, offsets] of ends) {
+      const done = committed.get(topic) ?? [];
+      offsets.forEach((end, partition) => {
+        const at = done[partition] ?? -1n;
+        out.push({ topic, partition, lag: end - (at < 0n ? 0n : at) });
+      });
+    }
+    return out;
+  }
+
   async close(): Promise<void> {
-    await this.#stream?.close();
+    await this.stopMessages();
     await this.#consumer.close(true);
   }
 }
@@ -170,6 +210,22 @@ export async function listTopics(brokers: string[]): Promise<string[]> {
   const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
   try {
     return await admin.listTopics();
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Members of a consumer group and the partitions each holds (operations views, rebalance tests). */
+export async function describeGroup(brokers: string[], groupId: string): Promise<Array<{ clientId: string; partitions: Array<{ topic: string; partition: number }> }>> {
+  const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
+  try {
+    const groups = await admin.describeGroups({ groups: [groupId] });
+    const group = groups.get(groupId);
+    if (!group) return [];
+    return [...group.members.values()].map((m) => ({
+      clientId: m.clientId,
+      partitions: [...(m.assignments?.values() ?? [])].flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))),
+    }));
   } finally {
     await admin.close();
   }

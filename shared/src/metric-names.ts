@@ -6,6 +6,8 @@ export const METRICS = {
   consumerLag: 'sluice_consumer_lag',
   sinkLatency: 'sluice_sink_write_seconds',
   dlqRecords: 'sluice_dlq_records_total',
+  /** Entries in the DLQ table not yet replayed (read from PostgreSQL at scrape time). */
+  dlqSize: 'sluice_dlq_size',
   agentRecordsRead: 'sluice_agent_records_read_total',
   agentRecordsCommitted: 'sluice_agent_records_committed_total',
   agentRecordsShipped: 'sluice_agent_records_shipped_total',

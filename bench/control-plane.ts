@@ -1,0 +1,226 @@
+/**
+ * Control-plane throughput and latency through Kafka and the real consumer (pipeline + sinks), printing
+ * one JSON object:
+ *   - Kafka → PostgreSQL rows/s (envelopes pre-produced, idempotent COPY + INSERT … ON CONFLICT path)
+ *   - Kafka → OpenSearch docs/s, Kafka → MinIO MB/s (envelope bytes consumed per second)
+ *   - end-to-end latency p50/p99 at fixed produce rates: envelope produced → row committed in PostgreSQL
+ * Each run uses its own state schema, data schema, topics, index prefix and bucket, and removes them.
+ *   node bench/control-plane.ts [postgres search object-store latency]
+ *   env: BENCH_PG_ROWS (200000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000),
+ *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15)
+ */
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import type { DatasetSpec } from '@sluice/shared/dataset';
+import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
+import { KafkaProducer, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
+import { createLogger } from '@sluice/shared/node/logger';
+import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { loadConfig, type ControlPlaneConfig } from '@sluice/control-plane/config';
+import { startConsumer } from '@sluice/control-plane/consumer/consumer-service';
+import { DatasetStore } from '@sluice/control-plane/datasets/dataset-store';
+import { migrate } from '@sluice/control-plane/db/migrate';
+import { createPool } from '@sluice/control-plane/db/pool';
+
+const stack = loadStackEnv();
+const id = randomBytes(3).toString('hex');
+const logger = createLogger('bench-control-plane', { level: process.env.SLUICE_LOG_LEVEL ?? 'warn' });
+const stateSchema = `bench_state_${id}`;
+const dataSchema = `bench_data_${id}`;
+const bucket = `bench-${id}`;
+const prefix = `sluicebench${id}.`;
+const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'latency']);
+
+const schema = {
+  type: 'object',
+  required: ['device', 'seq'],
+  properties: { device: { type: 'string' }, seq: { type: 'integer' }, temperature: { type: 'number' }, ok: { type: 'boolean' }, sent_at: { type: 'number' } },
+};
+
+function config(): ControlPlaneConfig {
+  return loadConfig({
+    ...process.env,
+    SLUICE_STATE_SCHEMA: stateSchema,
+    SLUICE_DATA_SCHEMA: dataSchema,
+    SLUICE_TOPIC_PREFIX: prefix,
+    SLUICE_DLQ_TOPIC: `${prefix}dlq`,
+    SLUICE_CONSUMER_GROUP: `bench-${id}`,
+    SLUICE_S3_BUCKET: bucket,
+    SLUICE_TOPIC_REFRESH_MS: '500',
+    SLUICE_BATCH_MAX_RECORDS: process.env.BENCH_BATCH ?? '5000',
+    SLUICE_BATCH_MAX_WAIT_MS: process.env.BENCH_BATCH_WAIT_MS ?? '50',
+  });
+}
+
+function message(topic: string, dataset: string, seq: number, sentAt?: number): OutgoingMessage {
+  const now = new Date().toISOString();
+  const envelope: Envelope = {
+    id: `bench:src:f:${id}:${seq}`,
+    dataset,
+    agentId: 'bench',
+    source: { id: 'src', kind: 'file' },
+    eventTime: now,
+    ingestTime: now,
+    payload: { device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0, ...(sentAt === undefined ? {} : { sent_at: sentAt }) },
+  };
+  return {
+    topic,
+    key: envelope.id,
+    value: Buffer.from(JSON.stringify(envelope)),
+    headers: { [KAFKA_HEADERS.dataset]: dataset, [KAFKA_HEADERS.contentType]: CONTENT_TYPES.envelope },
+  };
+}
+
+async function preproduce(producer: KafkaProducer, topic: string, dataset: string, rows: number): Promise<number> {
+  let bytes = 0;
+  for (let start = 0; start < rows; start += 2_000) {
+    const batch: OutgoingMessage[] = [];
+    for (let i = start; i < Math.min(rows, start + 2_000); i++) batch.push(message(topic, dataset, i));
+    for (const m of batch) bytes += m.value.length;
+    await producer.send(batch);
+  }
+  return bytes;
+}
+
+/** Polls until `target`; returns when the probe first reached 10% of it and when it reached all of it. */
+async function waitUntil(probe: () => Promise<number>, target: number, timeoutMs: number): Promise<{ at10: number; at100: number }> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 0;
+  let at10 = 0;
+  while (Date.now() < deadline) {
+    last = await probe().catch(() => last);
+    if (at10 === 0 && last >= target / 10) at10 = performance.now();
+    if (last >= target) return { at10, at100: performance.now() };
+    await sleep(100);
+  }
+  throw new Error(`timed out at ${last}/${target}`);
+}
+
+async function searchCount(index: string): Promise<number> {
+  await fetch(`${stack.searchUrl}/${index}-*/_refresh`, { method: 'POST' });
+  const res = await fetch(`${stack.searchUrl}/${index}-*/_count`);
+  return res.ok ? ((await res.json()) as { count: number }).count : 0;
+}
+
+/** Consumes a pre-produced topic with only `sink` enabled and times it until `done` reaches `rows`. */
+async function throughput(
+  pool: pg.Pool,
+  producer: KafkaProducer,
+  name: string,
+  sinks: DatasetSpec['sinks'],
+  rows: number,
+  done: (dataset: string) => Promise<number>,
+): Promise<Record<string, number>> {
+  const dataset = `${name}_${id}`;
+  await new DatasetStore(pool).create({ name: dataset, sinks }, schema);
+  const topic = `${prefix}${dataset}`;
+  await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
+  const bytes = await preproduce(producer, topic, dataset, rows);
+  const started = performance.now();
+  const consumer = await startConsumer(config(), logger);
+  let marks: { at10: number; at100: number };
+  try {
+    marks = await waitUntil(() => done(dataset), rows, 600_000);
+  } finally {
+    await consumer.stop();
+  }
+  // Steady state: from 10% to 100% of the rows, so group join and first fetch are not counted.
+  const steady = (marks.at100 - marks.at10) / 1000;
+  return {
+    rows,
+    wallSeconds: round((marks.at100 - started) / 1000),
+    steadySeconds: round(steady),
+    perSecond: Math.round((rows * 0.9) / steady),
+    mbPerSecond: round((bytes * 0.9) / 1024 / 1024 / steady),
+  };
+}
+
+async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, seconds: number): Promise<Record<string, number>> {
+  const dataset = `latency_${rate}_${id}`;
+  await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
+  const topic = `${prefix}${dataset}`;
+  await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
+  const consumer = await startConsumer(config(), logger);
+  const table = `${dataSchema}.${dataset}`;
+  try {
+    // Warm up: the table exists once the first record is written. The added column stamps each row when it
+    // is inserted (the sink names its target columns, so the default applies).
+    await producer.send([message(topic, dataset, -1, Date.now())]);
+    await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n), 1, 60_000);
+    await pool.query(`ALTER TABLE ${table} ADD COLUMN bench_visible_at double precision DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)`);
+    const total = rate * seconds;
+    const tickMs = 20;
+    const perTick = rate / (1000 / tickMs);
+    const start = performance.now();
+    let sent = 0;
+    let tick = 0;
+    while (sent < total) {
+      tick++;
+      const due = Math.min(total, Math.round(perTick * tick));
+      const batch: OutgoingMessage[] = [];
+      for (; sent < due; sent++) batch.push(message(topic, dataset, sent, Date.now()));
+      void producer.send(batch).catch((error: unknown) => logger.error({ err: error }, 'produce failed'));
+      const wait = start + tick * tickMs - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    const achieved = total / ((performance.now() - start) / 1000);
+    await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE seq >= 0`)).rows[0]!.n), total, 300_000);
+    const res = await pool.query<{ p50: number; p99: number; max: number }>(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p50,
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p99,
+              max(bench_visible_at - sent_at) AS max
+         FROM ${table} WHERE seq >= 0`,
+    );
+    const row = res.rows[0]!;
+    return { targetRate: rate, achievedRate: Math.round(achieved), records: total, p50Ms: Math.round(row.p50), p99Ms: Math.round(row.p99), maxMs: Math.round(row.max) };
+  } finally {
+    await consumer.stop();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+async function main(): Promise<void> {
+  await migrate(stack.pgUrl, stateSchema);
+  const pool = createPool(stack.pgUrl, stateSchema);
+  const producer = new KafkaProducer({ brokers: stack.kafkaBrokers, clientId: 'bench-control-plane' });
+  const out: Record<string, unknown> = { bench: 'control-plane', startedAt: new Date().toISOString(), cpus: (await import('node:os')).cpus().length };
+  const count = (dataset: string) => async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`)).rows[0]!.n);
+  try {
+    if (which.has('postgres')) {
+      const rows = Number(process.env.BENCH_PG_ROWS ?? 200_000);
+      out.kafkaToPostgres = await throughput(pool, producer, 'pg', { postgres: { enabled: true } }, rows, (d) => count(d)());
+    }
+    if (which.has('search')) {
+      const rows = Number(process.env.BENCH_SEARCH_DOCS ?? 50_000);
+      out.kafkaToSearch = await throughput(pool, producer, 'search', { search: { enabled: true } }, rows, (d) => searchCount(`sluice-${d}`));
+    }
+    if (which.has('object-store')) {
+      const rows = Number(process.env.BENCH_S3_ROWS ?? 100_000);
+      out.kafkaToObjectStore = await throughput(pool, producer, 's3', { objectStore: { enabled: true, partitionBy: 'hour' } }, rows, async () => {
+        const r = await pool.query<{ n: string }>(`SELECT coalesce(sum(ingested), 0) AS n FROM ingest_counts WHERE dataset = $1`, [`s3_${id}`]);
+        return Number(r.rows[0]?.n ?? 0);
+      });
+    }
+    if (which.has('latency')) {
+      const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+      const rates = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);
+      out.endToEndLatency = [];
+      for (const rate of rates) (out.endToEndLatency as unknown[]).push(await latency(pool, producer, rate, seconds));
+    }
+  } finally {
+    await producer.close();
+    await pool.query(`DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`);
+    await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
+    await pool.end();
+    await fetch(`${stack.searchUrl}/sluice-search_${id}-*`, { method: 'DELETE' }).catch(() => undefined);
+    const { ObjectStoreSink } = await import('@sluice/control-plane/sinks/object-store/object-store-sink');
+    await new ObjectStoreSink({ endpoint: stack.s3.endpoint, accessKey: stack.s3.accessKey, secretKey: stack.s3.secretKey, bucket }).removeBucket().catch(() => undefined);
+  }
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+}
+
+await main();

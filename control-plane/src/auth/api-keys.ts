@@ -1,0 +1,75 @@
+/**
+ * API keys: 32 random bytes shown once, stored only as their sha256. A key carries one role; roles are
+ * ordered viewer < operator < admin and a route names the least role it needs.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { InputError } from '@sluice/shared/errors';
+
+export const ROLES = ['viewer', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+export function roleAllows(held: Role, needed: Role): boolean {
+  return ROLES.indexOf(held) >= ROLES.indexOf(needed);
+}
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+}
+
+export class ApiKeyStore {
+  readonly #pool: pg.Pool;
+  /** A hit saves a query per request; the short TTL bounds how long a revoked key keeps working. */
+  readonly #cache = new Map<string, { at: number; principal: Principal | undefined }>();
+  readonly #ttlMs: number;
+
+  constructor(pool: pg.Pool, options: { cacheTtlMs?: number } = {}) {
+    this.#pool = pool;
+    this.#ttlMs = options.cacheTtlMs ?? 10_000;
+  }
+
+  /** Creates a key; the returned `key` is the only time it exists outside the caller. */
+  async create(role: Role, name: string): Promise<{ id: string; key: string; role: Role }> {
+    if (!isRole(role)) throw InputError(`role must be one of ${ROLES.join(', ')}`);
+    const key = `slk_${randomBytes(32).toString('base64url')}`;
+    const id = randomBytes(6).toString('hex');
+    await this.#pool.query('INSERT INTO api_keys (id, key_hash, role, name) VALUES ($1, $2, $3, $4)', [id, hashKey(key), role, name]);
+    return { id, key, role };
+  }
+
+  /** Stores the bootstrap admin key's hash on first start; later starts leave the stored key as it is. */
+  async bootstrapAdmin(key: string): Promise<boolean> {
+    if (key.length < 16) throw InputError('SLUICE_ADMIN_KEY must be at least 16 characters');
+    const result = await this.#pool.query(
+      `INSERT INTO api_keys (id, key_hash, role, name) VALUES ('bootstrap-admin', $1, 'admin', 'bootstrap admin (SLUICE_ADMIN_KEY)')
+       ON CONFLICT DO NOTHING`,
+      [hashKey(key)],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async verify(key: string): Promise<Principal | undefined> {
+    const hash = hashKey(key);
+    const cached = this.#cache.get(hash);
+    if (cached && Date.now() - cached.at < this.#ttlMs) return cached.principal;
+    const result = await this.#pool.query<{ id: string; name: string; role: Role }>(
+      'SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      [hash],
+    );
+    const row = result.rows[0];
+    const principal = row ? { keyId: row.id, name: row.name, role: row.role } : undefined;
+    if (this.#cache.size > 10_000) this.#cache.clear();
+    this.#cache.set(hash, { at: Date.now(), principal });
+    return principal;
+  }
+}

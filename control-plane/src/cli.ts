@@ -1,0 +1,118 @@
+/**
+ * `sluice-control-plane serve | consume | migrate | create-api-key --role R [--name N]`.
+ * serve and consume migrate the state schema first, so a fresh database needs no separate step.
+ */
+import { parseArgs } from 'node:util';
+import type pg from 'pg';
+import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
+import { createLogger, type Logger } from '@sluice/shared/node/logger';
+import { ApiKeyStore, isRole, ROLES } from './auth/api-keys.ts';
+import { loadConfig, type ControlPlaneConfig } from './config.ts';
+import { buildSinks, prepareWith } from './consumer/build-sinks.ts';
+import { datasetTopics } from './consumer/consumer-loop.ts';
+import { startConsumer } from './consumer/consumer-service.ts';
+import { DatasetStore } from './datasets/dataset-store.ts';
+import { ValidatorCache } from './datasets/validators.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool } from './db/pool.ts';
+import { buildServer } from './http/server.ts';
+import { ControlPlaneMetrics } from './metrics/metrics.ts';
+
+const USAGE = 'usage: sluice-control-plane serve | consume | migrate | create-api-key --role viewer|operator|admin [--name NAME]';
+
+function onSignals(stop: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.once('SIGINT', () => handler('SIGINT'));
+}
+
+async function prepareState(config: ControlPlaneConfig, logger: Logger): Promise<pg.Pool> {
+  await migrate(config.pgUrl, config.stateSchema, logger);
+  return createPool(config.pgUrl, config.stateSchema);
+}
+
+export async function serve(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const pool = await prepareState(config, logger);
+  const apiKeys = new ApiKeyStore(pool);
+  if (config.adminKey !== undefined && (await apiKeys.bootstrapAdmin(config.adminKey))) logger.info('bootstrap admin key stored (hash only)');
+  const sinks = buildSinks(config, logger);
+  const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-api' });
+  const lagReader = new KafkaConsumer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-lag', groupId: config.groupId, topics: [] });
+  const metrics = new ControlPlaneMetrics({ defaultMetrics: true });
+  const app = await buildServer({
+    pool,
+    datasets: new DatasetStore(pool, { prepare: prepareWith(sinks.registry) }),
+    validators: new ValidatorCache(),
+    apiKeys,
+    metrics,
+    logger,
+    produce: (messages) => producer.send(messages),
+    kafka: {
+      ping: async () => void (await listTopics(config.kafkaBrokers)),
+      lag: async () => {
+        const topics = datasetTopics(await listTopics(config.kafkaBrokers), config.topicPrefix, config.dlqTopic);
+        return (await lagReader.lag(topics)).map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.lag) }));
+      },
+    },
+    topicPrefix: config.topicPrefix,
+    maxRecordBytes: config.maxRecordBytes,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+  });
+  await app.listen({ host: config.http.host, port: config.http.port });
+  onSignals(async () => {
+    await app.close();
+    await Promise.allSettled([producer.close(), lagReader.close(), ...sinks.registry.all().map((s) => s.close())]);
+    await pool.end();
+  }, logger);
+}
+
+export async function consume(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const running = await startConsumer(config, logger);
+  onSignals(() => running.stop(), logger);
+  await running.done;
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const [command, ...rest] = argv;
+  const logger = createLogger(`sluice-control-plane${command ? `-${command}` : ''}`);
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      return serve(config, logger);
+    case 'consume':
+      return consume(config, logger);
+    case 'migrate': {
+      const ran = await migrate(config.pgUrl, config.stateSchema, logger);
+      process.stdout.write(`${ran.length === 0 ? 'state schema up to date' : `ran ${ran.join(', ')}`}\n`);
+      return;
+    }
+    case 'create-api-key': {
+      const { values } = parseArgs({ args: rest, options: { role: { type: 'string' }, name: { type: 'string' } } });
+      if (!isRole(values.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${USAGE}`);
+      const pool = await prepareState(config, logger);
+      try {
+        const created = await new ApiKeyStore(pool).create(values.role, values.name ?? `${values.role} key`);
+        // The only time the key is shown: stdout, for the operator to store.
+        process.stdout.write(`${JSON.stringify(created)}\n`);
+      } finally {
+        await pool.end();
+      }
+      return;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      process.exitCode = 2;
+  }
+}

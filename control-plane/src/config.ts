@@ -1,0 +1,77 @@
+/**
+ * The control plane's settings, from SLUICE_* environment variables over scripts/stack.env (the local
+ * stack's addresses). Read once at startup; bad values fail fast with the variable's name.
+ */
+import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { DEFAULT_TOPIC_PREFIX, DLQ_TOPIC } from '@sluice/shared/envelope';
+
+export interface ControlPlaneConfig {
+  pgUrl: string;
+  /** Schema of the control plane's own tables (datasets, dlq, ...). */
+  stateSchema: string;
+  /** Schema the postgres sink creates data tables in. */
+  dataSchema: string;
+  kafkaBrokers: string[];
+  topicPrefix: string;
+  dlqTopic: string;
+  groupId: string;
+  http: { host: string; port: number; bodyLimitBytes: number };
+  /** Records whose Kafka value is larger go to the DLQ instead of the sinks. */
+  maxRecordBytes: number;
+  /** Largest batch the consumer hands to the sinks, how long it waits to fill one, how many are in the sinks at once. */
+  batch: { maxRecords: number; maxWaitMs: number; maxInFlight: number };
+  topicRefreshMs: number;
+  s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  searchUrl: string;
+  /** Bootstrap admin key: its hash is stored on first start; the key itself is never logged. */
+  adminKey: string | undefined;
+}
+
+const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function ident(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
+  const value = env[key] ?? fallback;
+  if (!IDENT.test(value)) throw new Error(`${key} must be a lower-case SQL identifier, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
+  const stack = loadStackEnv(env);
+  return {
+    pgUrl: stack.pgUrl,
+    stateSchema: ident(env, 'SLUICE_STATE_SCHEMA', 'sluice'),
+    dataSchema: ident(env, 'SLUICE_DATA_SCHEMA', 'sluice_data'),
+    kafkaBrokers: stack.kafkaBrokers,
+    topicPrefix: env.SLUICE_TOPIC_PREFIX ?? DEFAULT_TOPIC_PREFIX,
+    dlqTopic: env.SLUICE_DLQ_TOPIC ?? DLQ_TOPIC,
+    groupId: env.SLUICE_CONSUMER_GROUP ?? 'sluice-control-plane',
+    http: {
+      host: env.SLUICE_HTTP_HOST ?? '127.0.0.1',
+      port: int(env, 'SLUICE_HTTP_PORT', 8080),
+      bodyLimitBytes: int(env, 'SLUICE_HTTP_BODY_LIMIT', 10 * 1024 * 1024),
+    },
+    maxRecordBytes: int(env, 'SLUICE_MAX_RECORD_BYTES', 1024 * 1024),
+    batch: {
+      maxRecords: int(env, 'SLUICE_BATCH_MAX_RECORDS', 5000),
+      maxWaitMs: int(env, 'SLUICE_BATCH_MAX_WAIT_MS', 200),
+      maxInFlight: Math.max(1, int(env, 'SLUICE_BATCH_IN_FLIGHT', 2)),
+    },
+    topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 10_000),
+    s3: {
+      endpoint: stack.s3.endpoint,
+      accessKey: stack.s3.accessKey,
+      secretKey: stack.s3.secretKey,
+      bucket: env.SLUICE_S3_BUCKET ?? 'sluice',
+    },
+    searchUrl: stack.searchUrl,
+    adminKey: env.SLUICE_ADMIN_KEY === '' ? undefined : env.SLUICE_ADMIN_KEY,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Assembles one consumer process: state pool, sinks, DLQ, pipeline and the Kafka loop. `stop()` abandons
+ * a batch stalled on a down sink without committing it (the group redelivers it), then closes in order.
+ */
+import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
+import type { Logger } from '@sluice/shared/node/logger';
+import type { ControlPlaneConfig } from '../config.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
+import { ValidatorCache } from '../datasets/validators.ts';
+import { migrate } from '../db/migrate.ts';
+import { createPool } from '../db/pool.ts';
+import { ControlPlaneMetrics } from '../metrics/metrics.ts';
+import { buildSinks, type BuiltSinks } from './build-sinks.ts';
+import { ConsumerLoop } from './consumer-loop.ts';
+import { KafkaAndTableDeadLetters } from './dead-letters.ts';
+import { Pipeline } from './pipeline.ts';
+
+export interface RunningConsumer {
+  loop: ConsumerLoop;
+  metrics: ControlPlaneMetrics;
+  /** Settles when the loop ends (after stop()). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startConsumer(
+  config: ControlPlaneConfig,
+  logger: Logger,
+  options: { sinks?: BuiltSinks; retry?: { minDelayMs?: number; maxDelayMs?: number }; breakerResetMs?: number } = {},
+): Promise<RunningConsumer> {
+  await migrate(config.pgUrl, config.stateSchema, logger);
+  const pool = createPool(config.pgUrl, config.stateSchema);
+  const metrics = new ControlPlaneMetrics({ defaultMetrics: true });
+  const sinks = options.sinks ?? buildSinks(config, logger);
+  const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-dlq' });
+  const consumer = new KafkaConsumer({
+    brokers: config.kafkaBrokers,
+    clientId: `sluice-consumer-${process.pid}`,
+    groupId: config.groupId,
+    topics: [],
+    highWaterMark: config.batch.maxRecords * (config.batch.maxInFlight + 1),
+  });
+  const shutdown = new AbortController();
+  const pipeline = new Pipeline({
+    datasets: new DatasetStore(pool),
+    validators: new ValidatorCache(),
+    sinks: sinks.registry,
+    deadLetters: new KafkaAndTableDeadLetters((messages) => producer.send(messages), pool, config.dlqTopic),
+    metrics,
+    logger,
+    ...(sinks.blobs ? { blobs: sinks.blobs } : {}),
+    maxRecordBytes: config.maxRecordBytes,
+    signal: shutdown.signal,
+    ...(options.retry ? { retry: options.retry } : {}),
+    ...(options.breakerResetMs === undefined ? {} : { breaker: { resetTimeoutMs: options.breakerResetMs } }),
+  });
+  const loop = new ConsumerLoop({
+    consumer,
+    pipeline,
+    listTopics: () => listTopics(config.kafkaBrokers),
+    pool,
+    metrics,
+    logger,
+    topicPrefix: config.topicPrefix,
+    dlqTopic: config.dlqTopic,
+    maxRecords: config.batch.maxRecords,
+    maxWaitMs: config.batch.maxWaitMs,
+    maxInFlight: config.batch.maxInFlight,
+    topicRefreshMs: config.topicRefreshMs,
+  });
+  const done = loop.start();
+  let stopping: Promise<void> | undefined;
+  return {
+    loop,
+    metrics,
+    done,
+    stop: () =>
+      (stopping ??= (async () => {
+        shutdown.abort();
+        await loop.stop();
+        await pipeline.close();
+        await Promise.allSettled([consumer.close(), producer.close(), ...sinks.registry.all().map((s) => s.close())]);
+        await pool.end();
+      })()),
+  };
+}

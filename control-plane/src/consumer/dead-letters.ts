@@ -1,0 +1,104 @@
+/**
+ * The dead-letter queue: Kafka topic `sluice.dlq` (original bytes, headers with the reason) and the
+ * PostgreSQL `dlq` table. A write resolves only when both hold the entries, so the consumer may commit.
+ * The table write is idempotent on (topic, partition, offset): a redelivered message dead-letters once.
+ */
+import type pg from 'pg';
+import { DLQ_TOPIC } from '@sluice/shared/envelope';
+import type { OutgoingMessage } from '@sluice/shared/node/kafka';
+
+export interface DlqEntry {
+  dataset: string | undefined;
+  recordId: string | undefined;
+  topic: string;
+  partition: number;
+  offset: bigint;
+  reason: string;
+  schemaVersion: number | undefined;
+  original: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface DeadLetters {
+  /** Throws when either store is unreachable; the caller retries. */
+  write(entries: readonly DlqEntry[]): Promise<void>;
+}
+
+export const DLQ_HEADERS = {
+  reason: 'dlq-reason',
+  topic: 'dlq-topic',
+  partition: 'dlq-partition',
+  offset: 'dlq-offset',
+  schemaVersion: 'dlq-schema-version',
+} as const;
+
+/** Header values are single lines of bounded size; the table keeps the full reason. */
+const MAX_HEADER_REASON = 4_000;
+
+export function toDlqMessage(entry: DlqEntry, dlqTopic: string = DLQ_TOPIC): OutgoingMessage {
+  return {
+    topic: dlqTopic,
+    key: `${entry.topic}:${entry.partition}:${entry.offset}`,
+    value: entry.original,
+    headers: {
+      ...entry.headers,
+      [DLQ_HEADERS.reason]: storableText(entry.reason, MAX_HEADER_REASON),
+      [DLQ_HEADERS.topic]: entry.topic,
+      [DLQ_HEADERS.partition]: String(entry.partition),
+      [DLQ_HEADERS.offset]: String(entry.offset),
+      ...(entry.schemaVersion === undefined ? {} : { [DLQ_HEADERS.schemaVersion]: String(entry.schemaVersion) }),
+    },
+  };
+}
+
+/**
+ * PostgreSQL text and jsonb refuse NUL; poison input (and the parser messages quoting it) may carry it.
+ * Such a refusal would stall the DLQ itself, so text is made storable; the original bytes stay exact.
+ */
+export function storableText(text: string, max = 8_000): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\u0000/g, '\\u0000');
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+function storableHeaders(headers: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(headers).map(([k, v]) => [storableText(k, 256), storableText(v, 4_000)])));
+}
+
+export async function insertDlqRows(db: pg.Pool | pg.PoolClient, entries: readonly DlqEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `INSERT INTO dlq (dataset, record_id, topic, partition, "offset", reason, schema_version, original, headers)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::int[], $8::bytea[], $9::jsonb[])
+     ON CONFLICT ON CONSTRAINT dlq_position DO NOTHING`,
+    [
+      entries.map((e) => (e.dataset === undefined ? null : storableText(e.dataset, 200))),
+      entries.map((e) => (e.recordId === undefined ? null : storableText(e.recordId, 1_000))),
+      entries.map((e) => e.topic),
+      entries.map((e) => e.partition),
+      entries.map((e) => e.offset.toString()),
+      entries.map((e) => storableText(e.reason)),
+      entries.map((e) => e.schemaVersion ?? null),
+      entries.map((e) => e.original),
+      entries.map((e) => storableHeaders(e.headers)),
+    ],
+  );
+}
+
+export class KafkaAndTableDeadLetters implements DeadLetters {
+  readonly #send: (messages: readonly OutgoingMessage[]) => Promise<void>;
+  readonly #pool: pg.Pool;
+  readonly #dlqTopic: string;
+
+  constructor(send: (messages: readonly OutgoingMessage[]) => Promise<void>, pool: pg.Pool, dlqTopic: string = DLQ_TOPIC) {
+    this.#send = send;
+    this.#pool = pool;
+    this.#dlqTopic = dlqTopic;
+  }
+
+  async write(entries: readonly DlqEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#send(entries.map((e) => toDlqMessage(e, this.#dlqTopic)));
+    await insertDlqRows(this.#pool, entries);
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Datasets and their schema versions in PostgreSQL. A new version is compared with the latest one
+ * (compatibility.ts) and refused with the report unless forced; once stored, each sink's prepare() evolves
+ * what the dataset needs (the postgres sink ALTERs its table).
+ */
+import type pg from 'pg';
+import type { DatasetSpec, DatasetVersion } from '@sluice/shared/dataset';
+import { BugError, ConflictError, InputError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
+import type { Outcome } from '@sluice/shared/outcome';
+import { compareSchemas, type CompatibilityReport } from './compatibility.ts';
+import { ValidatorCache } from './validators.ts';
+
+export interface DatasetView {
+  spec: DatasetSpec;
+  latestVersion: number;
+  schema: Record<string, unknown>;
+  versions: Array<{ version: number; createdAt: string }>;
+  createdAt: string;
+}
+
+/** Called after a version is stored so each sink can prepare for it; a failure is reported, not hidden. */
+export type PrepareHook = (dataset: DatasetVersion) => Promise<ReadonlyArray<{ sink: string; outcome: Outcome }>>;
+
+export interface AddVersionResult {
+  version: number;
+  report: CompatibilityReport;
+  prepared: ReadonlyArray<{ sink: string; outcome: Outcome }>;
+}
+
+interface VersionRow {
+  spec: DatasetSpec;
+  version: number;
+  schema: Record<string, unknown>;
+}
+
+export class DatasetStore {
+  readonly #pool: pg.Pool;
+  readonly #prepare: PrepareHook;
+  /** The consumer asks for the latest version of every record's dataset; a short TTL bounds staleness. */
+  readonly #latest = new Map<string, { at: number; value: DatasetVersion | undefined }>();
+  readonly #cacheTtlMs: number;
+
+  constructor(pool: pg.Pool, options: { prepare?: PrepareHook; cacheTtlMs?: number } = {}) {
+    this.#pool = pool;
+    this.#prepare = options.prepare ?? (() => Promise.resolve([]));
+    this.#cacheTtlMs = options.cacheTtlMs ?? 5_000;
+  }
+
+  async create(spec: DatasetSpec, schema: Record<string, unknown>): Promise<AddVersionResult> {
+    ValidatorCache.assertValidSchema(schema);
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const inserted = await client.query('INSERT INTO datasets (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [spec.name, spec]);
+      if (inserted.rowCount === 0) throw ConflictError(`dataset ${spec.name} already exists`);
+      await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, 1, $2)', [spec.name, schema]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.#latest.delete(spec.name);
+    const prepared = await this.#prepare({ spec, version: 1, schema });
+    return { version: 1, report: { compatible: true, changes: [] }, prepared };
+  }
+
+  async addVersion(name: string, schema: Record<string, unknown>, force: boolean): Promise<AddVersionResult> {
+    ValidatorCache.assertValidSchema(schema);
+    const client = await this.#pool.connect();
+    let next: DatasetVersion;
+    let report: CompatibilityReport;
+    try {
+      await client.query('BEGIN');
+      // Lock the dataset row: two concurrent publishers must not both become version n+1.
+      const ds = await client.query<{ spec: DatasetSpec }>('SELECT spec FROM datasets WHERE name = $1 FOR UPDATE', [name]);
+      const spec = ds.rows[0]?.spec;
+      if (!spec) throw NotFoundError(`dataset ${name} does not exist`);
+      const latest = await client.query<{ version: number; schema: Record<string, unknown> }>(
+        'SELECT version, schema FROM dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
+        [name],
+      );
+      const current = latest.rows[0];
+      if (!current) throw BugError(`dataset ${name} has no schema version`);
+      report = compareSchemas(current.schema, schema);
+      if (!report.compatible && !force) {
+        throw ConflictError(`schema is incompatible with version ${current.version} of ${name}; add ?force=true to publish it anyway`, report);
+      }
+      next = { spec, version: current.version + 1, schema };
+      await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, $2, $3)', [name, next.version, schema]);
+      await client.query('UPDATE datasets SET updated_at = now() WHERE name = $1', [name]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    this.#latest.delete(name);
+    const prepared = await this.#prepare(next);
+    return { version: next.version, report, prepared };
+  }
+
+  async get(name: string): Promise<DatasetView> {
+    const found = await this.#views('WHERE d.name = $1', [name]);
+    const view = found[0];
+    if (!view) throw NotFoundError(`dataset ${name} does not exist`);
+    return view;
+  }
+
+  list(): Promise<DatasetView[]> {
+    return this.#views('', []);
+  }
+
+  /**
+   * The version records are validated against now; undefined when the dataset does not exist. A record
+   * stamped with a newer version than the cached one (published moments ago) bypasses the cache.
+   */
+  async latest(name: string, atLeastVersion = 0): Promise<DatasetVersion | undefined> {
+    const cached = this.#latest.get(name);
+    const fresh = cached && Date.now() - cached.at < this.#cacheTtlMs && (cached.value?.version ?? 0) >= atLeastVersion;
+    if (cached && fresh) return cached.value;
+    let row: VersionRow | undefined;
+    try {
+      const result = await this.#pool.query<VersionRow>(
+        `SELECT d.spec, v.version, v.schema FROM datasets d JOIN dataset_versions v ON v.dataset = d.name
+          WHERE d.name = $1 ORDER BY v.version DESC LIMIT 1`,
+        [name],
+      );
+      row = result.rows[0];
+    } catch (error) {
+      throw UnavailableError('dataset registry (PostgreSQL) unreachable', { retryAfterSeconds: 1 }, { cause: error });
+    }
+    const value = row ? { spec: row.spec, version: row.version, schema: row.schema } : undefined;
+    this.#latest.set(name, { at: Date.now(), value });
+    return value;
+  }
+
+  async #views(where: string, params: unknown[]): Promise<DatasetView[]> {
+    const result = await this.#pool.query<{
+      spec: DatasetSpec;
+      created_at: Date;
+      versions: Array<{ version: number; created_at: string }>;
+      schema: Record<string, unknown>;
+    }>(
+      `SELECT d.spec, d.created_at,
+              (SELECT json_agg(json_build_object('version', v.version, 'created_at', v.created_at) ORDER BY v.version)
+                 FROM dataset_versions v WHERE v.dataset = d.name) AS versions,
+              (SELECT v.schema FROM dataset_versions v WHERE v.dataset = d.name ORDER BY v.version DESC LIMIT 1) AS schema
+         FROM datasets d ${where} ORDER BY d.name`,
+      params,
+    );
+    return result.rows.map((r) => {
+      const versions = (r.versions ?? []).map((v) => ({ version: v.version, createdAt: new Date(v.created_at).toISOString() }));
+      return { spec: r.spec, latestVersion: versions.at(-1)?.version ?? 0, schema: r.schema, versions, createdAt: r.created_at.toISOString() };
+    });
+  }
+}
+
+export function assertDatasetName(name: string): void {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw InputError(`dataset name ${JSON.stringify(name)} must match ^[a-z][a-z0-9_]{0,62}$`);
+}

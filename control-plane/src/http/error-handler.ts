@@ -1,0 +1,52 @@
+/**
+ * The one place named errors become HTTP (CONVENTIONS §6), with one body shape. Anything unnamed is a bug:
+ * logged in full, answered 500 without internals.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
+
+export const STATUS: Record<ErrorName, number> = {
+  InputError: 400,
+  UnauthorizedError: 401,
+  ForbiddenError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  PayloadTooLargeError: 413,
+  UnavailableError: 503,
+  BugError: 500,
+};
+
+function body(name: ErrorName, message: string, details?: unknown): ErrorBody {
+  return { error: { name, message, ...(details === undefined ? {} : { details }) } };
+}
+
+export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isSluiceError(error)) {
+    const status = STATUS[error.name];
+    if (status === 500) request.log.error({ err: error }, 'request failed');
+    else if (status === 503) request.log.warn({ err: error.message }, 'unavailable');
+    if (error.name === 'UnavailableError') {
+      const after = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 5;
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(after))));
+    }
+    if (error.name === 'UnauthorizedError') void reply.header('www-authenticate', 'Bearer');
+    return reply.code(status).send(error.toBody());
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation) {
+    const details = fastifyError.validation.map((v) => ({ path: v.instancePath === '' ? '/' : v.instancePath, message: v.message ?? v.keyword }));
+    return reply.code(400).send(body('InputError', `invalid ${fastifyError.validationContext ?? 'request'}: ${error.message}`, details));
+  }
+  const status = fastifyError.statusCode;
+  if (status === 413) return reply.code(413).send(body('PayloadTooLargeError', 'request body is larger than this endpoint accepts'));
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Fastify's own client errors (bad JSON, unsupported content type): the message is safe to show.
+    return reply.code(status === 404 ? 404 : 400).send(body(status === 404 ? 'NotFoundError' : 'InputError', error.message));
+  }
+  request.log.error({ err: error }, 'unexpected error');
+  return reply.code(500).send(body('BugError', 'internal error; the server log has the details'));
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return reply.code(404).send(body('NotFoundError', `no route ${request.method} ${request.url.split('?')[0]}`));
+}
