@@ -10,6 +10,8 @@ mkdir -p "$SLUICE_CACHE"
 cd "$ROOT"
 # shellcheck source=stack/lib.sh
 source "$SCRIPTS_DIR/stack/lib.sh"
+# shellcheck source=lib/deps.sh
+source "$SCRIPTS_DIR/lib/deps.sh"
 
 passed=0 failed=0
 started="$(mktemp)"
@@ -40,21 +42,7 @@ ensure_apt postgresql prometheus chromium curl
 ensure_java
 
 step "npm dependencies"
-deps_current() {
-  # npm records the installed tree in node_modules/.package-lock.json; newer than every manifest = up to date.
-  local stamp=node_modules/.package-lock.json f
-  [ -f "$stamp" ] && [ -f package-lock.json ] || return 1
-  for f in package-lock.json package.json */package.json; do
-    [ ! -f "$f" ] || [ "$stamp" -nt "$f" ] || return 1
-  done
-}
-if deps_current; then
-  say "node_modules is up to date with package-lock.json"
-elif [ -f package-lock.json ]; then
-  npm ci --no-audit --no-fund --prefer-offline
-else
-  npm install --no-audit --no-fund
-fi
+ensure_npm_deps
 
 step "local stack"
 # Services that were already running (a developer's stack) stay up afterwards.

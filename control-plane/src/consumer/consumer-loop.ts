@@ -85,7 +85,9 @@ export class ConsumerLoop {
     while (!this.#stopping) {
       await this.#refreshTopics();
       if (this.#topics.length === 0) {
-        await sleep(Math.min(this.#o.topicRefreshMs, 1_000), undefined, { ref: false });
+        // A referenced timer: with no topic yet there is no open socket either, and an unref'd wait would
+        // let the process exit quietly before the first dataset's topic appears.
+        await sleep(Math.min(this.#o.topicRefreshMs, 1_000));
         continue;
       }
       this.#topicsChanged = false;
@@ -95,7 +97,7 @@ export class ConsumerLoop {
       } catch (error) {
         if (this.#stopping) break;
         logger.error({ err: error }, 'consumer stream failed; resubscribing');
-        await sleep(1_000, undefined, { ref: false });
+        await sleep(1_000);
       } finally {
         await this.#o.consumer.stopMessages().catch(() => undefined);
       }

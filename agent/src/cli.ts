@@ -1,0 +1,116 @@
+/**
+ * `sluice-agent run | validate | status`. Exit codes: 0 ok, 1 bad config / failed status, 2 usage.
+ */
+import { parseArgs } from 'node:util';
+import { createLogger } from '@sluice/shared/node/logger';
+import { ConfigError, loadConfigFile } from './config/load-config.ts';
+import { redact } from './config/redact.ts';
+import { Agent } from './runtime/agent.ts';
+
+const USAGE = `usage:
+  sluice-agent run --config agent.yaml
+  sluice-agent validate --config agent.yaml [--print]
+  sluice-agent status [--url http://127.0.0.1:8686] [--config agent.yaml] [--token T | env SLUICE_AGENT_TOKEN]`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  let values: { config?: string | undefined; url?: string | undefined; token?: string | undefined; print?: boolean | undefined };
+  try {
+    ({ values } = parseArgs({
+      args: rest,
+      options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, print: { type: 'boolean' } },
+    }));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  switch (command) {
+    case 'validate':
+      return validate(values.config, values.print ?? false);
+    case 'run':
+      return run(values.config);
+    case 'status':
+      return status(values);
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+function load(file: string | undefined): ReturnType<typeof loadConfigFile> | undefined {
+  if (!file) {
+    process.stderr.write(`--config is required\n${USAGE}\n`);
+    return undefined;
+  }
+  try {
+    return loadConfigFile(file);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${file}: invalid config\n${error.message}\n`);
+      return undefined;
+    }
+    throw error;
+  }
+}
+
+function validate(file: string | undefined, print: boolean): number {
+  const loaded = load(file);
+  if (!loaded) return 1;
+  process.stdout.write(`${file}: ok (${loaded.config.sources.length} sources)\n`);
+  if (print) process.stdout.write(`${JSON.stringify(redact(loaded.config), null, 2)}\n`);
+  return 0;
+}
+
+async function run(file: string | undefined): Promise<number> {
+  const loaded = load(file);
+  if (!loaded) return 1;
+  const log = createLogger('sluice-agent');
+  const agent = new Agent(loaded, { log });
+  await agent.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining and stopping');
+      agent.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          log.error({ err: error }, 'stop failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGHUP', () => {
+      try {
+        const next = loadConfigFile(file!);
+        agent.reload(next).catch((error: unknown) => log.error({ err: error }, 'reload failed; the previous config keeps running'));
+      } catch (error) {
+        log.error({ problems: error instanceof ConfigError ? error.problems : undefined, err: error }, 'new config is invalid; the previous config keeps running');
+      }
+    });
+  });
+}
+
+async function status(values: { config?: string | undefined; url?: string | undefined; token?: string | undefined }): Promise<number> {
+  let url = values.url;
+  let token = values.token ?? process.env.SLUICE_AGENT_TOKEN;
+  if (!url && values.config) {
+    const loaded = load(values.config);
+    if (!loaded) return 1;
+    url = `http://${loaded.config.http.listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:')}`;
+    token ??= loaded.config.http.token;
+  }
+  url ??= `http://${process.env.SLUICE_AGENT_HTTP ?? '127.0.0.1:8686'}`;
+  try {
+    const res = await fetch(new URL('/status', url), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(5000) });
+    const body = await res.text();
+    process.stdout.write(`${body}\n`);
+    return res.ok ? 0 : 1;
+  } catch (error) {
+    process.stderr.write(`cannot reach the agent at ${url}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}

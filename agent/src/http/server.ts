@@ -1,0 +1,175 @@
+/**
+ * The agent's one HTTP server (node:http): /metrics, /healthz, /status, plus routes sources mount.
+ *
+ * For sources: a factory in sources/registry.ts gets `deps.http` (an HttpRoutes scoped to its source) and
+ * calls `deps.http.route('POST', '/v1/ingest/app_logs', handler)`. Paths are exact or end in `/:name`
+ * segments (`/v1/ingest/:dataset`, the value arrives in `params`). The runtime removes a source's routes
+ * when the source stops, so a reload never leaves a stale handler behind. A handler owns the response; if it
+ * throws, the server answers 500 with the error body shape of shared/src/errors.ts.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { ErrorBody } from '@sluice/shared/errors';
+import type { Logger } from '@sluice/shared/node/logger';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
+
+export interface HttpRoutes {
+  /** Mounts a handler; returns a function that unmounts it. Throws if the method+path is taken. */
+  route(method: string, path: string, handler: RouteHandler): () => void;
+}
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: RouteHandler;
+}
+
+export interface AgentHttpServerOptions {
+  log: Logger;
+  /** When set, /status requires `Authorization: Bearer <token>`. */
+  token?: string | undefined;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  status: () => unknown;
+  healthy: () => { ok: boolean; reason?: string };
+}
+
+export class AgentHttpServer implements HttpRoutes {
+  readonly #options: AgentHttpServerOptions;
+  readonly #routes: Route[] = [];
+  readonly #server: Server;
+  #tokenDigest: Buffer | undefined;
+
+  constructor(options: AgentHttpServerOptions) {
+    this.#options = options;
+    this.setToken(options.token);
+    this.#server = createServer((req, res) => {
+      this.#dispatch(req, res).catch((error: unknown) => {
+        options.log.error({ err: error, url: req.url }, 'http handler failed');
+        if (!res.headersSent) sendJson(res, 500, { error: { name: 'BugError', message: 'internal error' } } satisfies ErrorBody);
+        else res.destroy();
+      });
+    });
+    this.#server.keepAliveTimeout = 5000;
+  }
+
+  setToken(token: string | undefined): void {
+    this.#tokenDigest = token === undefined ? undefined : digest(token);
+  }
+
+  route(method: string, path: string, handler: RouteHandler): () => void {
+    const segments = splitPath(path);
+    const route: Route = { method: method.toUpperCase(), segments, handler };
+    if (this.#routes.some((r) => r.method === route.method && r.segments.join('/') === segments.join('/'))) {
+      throw new Error(`route ${method} ${path} is already mounted`);
+    }
+    this.#routes.push(route);
+    return () => {
+      const i = this.#routes.indexOf(route);
+      if (i >= 0) this.#routes.splice(i, 1);
+    };
+  }
+
+  /** A view whose routes can all be removed at once (one per source). */
+  scope(): HttpRoutes & { clear(): void } {
+    const removers: Array<() => void> = [];
+    return {
+      route: (method, path, handler) => {
+        const remove = this.route(method, path, handler);
+        removers.push(remove);
+        return remove;
+      },
+      clear: () => {
+        for (const remove of removers.splice(0)) remove();
+      },
+    };
+  }
+
+  async listen(hostPort: string): Promise<AddressInfo> {
+    const at = hostPort.lastIndexOf(':');
+    const host = hostPort.slice(0, at) || '127.0.0.1';
+    const port = Number(hostPort.slice(at + 1));
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.#server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    await closed;
+  }
+
+  async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const method = req.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/metrics') {
+      const { contentType, body } = await this.#options.metrics();
+      res.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/healthz') {
+      const health = this.#options.healthy();
+      sendJson(res, health.ok ? 200 : 503, health);
+      return;
+    }
+    if (method === 'GET' && url.pathname === '/status') {
+      if (this.#tokenDigest && !bearerMatches(req.headers.authorization, this.#tokenDigest)) {
+        sendJson(res, 401, { error: { name: 'UnauthorizedError', message: 'a valid bearer token is required' } } satisfies ErrorBody);
+        return;
+      }
+      sendJson(res, 200, this.#options.status());
+      return;
+    }
+    const segments = splitPath(url.pathname);
+    let pathMatched = false;
+    for (const route of this.#routes) {
+      const params = match(route.segments, segments);
+      if (!params) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      await route.handler(req, res, params);
+      return;
+    }
+    req.resume();
+    if (pathMatched) sendJson(res, 405, { error: { name: 'InputError', message: `${method} is not allowed here` } } satisfies ErrorBody);
+    else sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${url.pathname}` } } satisfies ErrorBody);
+  }
+}
+
+function splitPath(path: string): string[] {
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+function match(pattern: string[], actual: string[]): Record<string, string> | undefined {
+  if (pattern.length !== actual.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    const a = actual[i]!;
+    if (p.startsWith(':')) params[p.slice(1)] = decodeURIComponent(a);
+    else if (p !== a) return undefined;
+  }
+  return params;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/** Compared as digests in constant time, so neither the token nor its length leaks through timing. */
+function bearerMatches(header: string | undefined, expected: Buffer): boolean {
+  const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
+  return given !== undefined && timingSafeEqual(digest(given), expected);
+}

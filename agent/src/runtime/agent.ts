@@ -1,0 +1,231 @@
+/**
+ * The running agent: outbox + shipper + HTTP server + the configured sources.
+ *
+ *   start() → running ─ reload(config) → running (changed sources restarted, others untouched)
+ *                     └ stop(drain) → stopped: sources stop after their last commit, the shipper ships what it
+ *                                     can within drainTimeoutMs, then the producer and the outbox close.
+ *
+ * Nothing is lost across reload or stop: records are in the outbox before a source's position moves, and the
+ * outbox is on disk.
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { AgentConfig, SourceConfig } from '@sluice/shared/agent-config/index';
+import { KafkaProducer } from '@sluice/shared/node/kafka';
+import type { Logger } from '@sluice/shared/node/logger';
+import { KAFKA_HEADERS } from '@sluice/shared/envelope';
+import { redact } from '../config/redact.ts';
+import type { LoadedConfig } from '../config/load-config.ts';
+import { AgentHttpServer, type HttpRoutes } from '../http/server.ts';
+import { Outbox } from '../outbox/outbox.ts';
+import { Shipper, type MessageSender } from '../shipper/shipper.ts';
+import { createSource } from '../sources/registry.ts';
+import type { Source, SourceState } from '../sources/source.ts';
+import { AgentMetrics } from './metrics.ts';
+import { createSourceContext } from './source-context.ts';
+
+interface RunningSource {
+  config: SourceConfig;
+  fingerprint: string;
+  source: Source | undefined;
+  abort: AbortController;
+  routes: HttpRoutes & { clear(): void };
+  lastError: { at: string; message: string } | undefined;
+  startError: string | undefined;
+}
+
+export interface AgentOptions {
+  log: Logger;
+  /** Replaces the Kafka producer (tests and benchmarks of the outbox side only). */
+  createSender?: () => MessageSender;
+}
+
+export class Agent {
+  readonly #options: AgentOptions;
+  readonly #log: Logger;
+  #loaded: LoadedConfig;
+  readonly metrics = new AgentMetrics();
+  #outbox: Outbox | undefined;
+  #shipper: Shipper | undefined;
+  #http: AgentHttpServer | undefined;
+  readonly #sources = new Map<string, RunningSource>();
+  #address: string | undefined;
+  #startedAt = new Date().toISOString();
+  #stopping = false;
+
+  constructor(loaded: LoadedConfig, options: AgentOptions) {
+    this.#loaded = loaded;
+    this.#options = options;
+    this.#log = options.log;
+  }
+
+  get config(): AgentConfig {
+    return this.#loaded.config;
+  }
+
+  get outbox(): Outbox {
+    if (!this.#outbox) throw new Error('agent not started');
+    return this.#outbox;
+  }
+
+  /** `http://host:port` of the HTTP server once started. */
+  get url(): string | undefined {
+    return this.#address;
+  }
+
+  async start(): Promise<void> {
+    const config = this.config;
+    const dataDir = path.resolve(this.#loaded.baseDir, config.dataDir);
+    this.#outbox = new Outbox({ file: path.join(dataDir, 'outbox.db'), maxBytes: config.outbox.maxBytes, maxRows: config.outbox.maxRows, synchronous: config.outbox.synchronous });
+    this.metrics.watchOutbox(this.#outbox);
+    const kafka = config.kafka;
+    this.#shipper = new Shipper({
+      outbox: this.#outbox,
+      createSender: this.#options.createSender ?? (() => new KafkaProducer({ brokers: kafka.brokers, clientId: kafka.clientId, compression: kafka.compression })),
+      batchSize: config.shipper.batchSize,
+      lingerMs: config.shipper.lingerMs,
+      maxBatchBytes: config.shipper.maxBatchBytes,
+      log: this.#log.child({ component: 'shipper' }),
+      onShipped: (batch) => {
+        const byDataset = new Map<string, number>();
+        for (const m of batch) {
+          const dataset = m.headers[KAFKA_HEADERS.dataset] ?? 'unknown';
+          byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
+        }
+        for (const [dataset, n] of byDataset) this.metrics.recordsShipped.inc({ dataset }, n);
+      },
+    });
+    this.#shipper.start();
+    this.#http = new AgentHttpServer({
+      log: this.#log.child({ component: 'http' }),
+      token: config.http.token,
+      metrics: async () => ({ contentType: this.metrics.registry.contentType, body: await this.metrics.registry.metrics() }),
+      status: () => this.status(),
+      healthy: () => this.#health(),
+    });
+    const address = await this.#http.listen(config.http.listen);
+    this.#address = `http://${address.address}:${address.port}`;
+    for (const sourceConfig of config.sources) await this.#startSource(sourceConfig);
+    this.#log.info({ agentId: config.agentId, http: this.#address, sources: config.sources.length, outboxRows: this.#outbox.stats().rows }, 'agent started');
+  }
+
+  /** Applies a new config: sources whose config changed or vanished stop (after their last commit), new ones start. */
+  async reload(next: LoadedConfig): Promise<{ started: string[]; stopped: string[]; unchanged: string[] }> {
+    const previous = this.config;
+    // Sections the running outbox, producer and server were built from keep their old values until a restart.
+    const effective: AgentConfig = { ...next.config };
+    const needsRestart: string[] = [];
+    for (const key of ['agentId', 'dataDir', 'kafka', 'outbox', 'shipper'] as const) {
+      if (JSON.stringify(previous[key]) !== JSON.stringify(next.config[key])) {
+        needsRestart.push(key);
+        Object.assign(effective, { [key]: previous[key] });
+      }
+    }
+    if (previous.http.listen !== next.config.http.listen) {
+      needsRestart.push('http.listen');
+      effective.http = { ...next.config.http, listen: previous.http.listen };
+    }
+    if (needsRestart.length > 0) this.#log.warn({ sections: needsRestart }, 'these config sections only take effect after a restart');
+    this.#loaded = { ...next, config: effective };
+    this.#http?.setToken(next.config.http.token);
+    const wanted = new Map(next.config.sources.map((s) => [s.id, s]));
+    const stopped: string[] = [];
+    const unchanged: string[] = [];
+    for (const [id, running] of this.#sources) {
+      const want = wanted.get(id);
+      if (want && fingerprintOf(want) === running.fingerprint && running.startError === undefined) {
+        unchanged.push(id);
+        wanted.delete(id);
+        continue;
+      }
+      await this.#stopSource(running);
+      this.#sources.delete(id);
+      stopped.push(id);
+    }
+    const started: string[] = [];
+    for (const sourceConfig of wanted.values()) {
+      await this.#startSource(sourceConfig);
+      started.push(sourceConfig.id);
+    }
+    this.#log.info({ started, stopped, unchanged }, 'config reloaded');
+    return { started, stopped, unchanged };
+  }
+
+  async stop(drainTimeoutMs = this.config.shipper.drainTimeoutMs): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const running of this.#sources.values()) await this.#stopSource(running);
+    this.#sources.clear();
+    await this.#shipper?.stop(drainTimeoutMs);
+    await this.#http?.close();
+    const left = this.#outbox?.stats().rows ?? 0;
+    this.#outbox?.close();
+    this.#log.info({ outboxRowsLeft: left }, 'agent stopped');
+  }
+
+  status(): unknown {
+    const sources = [...this.#sources.values()].map((r) => {
+      const state: SourceState = r.source ? r.source.status() : { state: 'failed' };
+      const lastError = state.lastError ?? r.lastError ?? (r.startError ? { at: this.#startedAt, message: r.startError } : undefined);
+      return { id: r.config.id, type: r.config.type, dataset: r.config.dataset, ...state, ...(lastError ? { lastError } : {}) };
+    });
+    return redact({
+      agentId: this.config.agentId,
+      startedAt: this.#startedAt,
+      configFile: this.#loaded.file,
+      sources,
+      outbox: this.#outbox && !this.#outbox.closed ? this.#outbox.stats() : undefined,
+      shipper: this.#shipper?.status(),
+    });
+  }
+
+  #health(): { ok: boolean; reason?: string } {
+    if (this.#stopping) return { ok: false, reason: 'stopping' };
+    const outbox = this.#outbox?.stats();
+    if (outbox?.state === 'disk-full') return { ok: false, reason: 'outbox disk full' };
+    return { ok: true };
+  }
+
+  async #startSource(config: SourceConfig): Promise<void> {
+    const abort = new AbortController();
+    const routes = this.#http!.scope();
+    const running: RunningSource = { config, fingerprint: fingerprintOf(config), source: undefined, abort, routes, lastError: undefined, startError: undefined };
+    this.#sources.set(config.id, running);
+    const log = this.#log.child({ source: config.id, type: config.type });
+    try {
+      const source = createSource(config, {
+        baseDir: this.#loaded.baseDir,
+        http: routes,
+        breakerState: (endpoint, state) => this.metrics.breakerState.set({ source: config.id, endpoint }, state),
+      });
+      running.source = source;
+      const ctx = createSourceContext({
+        agentId: this.config.agentId,
+        sourceId: config.id,
+        outbox: this.outbox,
+        log,
+        signal: abort.signal,
+        metrics: this.metrics,
+        topicPrefix: this.config.kafka.topicPrefix,
+        partitionKey: (config as { partitionKey?: string }).partitionKey,
+        onError: (message) => (running.lastError = { at: new Date().toISOString(), message }),
+      });
+      await source.start(ctx);
+      log.info('source started');
+    } catch (error) {
+      running.startError = (error as Error).message;
+      this.metrics.sourceErrors.inc({ source: config.id });
+      log.error({ err: error }, 'source failed to start');
+    }
+  }
+
+  async #stopSource(running: RunningSource): Promise<void> {
+    running.routes.clear();
+    running.abort.abort(new Error('source stopped'));
+    await running.source?.stop().catch((error: unknown) => this.#log.warn({ err: error, source: running.config.id }, 'source stop failed'));
+  }
+}
+
+function fingerprintOf(config: SourceConfig): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}

@@ -1,0 +1,365 @@
+/**
+ * The `file` source: tails files matched by glob patterns (see README.md beside this file for identity and
+ * rotation rules). chokidar watches the glob base folders and only wakes the reader; a poll every
+ * `pollIntervalMs` re-checks every tracked file, so a missed event delays a line but never loses it.
+ *
+ * Per tracked file: read a chunk → split into records → ctx.commit(records, checkpoint) in one transaction.
+ * The checkpoint (keyed by device:inode) stores the identity and the resume offset, so after a crash the
+ * file resumes exactly after the last committed record.
+ */
+import { createHash } from 'node:crypto';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { watch, type FSWatcher } from 'chokidar';
+import picomatch from 'picomatch';
+import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
+import type { Envelope } from '@sluice/shared/envelope';
+import { recordId } from '@sluice/shared/record-id';
+import { OutboxFullError } from '../../outbox/outbox.ts';
+import type { Checkpoint, OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
+import { LineSplitter, type SplitRecord } from './line-splitter.ts';
+
+/** What a checkpoint stores per file (JSON). */
+export interface FileCheckpoint {
+  /** Stable id of this file's content generation: the fingerprint part of every record id. */
+  uid: string;
+  dev: number;
+  ino: number;
+  gen: number;
+  /** sha256 of the first `headLen` bytes (headLen grows to fingerprintBytes as the file grows). */
+  headLen: number;
+  headHash: string;
+  offset: number;
+  skipping: boolean;
+  path: string;
+}
+
+interface Tracker {
+  cp: FileCheckpoint;
+  fh: FileHandle;
+  splitter: LineSplitter;
+  lastSize: number;
+  lastDataAt: number;
+  /** The watched path no longer points at this file (renamed away or deleted): read to EOF, then close. */
+  rotatedSince: number | undefined;
+}
+
+/** How long a rotated-away file is kept open after its last growth (the writer may still be flushing). */
+const ROTATED_GRACE_MS = 1000;
+/** Chunks read from one file before the others get a turn. */
+const CHUNKS_PER_TURN = 16;
+
+export class FileSource implements Source {
+  readonly id: string;
+  readonly kind = 'file' as const;
+  readonly #config: FileSourceConfig;
+  readonly #include: string[];
+  readonly #matches: (file: string) => boolean;
+  readonly #multiline: { startPattern: RegExp; maxLines: number; timeoutMs: number } | undefined;
+  #ctx: SourceContext | undefined;
+  #watcher: FSWatcher | undefined;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  readonly #dirty = new Set<string>();
+  readonly #trackers = new Map<string, Tracker>();
+  #checkpoints = new Map<string, FileCheckpoint>();
+  /** Identities a truncation replaced, so a copy made by copytruncate is still recognised (bounded). */
+  readonly #retired: FileCheckpoint[] = [];
+  #firstRun = false;
+  #initialScan = true;
+  #state: SourceState = { state: 'starting' };
+  #linesCommitted = 0;
+  #stopped = false;
+  #readBuffer: Buffer | undefined;
+
+  constructor(config: FileSourceConfig, options: { baseDir: string }) {
+    this.id = config.id;
+    this.#config = config;
+    this.#include = config.include.map((g) => path.resolve(options.baseDir, g));
+    const exclude = config.exclude.map((g) => path.resolve(options.baseDir, g));
+    const isIncluded = picomatch(this.#include, { dot: true });
+    const isExcluded = exclude.length > 0 ? picomatch(exclude, { dot: true }) : () => false;
+    this.#matches = (file) => isIncluded(file) && !isExcluded(file);
+    this.#multiline = config.multiline
+      ? { startPattern: new RegExp(config.multiline.startPattern), maxLines: config.multiline.maxLines, timeoutMs: config.multiline.timeoutMs }
+      : undefined;
+  }
+
+  async start(ctx: SourceContext): Promise<void> {
+    this.#ctx = ctx;
+    for (const [key, value] of ctx.checkpoints()) this.#checkpoints.set(key, JSON.parse(value) as FileCheckpoint);
+    this.#firstRun = this.#checkpoints.size === 0;
+    const bases = [...new Set(this.#include.map((g) => picomatch.scan(g).base || '/'))];
+    const deep = this.#include.some((g) => picomatch.scan(g).glob.includes('/') || picomatch.scan(g).glob.includes('**'));
+    const watcher = watch(bases, {
+      persistent: false,
+      ignoreInitial: false,
+      // atomic would fold unlink+add into one change and hide a rename-rotation from us.
+      atomic: false,
+      ...(deep ? {} : { depth: 0 }),
+    });
+    this.#watcher = watcher;
+    const onPath = (file: string): void => {
+      if (this.#matches(path.resolve(file))) this.#dirty.add(path.resolve(file));
+      this.#wake?.();
+    };
+    watcher.on('add', onPath).on('change', onPath).on('unlink', () => this.#wake?.());
+    watcher.on('error', (error) => ctx.reportError(error, { source: this.id }));
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.#loop = this.#run().catch((error: unknown) => {
+      if (ctx.signal.aborted) return;
+      this.#state = { state: 'failed', lastError: { at: new Date().toISOString(), message: (error as Error).message } };
+      ctx.reportError(error, { source: this.id });
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#wake?.();
+    await this.#watcher?.close();
+    await this.#loop;
+    for (const t of this.#trackers.values()) await t.fh.close().catch(() => undefined);
+    this.#trackers.clear();
+    this.#state = { ...this.#state, state: 'stopped' };
+  }
+
+  status(): SourceState {
+    const files = [...this.#trackers.values()].map((t) => ({ path: t.cp.path, offset: t.splitter.safeOffset, size: t.lastSize, rotated: t.rotatedSince !== undefined }));
+    return {
+      ...this.#state,
+      position: files.map((f) => `${path.basename(f.path)}@${f.offset}`).join(', '),
+      details: { files, linesCommitted: this.#linesCommitted },
+    };
+  }
+
+  get #aborted(): boolean {
+    return this.#stopped || (this.#ctx?.signal.aborted ?? true);
+  }
+
+  async #run(): Promise<void> {
+    const ctx = this.#ctx!;
+    this.#state = { state: 'running' };
+    let first = true;
+    while (!this.#aborted) {
+      const paths = [...this.#dirty];
+      this.#dirty.clear();
+      for (const file of paths) {
+        if (this.#aborted) return;
+        await this.#discover(file).catch((error: unknown) => ctx.reportError(error, { source: this.id, path: file }));
+      }
+      if (first) {
+        first = false;
+        this.#initialScan = false;
+        await this.#pruneCheckpoints();
+      }
+      for (const tracker of [...this.#trackers.values()]) {
+        if (this.#aborted) return;
+        await this.#service(tracker).catch((error: unknown) => {
+          if (!this.#aborted) ctx.reportError(error, { source: this.id, path: tracker.cp.path });
+        });
+      }
+      if (this.#aborted) return;
+      if (this.#dirty.size === 0) await this.#idle();
+    }
+  }
+
+  async #idle(): Promise<void> {
+    const wake = new Promise<void>((resolve) => (this.#wake = resolve));
+    await Promise.race([wake, sleep(this.#config.pollIntervalMs, undefined, { ref: false })]);
+    this.#wake = undefined;
+  }
+
+  /** Finds out which file `file` is: a tracked one renamed, a checkpointed one, a copy, or a new one. */
+  async #discover(file: string): Promise<void> {
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) return;
+    const devIno = `${st.dev}:${st.ino}`;
+    const tracked = this.#trackers.get(devIno);
+    if (tracked) {
+      tracked.cp.path = file;
+      tracked.rotatedSince = undefined;
+      return;
+    }
+    const fh = await open(file, 'r');
+    try {
+      const n = this.#config.fingerprintBytes;
+      const saved = this.#checkpoints.get(devIno);
+      let cp: FileCheckpoint | undefined;
+      if (saved && (await headHash(fh, saved.headLen)) === saved.headHash) {
+        cp = { ...saved, path: file };
+      } else if (st.size >= n) {
+        // A copy (copytruncate) or a move across devices: same first bytes as a known file, so same records.
+        const fp = await headHash(fh, n);
+        const original = [...this.#checkpoints.values(), ...this.#retired].find((c) => c.headLen === n && c.headHash === fp);
+        if (original) cp = { ...original, dev: st.dev, ino: st.ino, path: file };
+      }
+      if (!cp) {
+        const gen = saved ? saved.gen + 1 : 0; // inode reused by a different file: a new generation
+        const headLen = Math.min(n, st.size);
+        const hash = await headHash(fh, headLen);
+        const startAtEnd = this.#firstRun && this.#initialScan && this.#config.startAt === 'end';
+        cp = { uid: fileUid(st.dev, st.ino, gen, hash), dev: st.dev, ino: st.ino, gen, headLen, headHash: hash, offset: startAtEnd ? await lastNewlineEnd(fh, st.size) : 0, skipping: false, path: file };
+      }
+      this.#checkpoints.set(devIno, cp);
+      this.#trackers.set(devIno, { cp, fh, splitter: this.#splitter(cp), lastSize: -1, lastDataAt: Date.now(), rotatedSince: undefined });
+    } catch (error) {
+      await fh.close();
+      throw error;
+    }
+  }
+
+  #splitter(cp: FileCheckpoint): LineSplitter {
+    return new LineSplitter({ maxLineBytes: this.#config.maxLineBytes, multiline: this.#multiline }, { offset: cp.offset, skipping: cp.skipping });
+  }
+
+  /** Checkpoints of files that no longer exist are dropped after the first scan. */
+  async #pruneCheckpoints(): Promise<void> {
+    const gone = [...this.#checkpoints.keys()].filter((k) => !this.#trackers.has(k));
+    if (gone.length === 0) return;
+    for (const k of gone) this.#checkpoints.delete(k);
+    await this.#commit([], gone.map((key) => ({ sourceId: this.id, key, value: null })));
+  }
+
+  /** Reads what is new in one file, detects truncation and rotation, flushes timed-out multiline events. */
+  async #service(t: Tracker): Promise<void> {
+    const st = await t.fh.stat();
+    const devIno = `${t.cp.dev}:${t.cp.ino}`;
+    if (st.size < t.splitter.position || (st.size !== t.lastSize && !(await this.#headStillMatches(t, st.size)))) {
+      // Truncated (or rewritten in place): the content is new, so is its generation and record ids.
+      this.#retired.push({ ...t.cp, offset: t.splitter.safeOffset });
+      if (this.#retired.length > 64) this.#retired.shift();
+      t.cp.gen += 1;
+      t.cp.headLen = Math.min(this.#config.fingerprintBytes, st.size);
+      t.cp.headHash = await headHash(t.fh, t.cp.headLen);
+      t.cp.uid = fileUid(t.cp.dev, t.cp.ino, t.cp.gen, t.cp.headHash);
+      t.cp.offset = 0;
+      t.cp.skipping = false;
+      t.splitter = this.#splitter(t.cp);
+      this.#ctx!.log.info({ source: this.id, path: t.cp.path }, 'file truncated; reading it again from the start');
+    }
+    t.lastSize = st.size;
+    let turns = 0;
+    // One read buffer per source, reused: the splitter copies what it keeps, records are encoded at once.
+    const buffer = (this.#readBuffer ??= Buffer.allocUnsafe(this.#config.readChunkBytes));
+    while (t.splitter.position < st.size && turns++ < CHUNKS_PER_TURN && !this.#aborted) {
+      const { bytesRead } = await t.fh.read(buffer, 0, Math.min(buffer.length, st.size - t.splitter.position), t.splitter.position);
+      if (bytesRead === 0) break;
+      const records = t.splitter.push(buffer.subarray(0, bytesRead));
+      t.lastDataAt = Date.now();
+      await this.#commitRecords(t, records);
+    }
+    if (t.splitter.position < st.size) {
+      this.#dirty.add(t.cp.path); // more to read: come back right after the other files had their turn
+      return;
+    }
+    if (this.#multiline && t.splitter.hasPendingEvent && Date.now() - t.lastDataAt >= this.#multiline.timeoutMs) {
+      await this.#commitRecords(t, t.splitter.flushEvent());
+    }
+    await this.#checkRotation(t, devIno, st.nlink);
+  }
+
+  async #checkRotation(t: Tracker, devIno: string, nlink: number): Promise<void> {
+    const now = await stat(t.cp.path).catch(() => undefined);
+    const moved = now === undefined || `${now.dev}:${now.ino}` !== devIno;
+    if (!moved) {
+      t.rotatedSince = undefined;
+      return;
+    }
+    t.rotatedSince ??= Date.now();
+    if (Date.now() - Math.max(t.rotatedSince, t.lastDataAt) < ROTATED_GRACE_MS) return;
+    // Renamed away or deleted, read to its end and quiet: emit the last line even without a newline, close.
+    await this.#commitRecords(t, t.splitter.flushAll());
+    this.#trackers.delete(devIno);
+    await t.fh.close();
+    if (nlink === 0) {
+      this.#checkpoints.delete(devIno);
+      await this.#commit([], [{ sourceId: this.id, key: devIno, value: null }]);
+    }
+  }
+
+  async #headStillMatches(t: Tracker, size: number): Promise<boolean> {
+    if (size < t.cp.headLen) return false;
+    if ((await headHash(t.fh, t.cp.headLen)) !== t.cp.headHash) return false;
+    const n = this.#config.fingerprintBytes;
+    if (t.cp.headLen < n && size > t.cp.headLen) {
+      // The head grows with the file until fingerprintBytes; persisted with the next commit.
+      t.cp.headLen = Math.min(n, size);
+      t.cp.headHash = await headHash(t.fh, t.cp.headLen);
+    }
+    return true;
+  }
+
+  async #commitRecords(t: Tracker, records: SplitRecord[]): Promise<void> {
+    const ctx = this.#ctx!;
+    const now = new Date().toISOString();
+    const messages: OutboxMessage[] = new Array<OutboxMessage>(records.length);
+    for (let i = 0; i < records.length; i++) messages[i] = ctx.toMessage(this.#envelope(t, records[i]!, now));
+    t.cp.offset = t.splitter.safeOffset;
+    t.cp.skipping = t.splitter.skipping && !t.splitter.hasPartialLine;
+    const checkpoint: Checkpoint = { sourceId: this.id, key: `${t.cp.dev}:${t.cp.ino}`, value: JSON.stringify(t.cp) };
+    await this.#commit(messages, [checkpoint]);
+    this.#linesCommitted += records.length;
+  }
+
+  #envelope(t: Tracker, record: SplitRecord, now: string): Envelope {
+    const ctx = this.#ctx!;
+    const base = {
+      id: recordId.file(ctx.agentId, this.id, t.cp.uid, record.offset),
+      dataset: this.#config.dataset,
+      agentId: ctx.agentId,
+      source: { id: this.id, kind: 'file' as const, path: t.cp.path, offset: record.offset },
+      eventTime: now,
+      ingestTime: now,
+    };
+    if ('parseError' in record) return { ...base, payload: null, parseError: record.parseError };
+    if (this.#config.format === 'text') return { ...base, payload: { message: record.text } };
+    try {
+      return { ...base, payload: JSON.parse(record.text) as unknown };
+    } catch (error) {
+      return { ...base, payload: null, parseError: { reason: `invalid JSON: ${(error as Error).message}`, raw: record.text, rawEncoding: 'utf8' } };
+    }
+  }
+
+  /** Commits, waiting for room while the outbox is full (backpressure: the source pauses, nothing is dropped). */
+  async #commit(messages: OutboxMessage[], checkpoints: Checkpoint[]): Promise<void> {
+    const ctx = this.#ctx!;
+    for (;;) {
+      try {
+        ctx.commit(messages, checkpoints);
+        if (this.#state.state === 'paused') this.#state = { ...this.#state, state: 'running' };
+        return;
+      } catch (error) {
+        if (!(error instanceof OutboxFullError)) throw error;
+        this.#state = { ...this.#state, state: 'paused', lastError: { at: new Date().toISOString(), message: error.message } };
+        await ctx.capacity();
+      }
+    }
+  }
+}
+
+async function headHash(fh: FileHandle, length: number): Promise<string> {
+  const buffer = Buffer.alloc(length);
+  let read = 0;
+  while (read < length) {
+    const { bytesRead } = await fh.read(buffer, read, length - read, read);
+    if (bytesRead === 0) break;
+    read += bytesRead;
+  }
+  return createHash('sha256').update(buffer.subarray(0, read)).digest('hex');
+}
+
+/** Derived from where the content lives and its first bytes: the same file always yields the same ids. */
+function fileUid(dev: number, ino: number, gen: number, head: string): string {
+  return createHash('sha256').update(`${dev}:${ino}:${gen}:${head}`).digest('hex').slice(0, 32);
+}
+
+/** startAt: end begins after the last complete line, so a half-written line is not cut in two. */
+async function lastNewlineEnd(fh: FileHandle, size: number): Promise<number> {
+  const window = Math.min(size, 64 * 1024);
+  const buffer = Buffer.alloc(window);
+  await fh.read(buffer, 0, window, size - window);
+  const nl = buffer.lastIndexOf(0x0a);
+  return nl < 0 ? size - window : size - window + nl + 1;
+}

@@ -1,0 +1,145 @@
+/**
+ * An in-memory SourceContext for source unit tests: the outbox semantics sources rely on (atomic commit of
+ * messages + checkpoints, OutboxFullError over a row bound, capacity() and drained() resolving as a fake
+ * shipper acknowledges) without SQLite or Kafka. Checkpoints can be shared between two contexts to simulate
+ * a restart after a crash: a new source instance reads what the old one committed.
+ */
+import { createLogger } from '@sluice/shared/node/logger';
+import { OutboxFullError } from '../../src/outbox/outbox.ts';
+import type { Checkpoint, OutboxMessage, SourceContext } from '../../src/sources/source.ts';
+import { CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+
+
+export interface MemoryContextOptions {
+  agentId?: string;
+  sourceId?: string;
+  /** Pending (unacknowledged) rows above which commit throws OutboxFullError. */
+  maxRows?: number;
+  /** Acknowledge every commit at once (a shipper that never lags). */
+  autoAck?: boolean;
+  /** Committed checkpoints to start from (another context's `store`, after a "crash"). */
+  checkpoints?: Map<string, string>;
+  /** Called before a commit is applied; throw to simulate a crash or a disk error (nothing is written). */
+  beforeCommit?: (messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]) => void;
+}
+
+export class MemoryContext implements SourceContext {
+  readonly agentId: string;
+  readonly sourceId: string;
+  readonly log = createLogger('test', { level: process.env.SLUICE_TEST_LOG ?? 'silent' });
+  readonly controller: AbortController = new AbortController();
+  readonly signal: AbortSignal = this.controller.signal;
+  /** Every message ever committed, in commit order. */
+  readonly committed: OutboxMessage[] = [];
+  /** Committed but not yet acknowledged by the fake shipper. */
+  readonly pending: OutboxMessage[] = [];
+  readonly store: Map<string, string>;
+  readonly errors: { error: unknown; context: Record<string, unknown> | undefined }[] = [];
+  commits = 0;
+  private readonly maxRows: number;
+  private readonly autoAck: boolean;
+  private readonly beforeCommit: MemoryContextOptions['beforeCommit'];
+  private capacityWaiters: (() => void)[] = [];
+  private drainWaiters: { group: string; resolve: () => void }[] = [];
+  private commitWaiters: { predicate: () => boolean; resolve: () => void }[] = [];
+
+  constructor(options: MemoryContextOptions = {}) {
+    this.agentId = options.agentId ?? 'agent1';
+    this.sourceId = options.sourceId ?? 'src1';
+    this.maxRows = options.maxRows ?? Infinity;
+    this.autoAck = options.autoAck ?? true;
+    this.store = options.checkpoints ?? new Map<string, string>();
+    this.beforeCommit = options.beforeCommit;
+  }
+
+  toMessage(envelope: Envelope, group?: string): OutboxMessage {
+    return {
+      topic: topicForDataset(envelope.dataset),
+      key: envelope.id,
+      value: Buffer.from(JSON.stringify(envelope)),
+      headers: {
+        [KAFKA_HEADERS.dataset]: envelope.dataset,
+        [KAFKA_HEADERS.agentId]: envelope.agentId,
+        [KAFKA_HEADERS.schemaVersion]: String(envelope.schemaVersion ?? 1),
+        [KAFKA_HEADERS.contentType]: CONTENT_TYPES.envelope,
+      },
+      ...(group === undefined ? {} : { group }),
+    };
+  }
+
+  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]): void {
+    if (this.pending.length > 0 && this.pending.length + messages.length > this.maxRows) throw new OutboxFullError('bounds', 'outbox full (test double)');
+    this.beforeCommit?.(messages, checkpoints);
+    for (const cp of checkpoints) {
+      if (cp.value === null) this.store.delete(cp.key);
+      else this.store.set(cp.key, cp.value);
+    }
+    this.committed.push(...messages);
+    this.pending.push(...messages);
+    this.commits++;
+    if (this.autoAck) this.ack();
+    this.wakeCommitWaiters();
+  }
+
+  checkpoint(key: string): string | undefined {
+    return this.store.get(key);
+  }
+
+  checkpoints(): Map<string, string> {
+    return new Map(this.store);
+  }
+
+  capacity(): Promise<void> {
+    if (this.pending.length < this.maxRows) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (this.signal.aborted) return reject(this.signal.reason as Error);
+      this.capacityWaiters.push(resolve);
+      this.signal.addEventListener('abort', () => reject(this.signal.reason as Error), { once: true });
+    });
+  }
+
+  drained(group: string): Promise<void> {
+    if (!this.pending.some((m) => m.group === group)) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ group, resolve }));
+  }
+
+  reportError(error: unknown, context?: Record<string, unknown>): void {
+    this.errors.push({ error, context });
+  }
+
+  /** The fake shipper acknowledges the oldest `count` pending messages (all by default). */
+  ack(count: number = this.pending.length): void {
+    this.pending.splice(0, count);
+    if (this.pending.length < this.maxRows) {
+      const waiters = this.capacityWaiters;
+      this.capacityWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    this.drainWaiters = this.drainWaiters.filter((w) => {
+      if (this.pending.some((m) => m.group === w.group)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once `predicate` holds after some commit (or at once). */
+  until(predicate: () => boolean): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve) => this.commitWaiters.push({ predicate, resolve }));
+  }
+
+  /** Decoded envelopes of every committed envelope message (blob chunks left out). */
+  envelopes(): Envelope[] {
+    return this.committed
+      .filter((m) => m.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.envelope)
+      .map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+  }
+
+  private wakeCommitWaiters(): void {
+    this.commitWaiters = this.commitWaiters.filter((w) => {
+      if (!w.predicate()) return true;
+      w.resolve();
+      return false;
+    });
+  }
+}

@@ -1,0 +1,205 @@
+// `npm run bench:agent`: the agent's figures as JSON (issue 3 targets in parentheses):
+//   tail → committed outbox MB/s and lines/s, 200-byte lines (≥ 50 MB/s)
+//   outbox → Kafka with acks=all, records/s (≥ 100k/s)
+//   end-to-end file append → broker ack latency p50/p99 at a fixed 5k lines/s (p99 ≤ 50 ms)
+//   RSS idle and under load (≤ 150 MB)
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseConfig } from '@sluice/agent/config/load-config';
+import { Outbox, type Synchronous } from '@sluice/agent/outbox/outbox';
+import { Agent } from '@sluice/agent/runtime/agent';
+import { AgentMetrics } from '@sluice/agent/runtime/metrics';
+import { createSourceContext } from '@sluice/agent/runtime/source-context';
+import { Shipper } from '@sluice/agent/shipper/shipper';
+import { FileSource } from '@sluice/agent/sources/file/file-source';
+import { KafkaProducer } from '@sluice/shared/node/kafka';
+import { createLogger } from '@sluice/shared/node/logger';
+import { loadStackEnv } from '@sluice/shared/node/stack-env';
+
+const log = createLogger('bench', { level: 'warn' });
+const brokers = loadStackEnv().kafkaBrokers;
+const root = mkdtempSync(path.join(tmpdir(), 'sluice-bench-'));
+const LINE_BYTES = 200;
+let peakRss = 0;
+const rssSampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+rssSampler.unref();
+const mb = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+function line(i: number): string {
+  const head = `${new Date().toISOString()} INFO req=${i} `;
+  return head + 'x'.repeat(LINE_BYTES - head.length - 1) + '\n';
+}
+
+async function tailToOutbox(lines: number, synchronous: Synchronous): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(root, 'tail-'));
+  const logs = path.join(dir, 'logs');
+  mkdirSync(logs);
+  const file = path.join(logs, 'app.log');
+  const block = Array.from({ length: 10_000 }, (_, i) => line(i)).join('');
+  writeFileSync(file, '');
+  for (let i = 0; i < lines; i += 10_000) appendFileSync(file, block);
+  const outbox = new Outbox({ file: path.join(dir, 'outbox.db'), maxBytes: 8 * 2 ** 30, maxRows: 10_000_000, synchronous });
+  const abort = new AbortController();
+  const metrics = new AgentMetrics({ defaultMetrics: false });
+  const source = new FileSource(
+    { type: 'file', id: 'bench', dataset: 'bench', include: [path.join(logs, '*.log')], exclude: [], startAt: 'beginning', format: 'text', maxLineBytes: 1 << 20, encoding: 'utf8', fingerprintBytes: 1024, readChunkBytes: 1 << 20, pollIntervalMs: 50 },
+    { baseDir: dir },
+  );
+  const started = performance.now();
+  await source.start(createSourceContext({ agentId: 'bench', sourceId: 'bench', outbox, log, signal: abort.signal, metrics, topicPrefix: 'bench.' }));
+  while (outbox.stats().rows < lines) {
+    await sleep(5);
+    if (process.env.BENCH_DEBUG) process.stderr.write(`tail ${outbox.stats().rows}/${lines} ${JSON.stringify(source.status())}\n`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  abort.abort();
+  await source.stop();
+  outbox.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { lines, seconds: round(seconds), mbPerSecond: round((lines * LINE_BYTES) / 1024 / 1024 / seconds), linesPerSecond: Math.round(lines / seconds) };
+}
+
+async function outboxToKafka(records: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(root, 'ship-'));
+  const outbox = new Outbox({ file: path.join(dir, 'outbox.db'), maxBytes: 8 * 2 ** 30, maxRows: 10_000_000, synchronous: 'NORMAL' });
+  const topic = `bench.ship_${Date.now()}`;
+  for (let i = 0; i < records; i += 5000) {
+    outbox.commit(
+      Array.from({ length: 5000 }, (_, j) => {
+        const id = `bench:src:f:0123456789abcdef0123456789abcdef:${(i + j) * LINE_BYTES}`;
+        const value = JSON.stringify({ id, dataset: 'ship', agentId: 'bench', source: { id: 'src', kind: 'file', path: '/var/log/app.log', offset: (i + j) * LINE_BYTES }, eventTime: new Date().toISOString(), ingestTime: new Date().toISOString(), payload: { message: line(i + j).trimEnd() } });
+        return { topic, key: id, value: Buffer.from(value), headers: { dataset: 'ship', 'agent-id': 'bench', 'content-type': 'application/vnd.sluice.envelope+json' } };
+      }),
+    );
+  }
+  const bytes = outbox.stats().bytes;
+  // Warm up: metadata, producer id, topic creation are not part of the steady state.
+  const warm = new KafkaProducer({ brokers, clientId: 'bench-warm' });
+  await warm.send([{ topic, key: 'warm', value: Buffer.from('{}'), headers: {} }]);
+  await warm.close();
+  const shipper = new Shipper({ outbox, createSender: () => new KafkaProducer({ brokers, clientId: 'bench', compression: 'lz4' }), batchSize: 5000, lingerMs: 0, maxBatchBytes: 1 << 20, log });
+  const started = performance.now();
+  shipper.start();
+  while (outbox.stats().rows > 0) await sleep(5);
+  const seconds = (performance.now() - started) / 1000;
+  await shipper.stop(0);
+  outbox.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { records, seconds: round(seconds), recordsPerSecond: Math.round(records / seconds), mbPerSecond: round(bytes / 1024 / 1024 / seconds) };
+}
+
+async function endToEndLatency(rate: number, seconds: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(root, 'e2e-'));
+  mkdirSync(path.join(dir, 'logs'));
+  const file = path.join(dir, 'logs', 'app.log');
+  writeFileSync(file, '');
+  const config = parseConfig(
+    `agentId: bench\ndataDir: ./data\nkafka: { brokers: ${JSON.stringify(brokers)}, topicPrefix: "bench_${Date.now()}." }\nhttp: { listen: "127.0.0.1:0" }\n` +
+      `allowedRoots: [./logs]\nsources:\n  - { type: file, id: tail, dataset: e2e, include: ["./logs/*.log"], pollIntervalMs: 1000 }\n`,
+    dir,
+  );
+  const latencies: number[] = [];
+  const agent = new Agent(
+    { config, baseDir: dir, file: path.join(dir, 'agent.yaml') },
+    {
+      log,
+      createSender: () => {
+        const producer = new KafkaProducer({ brokers, clientId: 'bench-e2e', compression: 'lz4' });
+        return {
+          send: async (messages) => {
+            await producer.send(messages);
+            const ackedAt = performance.timeOrigin + performance.now();
+            for (const m of messages) {
+              const match = /"message":"(\d+(?:\.\d+)?) /.exec(m.value.toString());
+              if (match) latencies.push(ackedAt - Number(match[1]));
+            }
+          },
+          close: () => producer.close(),
+        };
+      },
+    },
+  );
+  await agent.start();
+  await sleep(1000);
+  const idleRss = process.memoryUsage.rss();
+  // Warm-up second (topic creation, producer id), then the measured window.
+  const tickMs = 10;
+  const perTick = Math.round((rate * tickMs) / 1000);
+  const total = rate * (seconds + 1);
+  let sent = 0;
+  let next = performance.now();
+  while (sent < total) {
+    let chunk = '';
+    const stamp = (performance.timeOrigin + performance.now()).toFixed(3);
+    for (let i = 0; i < perTick; i++) chunk += `${stamp} ${'y'.repeat(LINE_BYTES - stamp.length - 2)}\n`;
+    appendFileSync(file, chunk);
+    sent += perTick;
+    if (sent === rate) latencies.length = 0;
+    next += tickMs;
+    await sleep(Math.max(0, next - performance.now()));
+  }
+  await sleep(1000);
+  const loadRss = process.memoryUsage.rss();
+  await agent.stop(5000);
+  rmSync(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN);
+  return { rate, seconds, samples: latencies.length, p50Ms: pct(0.5), p99Ms: pct(0.99), maxMs: round(latencies.at(-1) ?? NaN), inProcessIdleRssMb: mb(idleRss), inProcessLoadRssMb: mb(loadRss) };
+}
+
+/** RSS of the real agent process (sluice-agent run), idle and while tailing `rate` lines/s. */
+async function agentProcessRss(rate: number, seconds: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(path.join(root, 'rss-'));
+  mkdirSync(path.join(dir, 'logs'));
+  const file = path.join(dir, 'logs', 'app.log');
+  writeFileSync(file, '');
+  const configFile = path.join(dir, 'agent.yaml');
+  writeFileSync(
+    configFile,
+    `agentId: bench\ndataDir: ./data\nkafka: { brokers: ${JSON.stringify(brokers)}, topicPrefix: "bench_rss_${Date.now()}." }\nhttp: { listen: "127.0.0.1:0" }\n` +
+      `allowedRoots: [./logs]\nsources:\n  - { type: file, id: tail, dataset: rss, include: ["./logs/*.log"] }\n`,
+  );
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, '../agent/bin/sluice-agent.js'), 'run', '--config', configFile], { stdio: 'ignore', env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' } });
+  const rssOf = (): number => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : NaN;
+  };
+  await sleep(4000);
+  const idle = rssOf();
+  let peak = idle;
+  const tickMs = 10;
+  const perTick = Math.round((rate * tickMs) / 1000);
+  const end = performance.now() + seconds * 1000;
+  let ticks = 0;
+  while (performance.now() < end) {
+    appendFileSync(file, Array.from({ length: perTick }, (_, i) => line(i)).join(''));
+    if (++ticks % 20 === 0) peak = Math.max(peak, rssOf());
+    await sleep(tickMs);
+  }
+  await sleep(1000);
+  peak = Math.max(peak, rssOf());
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+  return { rate, seconds, idleRssMb: mb(idle), loadPeakRssMb: mb(peak) };
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}
+
+const result = {
+  machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
+  tailToOutbox: { full: await tailToOutbox(500_000, 'FULL'), normal: await tailToOutbox(500_000, 'NORMAL') },
+  outboxToKafka: await outboxToKafka(300_000),
+  endToEnd: await endToEndLatency(5000, 10),
+  agentProcess: await agentProcessRss(5000, 10),
+  benchProcessPeakRssMb: mb(peakRss),
+  targets: { tailMbPerSecond: 50, kafkaRecordsPerSecond: 100_000, p99Ms: 50, rssMb: 150 },
+};
+rmSync(root, { recursive: true, force: true });
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+process.exit(0);

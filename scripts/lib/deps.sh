@@ -1,0 +1,20 @@
+# Sourced: installs the npm workspace's dependencies when node_modules is missing or older than a manifest.
+# Expects Node 24 on PATH (scripts/sluice.sh) and the repository root as the working directory.
+deps_current() {
+  # npm records the installed tree in node_modules/.package-lock.json; newer than every manifest = up to date.
+  local stamp=node_modules/.package-lock.json f
+  [ -f "$stamp" ] && [ -f package-lock.json ] || return 1
+  for f in package-lock.json package.json */package.json; do
+    [ ! -f "$f" ] || [ "$stamp" -nt "$f" ] || return 1
+  done
+}
+
+ensure_npm_deps() {
+  if deps_current; then
+    say "node_modules is up to date with package-lock.json"
+  elif [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --prefer-offline
+  else
+    npm install --no-audit --no-fund
+  fi
+}

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# What `npm start` runs (scripts/sluice.sh has put Node 24 on PATH): installs what is missing, brings the
+# native stack up, then runs the control plane API, the consumer and a local agent watching ./drop and ./logs
+# in the foreground until Ctrl-C. The stack keeps running afterwards (`npm run stack -- down` stops it).
+set -euo pipefail
+SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$SCRIPTS_DIR")"
+cd "$ROOT"
+# shellcheck source=stack/lib.sh
+source "$SCRIPTS_DIR/stack/lib.sh"
+# shellcheck source=lib/deps.sh
+source "$SCRIPTS_DIR/lib/deps.sh"
+set -a
+# shellcheck source=stack.env
+source "$SCRIPTS_DIR/stack.env"
+set +a
+
+RUN_DIR="$ROOT/.sluice"
+LOG_DIR="$RUN_DIR/logs"
+mkdir -p "$LOG_DIR" "$ROOT/drop" "$ROOT/logs"
+
+ensure_apt postgresql prometheus curl
+ensure_java
+ensure_npm_deps
+bash "$SCRIPTS_DIR/stack.sh" up
+
+# The bootstrap admin key is made once and kept in a file only its owner can read; it is never printed, so
+# it does not end up in terminal scrollback or CI logs.
+KEY_FILE="$RUN_DIR/admin.key"
+if [ ! -s "$KEY_FILE" ]; then
+  (umask 077 && node -e 'process.stdout.write("slk_" + require("node:crypto").randomBytes(32).toString("base64url"))' >"$KEY_FILE")
+fi
+export SLUICE_ADMIN_KEY
+SLUICE_ADMIN_KEY="$(cat "$KEY_FILE")"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  if [ "${#pids[@]}" -gt 0 ]; then
+    say "stopping control plane, consumer and agent (the stack keeps running)"
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+}
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
+
+launch() {
+  local name="$1"; shift
+  "$@" >>"$LOG_DIR/$name.log" 2>&1 &
+  pids+=("$!")
+  say "$name: pid $!, log $LOG_DIR/$name.log"
+}
+
+wait_http() {
+  local name="$1" url="$2" deadline=$((SECONDS + 90))
+  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      tail -n 30 "$LOG_DIR/$name.log" >&2 || true
+      die "$name did not answer $url within 90 s (log: $LOG_DIR/$name.log)"
+    fi
+    sleep 0.5
+  done
+}
+
+CP_URL="$SLUICE_CONTROL_PLANE_URL"
+launch control-plane node control-plane/bin/sluice-control-plane.js serve
+wait_http control-plane "$CP_URL/healthz"
+
+# The demo datasets the local agent ships to: every sink enabled, so a dropped file shows up as rows in
+# PostgreSQL, documents in OpenSearch and an object in MinIO. Creating an existing dataset answers 409.
+create_dataset() {
+  local body="$1" code
+  code="$(curl -sS -o "$RUN_DIR/dataset-response.json" -w '%{http_code}' -X POST "$CP_URL/api/v1/datasets" \
+    -H "authorization: Bearer $SLUICE_ADMIN_KEY" -H 'content-type: application/json' --data "$body")"
+  case "$code" in
+    201 | 409) ;;
+    *) die "creating a demo dataset failed ($code): $(cat "$RUN_DIR/dataset-response.json")" ;;
+  esac
+}
+all_sinks='"sinks":{"postgres":{"enabled":true},"search":{"enabled":true},"objectStore":{"enabled":true,"partitionBy":"hour"}}'
+create_dataset '{"name":"drops","description":"Files dropped into ./drop (CSV rows, NDJSON, JSON arrays, blobs)",'"$all_sinks"',"schema":{"type":"object"}}'
+create_dataset '{"name":"app_logs","description":"Lines tailed from ./logs/*.log",'"$all_sinks"',"schema":{"type":"object","properties":{"message":{"type":"string"}}}}'
+
+launch consumer node control-plane/bin/sluice-control-plane.js consume
+launch agent node agent/bin/sluice-agent.js run --config agent/examples/agent.yaml
+wait_http agent "http://$SLUICE_AGENT_HTTP/healthz"
+
+cat <<EOF
+
+Sluice is running.
+  drop files into     $ROOT/drop     (CSV, NDJSON, JSON arrays; anything else as a blob)
+  append lines to     $ROOT/logs/*.log
+  control plane API   $CP_URL/api/v1   (OpenAPI: $CP_URL/docs)
+  admin API key       in $KEY_FILE   (curl -H "authorization: Bearer \$(cat $KEY_FILE)" $CP_URL/api/v1/datasets)
+  agent               http://$SLUICE_AGENT_HTTP/status   /metrics
+  PostgreSQL          $SLUICE_PG_URL   (tables in schema sluice_data)
+  OpenSearch          $SLUICE_SEARCH_URL/_cat/indices?v
+  MinIO console       http://127.0.0.1:$SLUICE_S3_CONSOLE_PORT   (bucket sluice; user $SLUICE_S3_ACCESS_KEY, password in scripts/stack.env)
+  Prometheus          $SLUICE_PROMETHEUS_URL
+  logs                $LOG_DIR
+Ctrl-C stops the control plane, consumer and agent; \`npm run stack -- down\` stops the stack.
+EOF
+
+# Any of the three exiting ends the session, so a crash is not hidden behind a running prompt.
+wait -n "${pids[@]}" || true
+say "a process exited; see $LOG_DIR"
+exit 1

@@ -1,0 +1,197 @@
+/**
+ * The whole path as `npm start` runs it, with real processes and real engines: a CSV dropped into the agent's
+ * folder becomes rows in PostgreSQL, documents in OpenSearch and an object in MinIO, and the file moves to
+ * done/. Everything this test makes is its own: topic prefix, consumer group, state and data schemas, bucket,
+ * index prefix, drop folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import * as Minio from 'minio';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadStackEnv } from '@sluice/shared/node/stack-env';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const stack = loadStackEnv();
+const id = randomBytes(4).toString('hex');
+const dataset = `e2e_${id}`;
+const topicPrefix = `e2e${id}.`;
+const stateSchema = `e2e_state_${id}`;
+const dataSchema = `e2e_data_${id}`;
+const bucket = `e2e-${id}`;
+const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
+
+const children: ChildProcess[] = [];
+/** The last output of each process, shown when a wait times out. */
+const tails = new Map<string, string>();
+let dir = '';
+let cpUrl = '';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function start(name: string, args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (chunk: Buffer): void => {
+    tails.set(name, ((tails.get(name) ?? '') + chunk.toString()).slice(-4000));
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal === null) tails.set(name, `${tails.get(name) ?? ''}\n[exited with code ${code}]`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const output = [...tails].map(([name, tail]) => `--- ${name}:\n${tail}`).join('\n');
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}\n${output}`);
+}
+
+const pool = new pg.Pool({ connectionString: stack.pgUrl, max: 2 });
+const s3 = new Minio.Client({
+  endPoint: stack.s3.host,
+  port: stack.s3.port,
+  useSSL: stack.s3.useSSL,
+  accessKey: stack.s3.accessKey,
+  secretKey: stack.s3.secretKey,
+});
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sluice-e2e-'));
+  const cpPort = await freePort();
+  const agentPort = await freePort();
+  cpUrl = `http://127.0.0.1:${cpPort}`;
+  const cpEnv = {
+    SLUICE_HTTP_PORT: String(cpPort),
+    SLUICE_STATE_SCHEMA: stateSchema,
+    SLUICE_DATA_SCHEMA: dataSchema,
+    SLUICE_TOPIC_PREFIX: topicPrefix,
+    SLUICE_DLQ_TOPIC: `${topicPrefix}dlq`,
+    SLUICE_CONSUMER_GROUP: `e2e-${id}`,
+    SLUICE_S3_BUCKET: bucket,
+    SLUICE_TOPIC_REFRESH_MS: '1000',
+    SLUICE_ADMIN_KEY: adminKey,
+    SLUICE_LOG_LEVEL: 'warn',
+  };
+  start('control plane', ['control-plane/bin/sluice-control-plane.js', 'serve'], cpEnv);
+  await until('the control plane', async () => ((await fetch(`${cpUrl}/healthz`)).ok ? true : undefined));
+
+  const created = await fetch(`${cpUrl}/api/v1/datasets`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      name: dataset,
+      sinks: { postgres: { enabled: true }, search: { enabled: true, index: `sluice-${dataset}` }, objectStore: { enabled: true } },
+      schema: { type: 'object', required: ['sensor'], properties: { sensor: { type: 'string', minLength: 1 }, temp: { type: 'string' } } },
+    }),
+  });
+  expect(created.status, await created.clone().text()).toBe(201);
+
+  start('consumer', ['control-plane/bin/sluice-control-plane.js', 'consume'], cpEnv);
+  await writeFile(
+    join(dir, 'agent.yaml'),
+    [
+      `agentId: e2e-${id}`,
+      `dataDir: ${join(dir, 'data')}`,
+      'kafka:',
+      `  brokers: [${JSON.stringify(stack.kafkaBrokers[0])}]`,
+      `  topicPrefix: ${JSON.stringify(topicPrefix)}`,
+      'http:',
+      `  listen: 127.0.0.1:${agentPort}`,
+      `allowedRoots: [${JSON.stringify(join(dir, 'drop'))}]`,
+      'sources:',
+      '  - type: drop',
+      '    id: drop',
+      `    dataset: ${dataset}`,
+      `    path: ${JSON.stringify(join(dir, 'drop'))}`,
+      '    format: auto',
+      '    completion: { stableMs: 300 }',
+      '',
+    ].join('\n'),
+  );
+  await mkdir(join(dir, 'drop'), { recursive: true });
+  start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { SLUICE_LOG_LEVEL: 'warn' });
+  await until('the agent', async () => ((await fetch(`http://127.0.0.1:${agentPort}/healthz`)).ok ? true : undefined));
+}, 180_000);
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => c.once('exit', r))));
+  await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE; DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`);
+  await pool.end();
+  await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a file dropped into the agent folder', () => {
+  it('shows up in PostgreSQL, OpenSearch and MinIO, and the broken row in the DLQ', async () => {
+    // Row 3 has an empty `sensor`, which the schema refuses: it must reach the DLQ with its reason while the others flow on.
+    await writeFile(join(dir, 'drop', 'readings.csv'), 'sensor,temp\nalpha,1.5\nbeta,2.5\n,3\n"gamma, quoted",4\n');
+
+    const rows = await until('3 rows in PostgreSQL', async () => {
+      const { rows } = await pool.query<{ id: string; sensor: string }>(`SELECT id, payload->>'sensor' AS sensor FROM ${dataSchema}.${dataset} ORDER BY id`).catch(() => ({ rows: [] }));
+      return rows.length >= 3 ? rows : undefined;
+    });
+    expect(rows.map((r) => r.sensor).sort()).toEqual(['alpha', 'beta', 'gamma, quoted']);
+
+    const dlq = await until('the invalid row in the DLQ', async () => {
+      const { rows } = await pool.query<{ reason: string }>(`SELECT reason FROM ${stateSchema}.dlq`).catch(() => ({ rows: [] }));
+      return rows.length > 0 ? rows : undefined;
+    });
+    expect(dlq).toHaveLength(1);
+    expect(dlq[0]!.reason).toMatch(/sensor/);
+
+    const docs = await until('3 documents in OpenSearch', async () => {
+      await fetch(`${stack.searchUrl}/sluice-${dataset}-*/_refresh`, { method: 'POST' });
+      const res = await fetch(`${stack.searchUrl}/sluice-${dataset}-*/_search?size=10`);
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as { hits: { hits: Array<{ _id: string }> } };
+      return body.hits.hits.length >= 3 ? body.hits.hits : undefined;
+    });
+    expect(docs.map((d) => d._id).sort()).toEqual(rows.map((r) => r.id).sort());
+
+    const stored = await until('the records in MinIO', async () => {
+      const keys: string[] = [];
+      const listing = s3.listObjectsV2(bucket, `${dataset}/`, true) as AsyncIterable<{ name?: string }>;
+      for await (const item of listing) if (item.name) keys.push(item.name);
+      const ids: string[] = [];
+      for (const key of keys) {
+        const body = Buffer.concat(await (await s3.getObject(bucket, key)).toArray());
+        for (const line of gunzipSync(body).toString('utf8').split('\n').filter(Boolean)) ids.push((JSON.parse(line) as { id: string }).id);
+      }
+      return ids.length >= 3 ? ids : undefined;
+    });
+    expect(stored.sort()).toEqual(rows.map((r) => r.id).sort());
+
+    await until('the file in done/', async () => (existsSync(join(dir, 'drop', 'done', 'readings.csv')) ? true : undefined));
+    expect(await readdir(join(dir, 'drop'))).not.toContain('readings.csv');
+  });
+});
