@@ -1,0 +1,246 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
+import { MemoryContext, type MemoryContextOptions } from '../../../test/support/memory-context.ts';
+import { json, TestHttpServer } from '../../../test/support/test-http-server.ts';
+import { waitFor } from '../../../test/support/wait-for.ts';
+import { HttpPollSource, type BreakerState } from './http-poll-source.ts';
+
+let cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanup.reverse()) await fn();
+  cleanup = [];
+});
+
+async function server(): Promise<TestHttpServer> {
+  const s = await new TestHttpServer().start();
+  cleanup.push(() => s.stop());
+  return s;
+}
+
+async function startPoll(config: Partial<HttpPollSourceConfig> & { url: string }, options: MemoryContextOptions = {}, onBreaker?: (s: BreakerState) => void) {
+  const source = new HttpPollSource(
+    { type: 'http-poll', id: 'poll1', dataset: 'items', intervalMs: 200, retry: { retries: 3, minDelayMs: 20, maxDelayMs: 200 }, ...config },
+    onBreaker ? { onBreakerState: (s) => onBreaker(s) } : {},
+  );
+  const ctx = new MemoryContext({ sourceId: 'poll1', ...options });
+  await source.start(ctx);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    ctx.controller.abort();
+    await source.stop();
+  };
+  cleanup.push(stop);
+  return { source, ctx, stop };
+}
+
+/** 10 items (id 1..10, updatedAt = id) served from `since` on. */
+const ITEMS = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, updatedAt: i + 1 }));
+const after = (since: string | null) => ITEMS.filter((item) => item.id > Number(since ?? 0));
+const payloadIds = (ctx: MemoryContext) => ctx.envelopes().map((e) => (e.payload as { id: number }).id);
+
+describe('http-poll: pagination', () => {
+  it('follows Link headers and extracts records from recordsPath', async () => {
+    const s = await server();
+    s.handler = (req, res) => {
+      const page = Number(req.url.searchParams.get('p') ?? 1);
+      const link: Record<string, string> = page < 3 ? { link: `</items?p=${page + 1}>; rel="next", </items?p=1>; rel="first"` } : {};
+      json(res, { data: ITEMS.slice((page - 1) * 4, page * 4) }, 200, link);
+    };
+    const { ctx, stop } = await startPoll({ url: `${s.url}/items`, pagination: { type: 'link-header' }, recordsPath: 'data', intervalMs: 60_000 });
+    await ctx.until(() => ctx.committed.length === 10);
+    await stop();
+    expect(payloadIds(ctx)).toEqual(ITEMS.map((i) => i.id));
+    expect(new Set(ctx.committed.map((m) => m.key)).size).toBe(10);
+    expect(s.seen.map((r) => r.url.search)).toEqual(['', '?p=2', '?p=3']);
+  });
+
+  it('follows a cursor field and resumes from the stored cursor when the feed has nothing new', async () => {
+    const s = await server();
+    s.handler = (req, res) => {
+      const from = Number(req.url.searchParams.get('cursor') ?? 0);
+      const items = ITEMS.slice(from, from + 3);
+      json(res, { items, meta: { next: String(from + items.length) } });
+    };
+    const { ctx, stop } = await startPoll({ url: `${s.url}/feed`, pagination: { type: 'cursor', cursorPath: 'meta.next', param: 'cursor' }, recordsPath: 'items' });
+    await ctx.until(() => ctx.committed.length === 10);
+    await waitFor(() => s.seen.filter((r) => r.url.searchParams.get('cursor') === '10').length >= 2, 10_000, 'a second poll at the stored cursor');
+    await stop();
+    expect(payloadIds(ctx)).toEqual(ITEMS.map((i) => i.id));
+    // Never restarted from the beginning: only the very first request had no cursor.
+    expect(s.seen.filter((r) => !r.url.searchParams.has('cursor'))).toHaveLength(1);
+  });
+
+  it('walks page numbers and offsets until a short page', async () => {
+    const s = await server();
+    s.handler = (req, res) => {
+      const q = req.url.searchParams;
+      if (q.has('page')) {
+        const page = Number(q.get('page'));
+        const size = Number(q.get('size'));
+        return json(res, ITEMS.slice(page * size, (page + 1) * size));
+      }
+      const offset = Number(q.get('offset'));
+      json(res, ITEMS.slice(offset, offset + Number(q.get('limit'))));
+    };
+    const paged = await startPoll({ url: `${s.url}/p`, pagination: { type: 'page', param: 'page', sizeParam: 'size', size: 4, startAt: 0 }, intervalMs: 60_000 });
+    await paged.ctx.until(() => paged.ctx.committed.length === 10);
+    await paged.stop();
+    const offset = await startPoll({ url: `${s.url}/o`, pagination: { type: 'offset', param: 'offset', limitParam: 'limit', limit: 3 }, intervalMs: 60_000 });
+    await offset.ctx.until(() => offset.ctx.committed.length === 10);
+    await offset.stop();
+    expect(payloadIds(paged.ctx)).toEqual(ITEMS.map((i) => i.id));
+    expect(payloadIds(offset.ctx)).toEqual(ITEMS.map((i) => i.id));
+    expect(s.seen.filter((r) => r.url.pathname === '/p').map((r) => r.url.searchParams.get('page'))).toEqual(['0', '1', '2']);
+    expect(s.seen.filter((r) => r.url.pathname === '/o').map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '3', '6', '9']);
+  });
+
+  it('incremental: the next poll asks from the watermark of the last record', async () => {
+    const s = await server();
+    let served = 4;
+    s.handler = (req, res) => json(res, after(req.url.searchParams.get('since')).slice(0, served));
+    const { ctx, stop } = await startPoll({ url: `${s.url}/inc`, incremental: { param: 'since', fromPath: 'updatedAt', initial: '0' } });
+    await ctx.until(() => ctx.committed.length === 4);
+    served = 100;
+    await ctx.until(() => ctx.committed.length === 10);
+    await waitFor(() => s.seen.some((r) => r.url.searchParams.get('since') === '10'));
+    await stop();
+    expect(payloadIds(ctx)).toEqual(ITEMS.map((i) => i.id));
+    expect(s.seen[0]?.url.searchParams.get('since')).toBe('0');
+    expect(s.seen.map((r) => r.url.searchParams.get('since'))).toContain('4');
+  });
+});
+
+describe('http-poll: failures', () => {
+  it('retries 500s and recovers; each item is committed once', async () => {
+    const s = await server();
+    let failures = 3;
+    s.handler = (_req, res) => (failures-- > 0 ? json(res, { error: 'boom' }, 500) : json(res, ITEMS));
+    const { ctx, stop } = await startPoll({ url: `${s.url}/flaky`, intervalMs: 60_000 });
+    await ctx.until(() => ctx.committed.length === 10);
+    await stop();
+    expect(s.seen).toHaveLength(4);
+    expect(payloadIds(ctx)).toEqual(ITEMS.map((i) => i.id));
+  });
+
+  it('honours Retry-After on 429', async () => {
+    const s = await server();
+    let limited = true;
+    s.handler = (_req, res) => {
+      if (limited) {
+        limited = false;
+        return json(res, { error: 'slow down' }, 429, { 'retry-after': '1' });
+      }
+      json(res, ITEMS.slice(0, 2));
+    };
+    // Retry-After is honoured up to retry.maxDelayMs (shared/node/retry.ts caps it there).
+    const { ctx, stop } = await startPoll({ url: `${s.url}/limited`, intervalMs: 60_000, retry: { retries: 3, minDelayMs: 20, maxDelayMs: 5000 } });
+    await ctx.until(() => ctx.committed.length === 2);
+    await stop();
+    expect(s.seen).toHaveLength(2);
+    // The retry waited at least what the server asked for (min backoff here is 20 ms).
+    expect(s.seen[1]!.at - s.seen[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('server down: the breaker opens, then half-opens and closes when the server is back', async () => {
+    const s = await server();
+    const port = s.port;
+    await s.stop();
+    const states: BreakerState[] = [];
+    const { ctx, source, stop } = await startPoll(
+      {
+        url: `http://127.0.0.1:${port}/down`,
+        intervalMs: 100,
+        retry: { retries: 0, minDelayMs: 10, maxDelayMs: 10 },
+        breaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeoutMs: 500, timeoutMs: 2000 },
+      },
+      {},
+      (state) => states.push(state),
+    );
+    await waitFor(() => states.includes('open'), 15_000, 'breaker open');
+    expect(source.status().details).toMatchObject({ breaker: 'open', breakerState: 2 });
+    expect(source.status().lastError?.message).toBeTruthy();
+    const back = await new TestHttpServer().start(port);
+    cleanup.push(() => back.stop());
+    back.handler = (_req, res) => json(res, ITEMS.slice(0, 3));
+    await ctx.until(() => ctx.committed.length >= 3);
+    await waitFor(() => states.at(-1) === 'closed', 10_000, 'breaker closed');
+    await stop();
+    expect(states.indexOf('half-open')).toBeGreaterThan(states.indexOf('open'));
+    expect(source.status().details).toMatchObject({ breaker: 'closed', breakerState: 0 });
+    expect(ctx.errors.length).toBeGreaterThan(0);
+  });
+
+  it('a non-JSON answer becomes a parseError record and a status error, not a crash; the page is retried', async () => {
+    const s = await server();
+    let broken = true;
+    s.handler = (_req, res) => {
+      if (broken) {
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end('<html>maintenance</html>');
+      }
+      json(res, ITEMS.slice(0, 2));
+    };
+    const { ctx, source, stop } = await startPoll({ url: `${s.url}/html`, intervalMs: 100 });
+    await ctx.until(() => ctx.committed.length >= 1);
+    expect(ctx.envelopes()[0]?.parseError).toMatchObject({ raw: '<html>maintenance</html>', reason: expect.stringMatching(/not JSON \(text\/html\)/) as unknown });
+    await waitFor(() => source.status().lastError?.message.includes('not JSON'));
+    broken = false;
+    await ctx.until(() => ctx.envelopes().some((e) => e.payload !== null));
+    await stop();
+    const good = ctx.envelopes().filter((e) => e.parseError === undefined);
+    expect(good.map((e) => (e.payload as { id: number }).id)).toEqual([1, 2]);
+    const errorIds = new Set(ctx.envelopes().filter((e) => e.parseError).map((e) => e.id));
+    expect(errorIds.size).toBe(1);
+    expect(good.some((e) => errorIds.has(e.id))).toBe(false);
+  });
+
+  it('sends bearer, basic and API-key auth', async () => {
+    const s = await server();
+    s.handler = (_req, res) => json(res, []);
+    const auths: HttpPollSourceConfig['auth'][] = [
+      { bearer: { token: 't0k3n' } },
+      { basic: { username: 'u', password: 'p' } },
+      { apiKey: { header: 'X-Api-Key', value: 'k' } },
+    ];
+    for (const auth of auths) {
+      const { stop } = await startPoll({ url: `${s.url}/auth`, auth, intervalMs: 60_000 });
+      await waitFor(() => s.seen.length === auths.indexOf(auth) + 1);
+      await stop();
+    }
+    expect(s.seen.map((r) => r.headers.authorization ?? r.headers['x-api-key'])).toEqual(['Bearer t0k3n', `Basic ${Buffer.from('u:p').toString('base64')}`, 'k']);
+  });
+});
+
+describe('http-poll: cursor across a crash', () => {
+  it('a new source instance resumes at the first uncommitted page: no page skipped, none repeated', async () => {
+    const s = await server();
+    s.handler = (req, res) => {
+      const page = Number(req.url.searchParams.get('page') ?? 1);
+      json(res, ITEMS.slice((page - 1) * 2, page * 2));
+    };
+    const store = new Map<string, string>();
+    let commits = 0;
+    const config = { url: `${s.url}/pages`, pagination: { type: 'page', param: 'page', size: 2 } as const, intervalMs: 60_000 };
+    const first = await startPoll(config, {
+      checkpoints: store,
+      beforeCommit: () => {
+        if (++commits === 3) throw new Error('simulated crash before page 3 commits');
+      },
+    });
+    await waitFor(() => first.ctx.errors.length > 0, 10_000, 'the crash');
+    await first.stop();
+    expect(payloadIds(first.ctx)).toEqual([1, 2, 3, 4]);
+    const second = await startPoll(config, { checkpoints: store });
+    await second.ctx.until(() => second.ctx.committed.length === 6);
+    await second.stop();
+    expect(payloadIds(second.ctx)).toEqual([5, 6, 7, 8, 9, 10]);
+    const ids = [...first.ctx.committed, ...second.ctx.committed].map((m) => m.key);
+    expect(new Set(ids).size).toBe(10);
+    // The second run started at page 3, not page 1.
+    const pagesAsked = s.seen.map((r) => r.url.searchParams.get('page'));
+    expect(pagesAsked.filter((p) => p === '1')).toHaveLength(1);
+    expect(pagesAsked.filter((p) => p === '2')).toHaveLength(1);
+  });
+});

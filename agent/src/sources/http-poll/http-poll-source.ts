@@ -1,0 +1,367 @@
+/**
+ * Polls one REST endpoint every `intervalMs`. A poll walks a chain of pages; each page's records are
+ * committed in the same outbox transaction as the checkpoint naming the next page (and, at the chain's end,
+ * the new incremental watermark). A crash therefore resumes at exactly the first uncommitted page: no page
+ * is skipped and none is committed twice.
+ *
+ * Record ids hash the page identity (the chain id, persisted with the chain's first commit, plus the page
+ * URL) with the index in the page. The chain id keeps two polls of the same URL (a list that changed in
+ * between) from sharing ids, which would make the stores drop the second poll's records as duplicates.
+ *
+ * Each request: token bucket → opossum breaker (per endpoint; 429 and other 4xx do not count as failures)
+ * → got. Around it, withRetry retries network errors, timeouts, 408/429/5xx with jittered backoff that
+ * honours Retry-After; an open breaker ends the poll at once and the next one is tried after
+ * min(intervalMs, breaker.resetTimeoutMs), when the breaker lets one trial through (half-open).
+ *
+ * We drive the page loop ourselves instead of got's `paginate`: it issues requests internally, so it
+ * cannot commit per page nor put each request behind the breaker, retry and rate limit.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import CircuitBreaker from 'opossum';
+import got, { RequestError, type Response } from 'got';
+import type { Envelope } from '@sluice/shared/envelope';
+import { recordId } from '@sluice/shared/record-id';
+import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
+import { RetryableError, parseRetryAfter, withRetry } from '@sluice/shared/node/retry';
+import type { Source, SourceContext, SourceState } from '../source.ts';
+import { commitWithBackpressure } from '../commit-with-backpressure.ts';
+import { atPath } from './dot-path.ts';
+import { firstPageUrl, nextPageUrl } from './pagination.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export type BreakerState = 'closed' | 'half-open' | 'open';
+/** The gauge value of `sluice_agent_breaker_state`. */
+export const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** What the `poll` checkpoint holds. */
+interface PollCheckpoint {
+  /** The chain in progress (undefined between chains). */
+  chain?: string;
+  /** URL of the next page of the chain in progress. */
+  next?: string;
+  /** Highest watermark of the chain in progress so far; becomes `watermark` when the chain ends. */
+  chainWatermark?: string;
+  /** Incremental watermark of the last finished chain. */
+  watermark?: string;
+}
+
+/** A response the breaker saw; 4xx except 408 are the client's problem and do not trip it. */
+class HttpStatusError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'HttpStatusError';
+    this.status = status;
+  }
+}
+
+export interface HttpPollSourceOptions {
+  /** Called on every breaker transition (the runtime's gauge). */
+  onBreakerState?: (state: BreakerState, endpoint: string) => void;
+}
+
+const CHECKPOINT_KEY = 'poll';
+
+export class HttpPollSource implements Source {
+  readonly id: string;
+  readonly kind = 'http-poll' as const;
+  /** Origin and path only: query strings and credentials never reach status or metrics labels. */
+  readonly endpoint: string;
+  private readonly config: HttpPollSourceConfig;
+  private readonly options: HttpPollSourceOptions;
+  private readonly breaker: CircuitBreaker<[string, AbortSignal], Response<string>>;
+  private readonly bucket: TokenBucket | undefined;
+  private readonly stopController = new AbortController();
+  private ctx: SourceContext | undefined;
+  private loop: Promise<void> | undefined;
+  private state: SourceState['state'] = 'stopped';
+  private breakerState: BreakerState = 'closed';
+  private lastError: SourceState['lastError'];
+  private stats = { polls: 0, pages: 0, records: 0, parseErrors: 0, lastPollAt: undefined as string | undefined };
+
+  constructor(config: HttpPollSourceConfig, options: HttpPollSourceOptions = {}) {
+    this.id = config.id;
+    this.config = config;
+    this.options = options;
+    const url = new URL(config.url);
+    this.endpoint = `${url.origin}${url.pathname}`;
+    this.bucket = config.rateLimit ? new TokenBucket(config.rateLimit.requestsPerSecond) : undefined;
+    const breaker = config.breaker ?? {};
+    this.breaker = new CircuitBreaker((target: string, signal: AbortSignal) => this.request(target, signal), {
+      timeout: breaker.timeoutMs ?? 30_000,
+      errorThresholdPercentage: breaker.errorThresholdPercentage ?? 50,
+      resetTimeout: breaker.resetTimeoutMs ?? 30_000,
+      volumeThreshold: breaker.volumeThreshold ?? 5,
+      errorFilter: (error: unknown) => error instanceof HttpStatusError && error.status !== 408 && error.status < 500,
+    });
+    this.breaker.on('open', () => this.setBreaker('open'));
+    this.breaker.on('halfOpen', () => this.setBreaker('half-open'));
+    this.breaker.on('close', () => this.setBreaker('closed'));
+  }
+
+  start(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    this.state = 'running';
+    // Report the initial state too, so the gauge exists (at 0) before the first transition.
+    this.options.onBreakerState?.(this.breakerState, this.endpoint);
+    this.loop = this.run(AbortSignal.any([ctx.signal, this.stopController.signal]));
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.stopController.abort();
+    await this.loop;
+    this.breaker.shutdown();
+    this.state = 'stopped';
+  }
+
+  status(): SourceState {
+    const checkpoint = this.readCheckpoint();
+    const position = checkpoint.watermark === undefined ? undefined : `watermark=${checkpoint.watermark}`;
+    return {
+      state: this.state,
+      ...(position === undefined ? {} : { position }),
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      details: {
+        endpoint: this.endpoint,
+        breaker: this.breakerState,
+        breakerState: BREAKER_GAUGE[this.breakerState],
+        midChain: checkpoint.next !== undefined,
+        ...this.stats,
+      },
+    };
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      let delay = this.config.intervalMs ?? 60_000;
+      try {
+        await this.poll(signal);
+        this.state = 'running';
+      } catch (error) {
+        if (signal.aborted) break;
+        this.state = 'backoff';
+        this.fail(error);
+        delay = Math.min(delay, this.config.breaker?.resetTimeoutMs ?? 30_000);
+      }
+      try {
+        await sleep(delay, undefined, { signal, ref: false });
+      } catch {
+        break;
+      }
+    }
+  }
+
+  /** One poll: pages from the checkpoint's `next` (or the first page) until the chain ends or pauses. */
+  private async poll(signal: AbortSignal): Promise<void> {
+    const ctx = this.requireCtx();
+    this.stats.polls++;
+    this.stats.lastPollAt = new Date().toISOString();
+    let cp = this.readCheckpoint();
+    const chain = cp.next !== undefined && cp.chain !== undefined ? cp.chain : `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+    let url = cp.next !== undefined && cp.chain !== undefined ? cp.next : firstPageUrl(this.config, cp.watermark ?? this.config.incremental?.initial);
+    let chainWatermark = cp.chainWatermark;
+    for (let pages = 0; ; pages++) {
+      signal.throwIfAborted();
+      const response = await this.fetchPage(url, signal);
+      const parsed = this.parse(response);
+      if ('error' in parsed) {
+        // Keep the data (a parseError record) and the position (same page next time): id from an error key
+        // so a later good answer for this page does not collide with it.
+        const pageKey = hashKey(`${chain}\n${url}\nparse-error`);
+        const envelope = this.envelope(ctx, pageKey, 0, null, { reason: parsed.error, raw: truncate(response.body, this.maxRecordBytes()) });
+        const next: PollCheckpoint = { ...cp, chain, next: url, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+        await commitWithBackpressure(ctx, [ctx.toMessage(envelope)], [this.checkpointOf(next)]);
+        this.stats.parseErrors++;
+        throw new Error(`${this.endpoint}: ${parsed.error}`);
+      }
+      const { body, records } = parsed;
+      const pageKey = hashKey(`${chain}\n${url}`);
+      const messages = records.map((item, index) => ctx.toMessage(this.envelope(ctx, pageKey, index, item)));
+      chainWatermark = this.watermarkOf(records) ?? chainWatermark;
+      const following = nextPageUrl(this.config, url, response, body, records.length);
+      // A cursor feed that has nothing new keeps its cursor for the next poll instead of ending the chain.
+      const pauseAtCursor = this.config.pagination?.type === 'cursor' && following !== undefined && (records.length === 0 || following === url);
+      let next: PollCheckpoint;
+      if (following !== undefined && records.length > 0 && following !== url) {
+        next = { ...cp, chain, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+      } else if (pauseAtCursor) {
+        next = { ...cp, chain, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+      } else {
+        const watermark = chainWatermark ?? cp.watermark;
+        next = watermark === undefined ? {} : { watermark };
+      }
+      await commitWithBackpressure(ctx, messages, [this.checkpointOf(next)]);
+      cp = next;
+      this.stats.pages++;
+      this.stats.records += records.length;
+      if (next.next === undefined || pauseAtCursor) return;
+      url = next.next;
+    }
+  }
+
+  private async fetchPage(url: string, signal: AbortSignal): Promise<Response<string>> {
+    const retry = this.config.retry ?? {};
+    return withRetry(
+      async () => {
+        await this.bucket?.take(signal);
+        try {
+          return await this.breaker.fire(url, signal);
+        } catch (error) {
+          if ((error as { code?: string }).code === 'ETIMEDOUT') throw new RetryableError(`${this.endpoint}: timed out`, { cause: error });
+          throw error;
+        }
+      },
+      {
+        retries: retry.retries ?? 5,
+        minDelayMs: retry.minDelayMs ?? 500,
+        maxDelayMs: retry.maxDelayMs ?? 30_000,
+        signal,
+        onRetry: (error, attempt, delayMs) => {
+          this.state = 'backoff';
+          this.ctx?.log.debug({ source: this.id, endpoint: this.endpoint, attempt, delayMs, reason: error.message }, 'poll retry');
+        },
+      },
+    );
+  }
+
+  /** The breaker's action: one HTTP request, classified. */
+  private async request(url: string, signal: AbortSignal): Promise<Response<string>> {
+    const controller = new AbortController();
+    const both = AbortSignal.any([signal, controller.signal]);
+    const max = this.config.maxResponseBytes ?? 64 * 1024 * 1024;
+    let tooBig = false;
+    let response: Response<string>;
+    try {
+      const pending = got(url, {
+        method: this.config.method ?? 'GET',
+        headers: { accept: 'application/json', ...this.config.headers, ...this.authHeaders() },
+        timeout: { request: this.config.timeoutMs ?? 30_000 },
+        retry: { limit: 0 },
+        throwHttpErrors: false,
+        responseType: 'text',
+        signal: both,
+      });
+      void pending.on('downloadProgress', (progress: { transferred: number; total?: number }) => {
+        if (progress.transferred > max || (progress.total ?? 0) > max) {
+          tooBig = true;
+          controller.abort();
+        }
+      });
+      response = await pending;
+    } catch (error) {
+      if (tooBig) throw new HttpStatusError(413, `${this.endpoint}: response over maxResponseBytes (${max})`);
+      if (signal.aborted) throw error;
+      // Network trouble (refused, reset, DNS, timeout) is worth retrying.
+      const code = error instanceof RequestError ? error.code : undefined;
+      throw new RetryableError(`${this.endpoint}: ${code ?? (error as Error).message}`, { cause: error });
+    }
+    const status = response.statusCode;
+    if (status >= 200 && status < 300) return response;
+    const retryAfterMs = parseRetryAfter(headerValue(response.headers['retry-after']));
+    if (status === 429) throw new RetryableError(`${this.endpoint}: HTTP 429`, retryAfterMs === undefined ? {} : { retryAfterMs });
+    if (status >= 500 || status === 408) {
+      throw Object.assign(new RetryableError(`${this.endpoint}: HTTP ${status}`, retryAfterMs === undefined ? {} : { retryAfterMs }), { status });
+    }
+    throw new HttpStatusError(status, `${this.endpoint}: HTTP ${status}`);
+  }
+
+  private parse(response: Response<string>): { body: unknown; records: unknown[] } | { error: string } {
+    let body: unknown;
+    try {
+      body = JSON.parse(response.body) as unknown;
+    } catch (error) {
+      const type = headerValue(response.headers['content-type']) ?? 'no content-type';
+      return { error: `response is not JSON (${type}): ${(error as Error).message}` };
+    }
+    const path = this.config.recordsPath ?? '';
+    const records = atPath(body, path);
+    if (!Array.isArray(records)) return { error: `recordsPath '${path}' does not lead to an array in the response` };
+    return { body, records: records as unknown[] };
+  }
+
+  private envelope(
+    ctx: SourceContext,
+    pageKey: string,
+    index: number,
+    payload: unknown,
+    parseError?: { reason: string; raw: string },
+  ): Envelope {
+    const now = new Date().toISOString();
+    return {
+      id: recordId.poll(ctx.agentId, this.id, pageKey, index),
+      dataset: this.config.dataset,
+      agentId: ctx.agentId,
+      // The page's URL is not shipped: its query may carry a key; pageKey identifies it.
+      source: { id: this.id, kind: 'http-poll', endpoint: this.endpoint, page: pageKey, index },
+      eventTime: now,
+      ingestTime: now,
+      payload,
+      ...(parseError === undefined ? {} : { parseError }),
+    };
+  }
+
+  private watermarkOf(records: unknown[]): string | undefined {
+    const from = this.config.incremental?.fromPath;
+    if (from === undefined) return undefined;
+    // The last record that has one: APIs that take a watermark return records in its order.
+    for (let i = records.length - 1; i >= 0; i--) {
+      const value = atPath(records[i], from);
+      if (value !== undefined && value !== null) return typeof value === 'string' ? value : JSON.stringify(value);
+    }
+    return undefined;
+  }
+
+  private authHeaders(): Record<string, string> {
+    const auth = this.config.auth;
+    if (auth === undefined) return {};
+    if ('bearer' in auth) return { authorization: `Bearer ${auth.bearer.token}` };
+    if ('basic' in auth) {
+      return { authorization: `Basic ${Buffer.from(`${auth.basic.username}:${auth.basic.password}`).toString('base64')}` };
+    }
+    return { [auth.apiKey.header.toLowerCase()]: auth.apiKey.value };
+  }
+
+  private readCheckpoint(): PollCheckpoint {
+    const raw = this.ctx?.checkpoint(CHECKPOINT_KEY);
+    return raw === undefined ? {} : (JSON.parse(raw) as PollCheckpoint);
+  }
+
+  private checkpointOf(value: PollCheckpoint): { sourceId: string; key: string; value: string } {
+    return { sourceId: this.id, key: CHECKPOINT_KEY, value: JSON.stringify(value) };
+  }
+
+  private maxRecordBytes(): number {
+    return this.config.maxRecordBytes ?? 1024 * 1024;
+  }
+
+  private setBreaker(state: BreakerState): void {
+    this.breakerState = state;
+    this.ctx?.log.info({ source: this.id, endpoint: this.endpoint, breaker: state }, 'circuit breaker state changed');
+    this.options.onBreakerState?.(state, this.endpoint);
+  }
+
+  private fail(error: unknown): void {
+    this.lastError = { at: new Date().toISOString(), message: error instanceof Error ? error.message : String(error) };
+    this.ctx?.reportError(error, { source: this.id, endpoint: this.endpoint });
+  }
+
+  private requireCtx(): SourceContext {
+    if (!this.ctx) throw new Error(`http-poll source ${this.id} used before start()`);
+    return this.ctx;
+  }
+}
+
+function hashKey(identity: string): string {
+  return createHash('sha256').update(identity).digest('hex').slice(0, 32);
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function truncate(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return Buffer.from(text).subarray(0, maxBytes).toString('utf8');
+}

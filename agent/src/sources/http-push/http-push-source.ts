@@ -1,0 +1,226 @@
+/**
+ * `POST /v1/ingest/:dataset` on the agent's HTTP server. The answer is 200 only once the batch is committed
+ * to the outbox (one transaction: all of it or none), so a client that saw 200 may forget the batch; any
+ * other answer means nothing was kept and the client should retry (429/503 say when, in Retry-After).
+ *
+ * An `Idempotency-Key` header becomes the request id, and record ids are request id + index: a client that
+ * retries a batch it is unsure about yields the same ids, which the stores keep once.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Envelope } from '@sluice/shared/envelope';
+import { recordId } from '@sluice/shared/record-id';
+import type { HttpPushSourceConfig } from '@sluice/shared/agent-config/http-push';
+import {
+  ForbiddenError,
+  InputError,
+  PayloadTooLargeError,
+  UnauthorizedError,
+  UnavailableError,
+  isSluiceError,
+  type ErrorName,
+  type SluiceError,
+} from '@sluice/shared/errors';
+import type { Source, SourceContext, SourceState } from '../source.ts';
+import { isOutboxFull } from '../commit-with-backpressure.ts';
+
+const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export class HttpPushSource implements Source {
+  readonly id: string;
+  readonly kind = 'http-push' as const;
+  readonly dataset: string;
+  private readonly config: HttpPushSourceConfig;
+  private readonly tokenDigest: Buffer;
+  private ctx: SourceContext | undefined;
+  private state: SourceState['state'] = 'stopped';
+  private lastError: SourceState['lastError'];
+  private stats = { requests: 0, accepted: 0, parseErrors: 0, rejected: 0, outboxFull: 0 };
+
+  constructor(config: HttpPushSourceConfig) {
+    this.id = config.id;
+    this.dataset = config.dataset;
+    this.config = config;
+    this.tokenDigest = digest(config.token);
+  }
+
+  start(ctx: SourceContext): Promise<void> {
+    this.ctx = ctx;
+    this.state = 'running';
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.state = 'stopped';
+    return Promise.resolve();
+  }
+
+  status(): SourceState {
+    return {
+      state: this.state,
+      ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
+      details: { route: `/v1/ingest/${this.dataset}`, ...this.stats },
+    };
+  }
+
+  /**
+   * Handles `POST /v1/ingest/<dataset>` (mounted by sources/registry.ts on the agent's HTTP server); never
+   * throws: every failure is an error body.
+   */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.stats.requests++;
+    try {
+      const ctx = this.ctx;
+      if (this.state !== 'running' || ctx === undefined || ctx.signal.aborted) {
+        throw UnavailableError('the push source is not running', { retryAfterSeconds: 1 });
+      }
+      this.authorize(req.headers.authorization);
+      const kind = bodyKind(req.headers['content-type']);
+      const body = await readBody(req, this.config.maxBodyBytes ?? 10 * 1024 * 1024);
+      const requestId = requestIdOf(req.headers['idempotency-key']);
+      const items = kind === 'json' ? parseJsonBatch(body) : parseNdjsonBatch(body);
+      const maxRecords = this.config.maxRecords ?? 100_000;
+      if (items.length > maxRecords) throw PayloadTooLargeError(`batch of ${items.length} records is over the limit of ${maxRecords}`, { maxRecords });
+      const maxRecordBytes = this.config.maxRecordBytes ?? 1024 * 1024;
+      const now = new Date().toISOString();
+      const messages = items.map((item, index) => {
+        const envelope: Envelope = {
+          id: recordId.push(ctx.agentId, this.id, requestId, index),
+          dataset: this.dataset,
+          agentId: ctx.agentId,
+          source: { id: this.id, kind: 'http-push', requestId, index },
+          eventTime: now,
+          ingestTime: now,
+          payload: 'payload' in item ? item.payload : null,
+          ...('parseError' in item ? { parseError: { ...item.parseError, raw: truncate(item.parseError.raw, maxRecordBytes) } } : {}),
+        };
+        return ctx.toMessage(envelope);
+      });
+      try {
+        ctx.commit(messages, []);
+      } catch (error) {
+        if (isOutboxFull(error)) {
+          this.stats.outboxFull++;
+          // Bounds: the shipper will make room soon (429). Disk full: the agent itself is in trouble (503).
+          const status = error.reason === 'bounds' ? 429 : 503;
+          return sendError(res, UnavailableError(`outbox full (${error.reason}): retry later`, { retryAfterSeconds: 1 }), status);
+        }
+        throw error;
+      }
+      const parseErrors = items.filter((item) => 'parseError' in item).length;
+      this.stats.accepted += items.length;
+      this.stats.parseErrors += parseErrors;
+      send(res, 200, { accepted: items.length, parseErrors, requestId });
+    } catch (error) {
+      this.stats.rejected++;
+      if (isSluiceError(error)) return sendError(res, error);
+      this.lastError = { at: new Date().toISOString(), message: error instanceof Error ? error.message : String(error) };
+      this.ctx?.reportError(error, { source: this.id });
+      sendError(res, UnavailableError('could not commit the batch; retry later', { retryAfterSeconds: 1 }));
+    }
+  }
+
+  private authorize(header: string | undefined): void {
+    const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
+    if (!match?.[1]) throw UnauthorizedError('a bearer token is required (Authorization: Bearer <token>)');
+    // Compare digests: equal length, constant time, and the token's length is not leaked either.
+    if (!timingSafeEqual(digest(match[1]), this.tokenDigest)) throw ForbiddenError('the token is not valid for this dataset');
+  }
+}
+
+type Item = { payload: unknown } | { parseError: { reason: string; raw: string } };
+
+function bodyKind(contentType: string | undefined): 'json' | 'ndjson' {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'application/json') return 'json';
+  if (NDJSON_TYPES.has(type)) return 'ndjson';
+  throw InputError(`content-type must be application/json (an array) or application/x-ndjson, not '${type || 'none'}'`);
+}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): SluiceError => PayloadTooLargeError(`request body is over the limit of ${maxBytes} bytes`, { maxBodyBytes: maxBytes });
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** A JSON array is the batch; a lone object is a batch of one. Invalid JSON rejects the batch (400). */
+function parseJsonBatch(body: Buffer): Item[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8')) as unknown;
+  } catch (error) {
+    throw InputError(`body is not valid JSON: ${(error as Error).message}`);
+  }
+  const items = Array.isArray(value) ? (value as unknown[]) : [value];
+  return items.map((payload) => ({ payload }));
+}
+
+/** One record per non-empty line; a bad line becomes a parseError record, the batch is not rejected. */
+function parseNdjsonBatch(body: Buffer): Item[] {
+  const items: Item[] = [];
+  body
+    .toString('utf8')
+    .split('\n')
+    .forEach((rawLine, i) => {
+      const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+      if (line.trim() === '') return;
+      try {
+        items.push({ payload: JSON.parse(line) as unknown });
+      } catch (error) {
+        items.push({ parseError: { reason: `line ${i + 1}: ${(error as Error).message}`, raw: line } });
+      }
+    });
+  return items;
+}
+
+function requestIdOf(header: string | string[] | undefined): string {
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key === undefined || key === '') return randomUUID();
+  // Keys that could not be an id part (':' or too long) are hashed: still stable across the client's retries.
+  return IDEMPOTENCY_KEY.test(key) ? key : createHash('sha256').update(key).digest('hex').slice(0, 32);
+}
+
+const STATUS: Record<ErrorName, number> = {
+  InputError: 400,
+  UnauthorizedError: 401,
+  ForbiddenError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  PayloadTooLargeError: 413,
+  UnavailableError: 503,
+  BugError: 500,
+};
+
+function sendError(res: ServerResponse, error: SluiceError, status: number = STATUS[error.name]): void {
+  const headers: Record<string, string> = {};
+  const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
+  if (error.name === 'UnauthorizedError') headers['www-authenticate'] = 'Bearer';
+  // The body may not have been read (auth, size): close the connection rather than read what we refused.
+  if (status === 413 || status === 401 || status === 403) headers.connection = 'close';
+  send(res, status, error.toBody(), headers);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function truncate(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return Buffer.from(text).subarray(0, maxBytes).toString('utf8');
+}
