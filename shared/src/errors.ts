@@ -49,6 +49,18 @@ export const PayloadTooLargeError = named('PayloadTooLargeError');
 export const UnavailableError = named('UnavailableError');
 export const BugError = named('BugError');
 
+/** The one mapping of named errors to HTTP statuses, for every HTTP surface (control plane and agent). */
+export const HTTP_STATUS: Readonly<Record<ErrorName, number>> = {
+  InputError: 400,
+  UnauthorizedError: 401,
+  ForbiddenError: 403,
+  NotFoundError: 404,
+  ConflictError: 409,
+  PayloadTooLargeError: 413,
+  UnavailableError: 503,
+  BugError: 500,
+};
+
 export function isSluiceError(err: unknown, name?: ErrorName): err is SluiceError {
   return err instanceof SluiceError && (name === undefined || err.name === name);
 }

@@ -3,18 +3,7 @@
  * logged in full, answered 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
-
-export const STATUS: Record<ErrorName, number> = {
-  InputError: 400,
-  UnauthorizedError: 401,
-  ForbiddenError: 403,
-  NotFoundError: 404,
-  ConflictError: 409,
-  PayloadTooLargeError: 413,
-  UnavailableError: 503,
-  BugError: 500,
-};
+import { HTTP_STATUS, isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
 
 function body(name: ErrorName, message: string, details?: unknown): ErrorBody {
   return { error: { name, message, ...(details === undefined ? {} : { details }) } };
@@ -22,7 +11,7 @@ function body(name: ErrorName, message: string, details?: unknown): ErrorBody {
 
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isSluiceError(error)) {
-    const status = STATUS[error.name];
+    const status = HTTP_STATUS[error.name];
     if (status === 500) request.log.error({ err: error }, 'request failed');
     else if (status === 503) request.log.warn({ err: error.message }, 'unavailable');
     if (error.name === 'UnavailableError') {

@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { datasetProperty, sourceIdProperty } from './common.ts';
 
 /**
  * A drop folder: whole files are taken once complete, parsed (CSV / NDJSON / JSON array) or shipped as a
@@ -11,8 +12,8 @@ export const dropSourceConfigSchema = {
   required: ['type', 'id', 'dataset', 'path'],
   properties: {
     type: { const: 'drop' },
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$' },
-    dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    id: sourceIdProperty,
+    dataset: datasetProperty,
     path: { type: 'string', minLength: 1, description: 'the drop folder; must be inside an allowed root' },
     include: {
       type: 'array',

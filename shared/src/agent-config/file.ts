@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { datasetProperty, sourceIdProperty } from './common.ts';
 
 /**
  * The `file` source: tails files matched by glob patterns. Identity and rotation handling are described in
@@ -10,8 +11,8 @@ export const fileSourceConfigSchema = {
   required: ['type', 'id', 'dataset', 'include'],
   properties: {
     type: { const: 'file' },
-    id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
-    dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    id: sourceIdProperty,
+    dataset: datasetProperty,
     /** A payload field whose value becomes the Kafka message key instead of the record id (format json). */
     partitionKey: { type: 'string', minLength: 1 },
     /** Glob patterns (picomatch); relative ones resolve against the config file's folder. */

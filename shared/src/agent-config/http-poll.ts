@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { datasetProperty, sourceIdProperty } from './common.ts';
 
 /** Secret-bearing strings may be `${env:NAME}`; the config loader substitutes them before validation. */
 const secret = { type: 'string', minLength: 1 } as const;
@@ -13,8 +14,8 @@ export const httpPollSourceConfigSchema = {
   required: ['type', 'id', 'dataset', 'url'],
   properties: {
     type: { const: 'http-poll' },
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$' },
-    dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    id: sourceIdProperty,
+    dataset: datasetProperty,
     url: { type: 'string', pattern: '^https?://' },
     method: { enum: ['GET', 'POST'], default: 'GET' },
     headers: { type: 'object', additionalProperties: { type: 'string' } },

@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { datasetProperty, sourceIdProperty } from './common.ts';
 
 /**
  * `POST /v1/ingest/:dataset` on the agent's HTTP server: JSON array or NDJSON, size-limited, protected by a
@@ -10,8 +11,8 @@ export const httpPushSourceConfigSchema = {
   required: ['type', 'id', 'dataset', 'token'],
   properties: {
     type: { const: 'http-push' },
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,100}$' },
-    dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    id: sourceIdProperty,
+    dataset: datasetProperty,
     token: { type: 'string', minLength: 16 },
     maxBodyBytes: { type: 'integer', minimum: 1, default: 10 * 1024 * 1024 },
     maxRecords: { type: 'integer', minimum: 1, default: 100_000 },

@@ -17,8 +17,8 @@ import {
   PayloadTooLargeError,
   UnauthorizedError,
   UnavailableError,
+  HTTP_STATUS,
   isSluiceError,
-  type ErrorName,
   type SluiceError,
 } from '@sluice/shared/errors';
 import type { Source, SourceContext, SourceState } from '../source.ts';
@@ -189,18 +189,7 @@ function requestIdOf(header: string | string[] | undefined): string {
   return IDEMPOTENCY_KEY.test(key) ? key : createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-const STATUS: Record<ErrorName, number> = {
-  InputError: 400,
-  UnauthorizedError: 401,
-  ForbiddenError: 403,
-  NotFoundError: 404,
-  ConflictError: 409,
-  PayloadTooLargeError: 413,
-  UnavailableError: 503,
-  BugError: 500,
-};
-
-function sendError(res: ServerResponse, error: SluiceError, status: number = STATUS[error.name]): void {
+function sendError(res: ServerResponse, error: SluiceError, status: number = HTTP_STATUS[error.name]): void {
   const headers: Record<string, string> = {};
   const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
   if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
