@@ -61,7 +61,7 @@ describe('ObjectStoreSink against the real MinIO', () => {
   });
 
   it('holds each record once after a crash with two uncommitted batches in flight, however the replay is cut', async () => {
-    const envelopes = Array.from({ length: 6 }, (_, i) => envelope('orders', `c:${i}`, { i }, '2026-03-03T09:00:00Z'));
+    const envelopes = Array.from({ length: 6 }, (_, i) => envelope('orders', `c:${i}`, { i }, '2026-03-05T09:00:00Z'));
     const slice = (from: number, to: number) => batch(ds, envelopes.slice(from, to), BigInt(700 + from), 'sluice.orders', 1);
     // Batches [700, 702) and [702, 704) both reached the store; neither was committed when the consumer died.
     expect((await sink.write(slice(0, 2))).kind).toBe('ok');
@@ -69,7 +69,7 @@ describe('ObjectStoreSink against the real MinIO', () => {
     // The replay from the committed offset 700 is cut in one larger batch, then the rest.
     expect((await sink.write(slice(0, 5))).kind).toBe('ok');
     expect((await sink.write(slice(5, 6))).kind).toBe('ok');
-    const objects = await list('orders/dt=2026-03-03/');
+    const objects = await list('orders/dt=2026-03-05/');
     const ids: string[] = [];
     for (const o of objects) {
       for (const line of gunzipSync(await read(o.name)).toString('utf8').trimEnd().split('\n')) ids.push((JSON.parse(line) as Envelope).id);
