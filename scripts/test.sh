@@ -52,6 +52,8 @@ step "typecheck + lint"
 if npm run check:here; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 
 step "vitest (unit + integration)"
+# Warnings and errors only, so a failure is not buried under info lines; SLUICE_LOG_LEVEL=info shows all.
+export SLUICE_LOG_LEVEL="${SLUICE_LOG_LEVEL:-warn}"
 rm -f "$report"
 vitest_rc=0
 npx vitest run --reporter=default --reporter=json --outputFile="$report" || vitest_rc=$?
