@@ -3,6 +3,8 @@
 //   outbox → Kafka with acks=all, records/s (≥ 100k/s)
 //   end-to-end file append → broker ack latency p50/p99 at a fixed 5k lines/s (p99 ≤ 50 ms)
 //   RSS idle and under load (≤ 150 MB)
+// Parts: `node bench/agent.ts [tail kafka latency rss]`. The shipper's batch for the kafka part can be varied
+// with BENCH_SHIP_BATCH (records, default 5000) and BENCH_SHIP_BATCH_BYTES (default 1 MiB).
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,7 +82,7 @@ async function outboxToKafka(records: number): Promise<Record<string, number>> {
   const warm = new KafkaProducer({ brokers, clientId: 'bench-warm' });
   await warm.send([{ topic, key: 'warm', value: Buffer.from('{}'), headers: {} }]);
   await warm.close();
-  const shipper = new Shipper({ outbox, createSender: () => new KafkaProducer({ brokers, clientId: 'bench', compression: 'lz4' }), batchSize: 5000, lingerMs: 0, maxBatchBytes: 1 << 20, log });
+  const shipper = new Shipper({ outbox, createSender: () => new KafkaProducer({ brokers, clientId: 'bench', compression: 'lz4' }), batchSize: Number(process.env.BENCH_SHIP_BATCH ?? 5000), lingerMs: 0, maxBatchBytes: Number(process.env.BENCH_SHIP_BATCH_BYTES ?? 1 << 20), log });
   const started = performance.now();
   shipper.start();
   while (outbox.stats().rows > 0) await sleep(5);
@@ -191,12 +193,14 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
+// `node bench/agent.ts [tail kafka latency rss]`: all parts by default.
+const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tail', 'kafka', 'latency', 'rss']);
 const result = {
   machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
-  tailToOutbox: { full: await tailToOutbox(500_000, 'FULL'), normal: await tailToOutbox(500_000, 'NORMAL') },
-  outboxToKafka: await outboxToKafka(300_000),
-  endToEnd: await endToEndLatency(5000, 10),
-  agentProcess: await agentProcessRss(5000, 10),
+  ...(parts.has('tail') ? { tailToOutbox: { full: await tailToOutbox(500_000, 'FULL'), normal: await tailToOutbox(500_000, 'NORMAL') } } : {}),
+  ...(parts.has('kafka') ? { outboxToKafka: await outboxToKafka(300_000) } : {}),
+  ...(parts.has('latency') ? { endToEnd: await endToEndLatency(5000, 10) } : {}),
+  ...(parts.has('rss') ? { agentProcess: await agentProcessRss(5000, 10) } : {}),
   benchProcessPeakRssMb: mb(peakRss),
   targets: { tailMbPerSecond: 50, kafkaRecordsPerSecond: 100_000, p99Ms: 50, rssMb: 150 },
 };
