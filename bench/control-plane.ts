@@ -4,12 +4,18 @@
  *   - Kafka → PostgreSQL rows/s (envelopes pre-produced, idempotent COPY + INSERT … ON CONFLICT path)
  *   - Kafka → OpenSearch docs/s, Kafka → MinIO MB/s (envelope bytes consumed per second)
  *   - end-to-end latency p50/p99 at fixed produce rates: envelope produced → row committed in PostgreSQL
+ *   - the same from a line appended to a file tailed by a real `sluice-agent` process (agent-latency)
  * Each run uses its own state schema, data schema, topics, index prefix and bucket, and removes them.
- *   node bench/control-plane.ts [postgres search object-store latency]
+ *   node bench/control-plane.ts [postgres search object-store latency agent-latency]
  *   env: BENCH_PG_ROWS (200000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000),
  *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15)
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { DatasetSpec } from '@sluice/shared/dataset';
@@ -30,7 +36,7 @@ const stateSchema = `bench_state_${id}`;
 const dataSchema = `bench_data_${id}`;
 const bucket = `bench-${id}`;
 const prefix = `sluicebench${id}.`;
-const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'latency']);
+const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'latency', 'agent-latency']);
 
 const schema = {
   type: 'object',
@@ -136,6 +142,49 @@ async function throughput(
   };
 }
 
+/**
+ * Stamps each row of `table` with the time PostgreSQL inserted it, once the table exists: `send(-1)` writes a
+ * warm-up record (topic creation, group join and the sink's CREATE TABLE are not part of the figure). The
+ * sink names its target columns, so the column default applies to every later row.
+ */
+async function stampInsertTimes(pool: pg.Pool, table: string, sendWarmUp: () => Promise<void>): Promise<void> {
+  await sendWarmUp();
+  await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n), 1, 120_000);
+  await pool.query(`ALTER TABLE ${table} ADD COLUMN bench_visible_at double precision DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)`);
+}
+
+/** Calls `emit(from, to)` every 20 ms so that `rate` records per second leave in total; returns the achieved rate. */
+async function atRate(rate: number, seconds: number, emit: (from: number, to: number) => void): Promise<number> {
+  const total = rate * seconds;
+  const tickMs = 20;
+  const perTick = rate / (1000 / tickMs);
+  const start = performance.now();
+  let sent = 0;
+  for (let tick = 1; sent < total; tick++) {
+    const due = Math.min(total, Math.round(perTick * tick));
+    emit(sent, due);
+    sent = due;
+    const wait = start + tick * tickMs - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  return total / ((performance.now() - start) / 1000);
+}
+
+/** Waits for every measured row (seq >= 0), then reads sent → visible percentiles from the table. */
+async function visibleLatency(pool: pg.Pool, table: string, rate: number, seconds: number, achieved: number): Promise<Record<string, number>> {
+  const total = rate * seconds;
+  await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE seq >= 0`)).rows[0]!.n), total, 300_000);
+  const res = await pool.query<{ p50: number; p99: number; max: number }>(
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p50,
+            percentile_cont(0.99) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p99,
+            max(bench_visible_at - sent_at) AS max
+       FROM ${table} WHERE seq >= 0`,
+  );
+  const row = res.rows[0]!;
+  return { targetRate: rate, achievedRate: Math.round(achieved), records: total, p50Ms: Math.round(row.p50), p99Ms: Math.round(row.p99), maxMs: Math.round(row.max) };
+}
+
+/** Envelope produced to Kafka → row visible in PostgreSQL. */
 async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, seconds: number): Promise<Record<string, number>> {
   const dataset = `latency_${rate}_${id}`;
   await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
@@ -144,38 +193,54 @@ async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, sec
   const consumer = await startConsumer(config(), logger);
   const table = `${dataSchema}.${dataset}`;
   try {
-    // Warm up: the table exists once the first record is written. The added column stamps each row when it
-    // is inserted (the sink names its target columns, so the default applies).
-    await producer.send([message(topic, dataset, -1, Date.now())]);
-    await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0]!.n), 1, 60_000);
-    await pool.query(`ALTER TABLE ${table} ADD COLUMN bench_visible_at double precision DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)`);
-    const total = rate * seconds;
-    const tickMs = 20;
-    const perTick = rate / (1000 / tickMs);
-    const start = performance.now();
-    let sent = 0;
-    let tick = 0;
-    while (sent < total) {
-      tick++;
-      const due = Math.min(total, Math.round(perTick * tick));
+    await stampInsertTimes(pool, table, () => producer.send([message(topic, dataset, -1, Date.now())]));
+    const achieved = await atRate(rate, seconds, (from, to) => {
       const batch: OutgoingMessage[] = [];
-      for (; sent < due; sent++) batch.push(message(topic, dataset, sent, Date.now()));
+      for (let seq = from; seq < to; seq++) batch.push(message(topic, dataset, seq, Date.now()));
       void producer.send(batch).catch((error: unknown) => logger.error({ err: error }, 'produce failed'));
-      const wait = start + tick * tickMs - performance.now();
-      if (wait > 0) await sleep(wait);
-    }
-    const achieved = total / ((performance.now() - start) / 1000);
-    await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE seq >= 0`)).rows[0]!.n), total, 300_000);
-    const res = await pool.query<{ p50: number; p99: number; max: number }>(
-      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p50,
-              percentile_cont(0.99) WITHIN GROUP (ORDER BY bench_visible_at - sent_at) AS p99,
-              max(bench_visible_at - sent_at) AS max
-         FROM ${table} WHERE seq >= 0`,
-    );
-    const row = res.rows[0]!;
-    return { targetRate: rate, achievedRate: Math.round(achieved), records: total, p50Ms: Math.round(row.p50), p99Ms: Math.round(row.p99), maxMs: Math.round(row.max) };
+    });
+    return await visibleLatency(pool, table, rate, seconds, achieved);
   } finally {
     await consumer.stop();
+  }
+}
+
+/**
+ * Line appended to a file → row visible in PostgreSQL: the real `sluice-agent` process tails the file
+ * (JSON lines), ships through its outbox to Kafka, and the real consumer loads PostgreSQL.
+ */
+async function agentLatency(pool: pg.Pool, rate: number, seconds: number): Promise<Record<string, number>> {
+  const dataset = `agentlat_${rate}_${id}`;
+  await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-agent-'));
+  mkdirSync(path.join(dir, 'logs'));
+  const file = path.join(dir, 'logs', 'app.log');
+  writeFileSync(file, '');
+  writeFileSync(
+    path.join(dir, 'agent.yaml'),
+    `agentId: bench\ndataDir: ./data\nkafka: { brokers: ${JSON.stringify(stack.kafkaBrokers)}, topicPrefix: ${JSON.stringify(prefix)} }\n` +
+      `http: { listen: "127.0.0.1:0" }\nallowedRoots: [./logs]\n` +
+      `sources:\n  - { type: file, id: tail, dataset: ${dataset}, include: ["./logs/*.log"], format: json }\n`,
+  );
+  const agent = spawn(process.execPath, [fileURLToPath(new URL('../agent/bin/sluice-agent.js', import.meta.url)), 'run', '--config', path.join(dir, 'agent.yaml')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+  });
+  const consumer = await startConsumer(config(), logger);
+  const line = (seq: number): string => `${JSON.stringify({ device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0, sent_at: Date.now() })}\n`;
+  try {
+    await stampInsertTimes(pool, `${dataSchema}.${dataset}`, async () => appendFileSync(file, line(-1)));
+    const achieved = await atRate(rate, seconds, (from, to) => {
+      let chunk = '';
+      for (let seq = from; seq < to; seq++) chunk += line(seq);
+      appendFileSync(file, chunk);
+    });
+    return await visibleLatency(pool, `${dataSchema}.${dataset}`, rate, seconds, achieved);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+    await consumer.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -210,6 +275,12 @@ async function main(): Promise<void> {
       const rates = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);
       out.endToEndLatency = [];
       for (const rate of rates) (out.endToEndLatency as unknown[]).push(await latency(pool, producer, rate, seconds));
+    }
+    if (which.has('agent-latency')) {
+      const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
+      const rates = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);
+      out.agentFileToPostgresLatency = [];
+      for (const rate of rates) (out.agentFileToPostgresLatency as unknown[]).push(await agentLatency(pool, rate, seconds));
     }
   } finally {
     await producer.close();
