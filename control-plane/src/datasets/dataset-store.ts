@@ -9,6 +9,7 @@ import { BugError, ConflictError, InputError, NotFoundError, UnavailableError } 
 import type { Outcome } from '@sluice/shared/outcome';
 import { compareSchemas, type CompatibilityReport } from './compatibility.ts';
 import { ValidatorCache } from './validators.ts';
+import { withTransaction } from '../db/transaction.ts';
 
 export interface DatasetView {
   spec: DatasetSpec;
@@ -48,19 +49,11 @@ export class DatasetStore {
 
   async create(spec: DatasetSpec, schema: Record<string, unknown>): Promise<AddVersionResult> {
     ValidatorCache.assertValidSchema(schema);
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+    await withTransaction(this.#pool, async (client) => {
       const inserted = await client.query('INSERT INTO datasets (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [spec.name, spec]);
       if (inserted.rowCount === 0) throw ConflictError(`dataset ${spec.name} already exists`);
       await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, 1, $2)', [spec.name, schema]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
     this.#latest.delete(spec.name);
     const prepared = await this.#prepare({ spec, version: 1, schema });
     return { version: 1, report: { compatible: true, changes: [] }, prepared };
@@ -68,11 +61,7 @@ export class DatasetStore {
 
   async addVersion(name: string, schema: Record<string, unknown>, force: boolean): Promise<AddVersionResult> {
     ValidatorCache.assertValidSchema(schema);
-    const client = await this.#pool.connect();
-    let next: DatasetVersion;
-    let report: CompatibilityReport;
-    try {
-      await client.query('BEGIN');
+    const { next, report } = await withTransaction(this.#pool, async (client) => {
       // Lock the dataset row: two concurrent publishers must not both become version n+1.
       const ds = await client.query<{ spec: DatasetSpec }>('SELECT spec FROM datasets WHERE name = $1 FOR UPDATE', [name]);
       const spec = ds.rows[0]?.spec;
@@ -83,20 +72,15 @@ export class DatasetStore {
       );
       const current = latest.rows[0];
       if (!current) throw BugError(`dataset ${name} has no schema version`);
-      report = compareSchemas(current.schema, schema);
+      const report = compareSchemas(current.schema, schema);
       if (!report.compatible && !force) {
         throw ConflictError(`schema is incompatible with version ${current.version} of ${name}; add ?force=true to publish it anyway`, report);
       }
-      next = { spec, version: current.version + 1, schema };
+      const next: DatasetVersion = { spec, version: current.version + 1, schema };
       await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, $2, $3)', [name, next.version, schema]);
       await client.query('UPDATE datasets SET updated_at = now() WHERE name = $1', [name]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      return { next, report };
+    });
     this.#latest.delete(name);
     const prepared = await this.#prepare(next);
     return { version: next.version, report, prepared };
