@@ -69,6 +69,7 @@ up_one() {
     pid="$(call pid "$svc")"
     if [ -n "$pid" ]; then
       say "$svc: already running (pid $pid, port $(call port "$svc"))"
+      if has_fn "${fam}_refresh"; then "${fam}_refresh"; fi
     else
       say "$svc: port $(call port "$svc") already answers, but not from a process of $STACK_DIR ($(port_owner "$(call port "$svc")")); using it"
     fi

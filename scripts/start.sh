@@ -15,7 +15,9 @@ set -a
 source "$SCRIPTS_DIR/stack.env"
 set +a
 
-RUN_DIR="$ROOT/.sluice"
+# Secrets live here; scripts/stack/prometheus.sh points the stack's Prometheus at the same folder.
+export SLUICE_RUN_DIR="${SLUICE_RUN_DIR:-$ROOT/.sluice}"
+RUN_DIR="$SLUICE_RUN_DIR"
 LOG_DIR="$RUN_DIR/logs"
 mkdir -p "$LOG_DIR" "$ROOT/drop" "$ROOT/logs"
 
@@ -24,14 +26,34 @@ ensure_java
 ensure_npm_deps
 bash "$SCRIPTS_DIR/stack.sh" up
 
-# The bootstrap admin key is made once and kept in a file only its owner can read; it is never printed, so
-# it does not end up in terminal scrollback or CI logs.
+# Secrets are made once and kept in files only their owner can read (0600); they are never printed, so they
+# do not end up in terminal scrollback or CI logs.
+#   admin.key       bootstrap admin API key (SLUICE_ADMIN_KEY)
+#   prometheus.key  viewer API key Prometheus scrapes the control plane with (SLUICE_METRICS_KEY)
+#   agent.token     the local agent's http.token (SLUICE_AGENT_TOKEN); Prometheus scrapes the agent with it
+make_secret() {
+  local file="$1" prefix="$2"
+  if [ ! -s "$file" ]; then
+    (umask 077 && node -e 'process.stdout.write(process.argv[1] + require("node:crypto").randomBytes(32).toString("base64url"))' "$prefix" >"$file")
+  fi
+  chmod 600 "$file"
+}
 KEY_FILE="$RUN_DIR/admin.key"
-if [ ! -s "$KEY_FILE" ]; then
-  (umask 077 && node -e 'process.stdout.write("slk_" + require("node:crypto").randomBytes(32).toString("base64url"))' >"$KEY_FILE")
-fi
-export SLUICE_ADMIN_KEY
+METRICS_KEY_FILE="$RUN_DIR/prometheus.key"
+AGENT_TOKEN_FILE="$RUN_DIR/agent.token"
+make_secret "$KEY_FILE" slk_
+make_secret "$METRICS_KEY_FILE" slk_
+make_secret "$AGENT_TOKEN_FILE" sat_
+export SLUICE_ADMIN_KEY SLUICE_METRICS_KEY SLUICE_AGENT_TOKEN
 SLUICE_ADMIN_KEY="$(cat "$KEY_FILE")"
+SLUICE_METRICS_KEY="$(cat "$METRICS_KEY_FILE")"
+SLUICE_AGENT_TOKEN="$(cat "$AGENT_TOKEN_FILE")"
+
+# curl with the key or token in FILE: it goes in through stdin (-K -), never onto a command line `ps` shows.
+curl_with() {
+  local file="$1"; shift
+  printf 'header = "authorization: Bearer %s"\n' "$(cat "$file")" | curl -K - "$@"
+}
 
 pids=()
 stop_all() {
@@ -52,9 +74,10 @@ launch() {
   say "$name: pid $!, log $LOG_DIR/$name.log"
 }
 
+# Every endpoint needs credentials, health checks included: FILE holds the key or token to send.
 wait_http() {
-  local name="$1" url="$2" deadline=$((SECONDS + 90))
-  until curl -fsS -o /dev/null "$url" 2>/dev/null; do
+  local name="$1" url="$2" file="$3" deadline=$((SECONDS + 90))
+  until curl_with "$file" -fsS -o /dev/null "$url" 2>/dev/null; do
     if [ $SECONDS -ge $deadline ]; then
       tail -n 30 "$LOG_DIR/$name.log" >&2 || true
       die "$name did not answer $url within 90 s (log: $LOG_DIR/$name.log)"
@@ -65,14 +88,14 @@ wait_http() {
 
 CP_URL="$SLUICE_CONTROL_PLANE_URL"
 launch control-plane node control-plane/bin/sluice-control-plane.js serve
-wait_http control-plane "$CP_URL/healthz"
+wait_http control-plane "$CP_URL/healthz" "$METRICS_KEY_FILE"
 
 # The demo datasets the local agent ships to: every sink enabled, so a dropped file shows up as rows in
 # PostgreSQL, documents in OpenSearch and an object in MinIO. Creating an existing dataset answers 409.
 create_dataset() {
   local body="$1" code
-  code="$(curl -sS -o "$RUN_DIR/dataset-response.json" -w '%{http_code}' -X POST "$CP_URL/api/v1/datasets" \
-    -H "authorization: Bearer $SLUICE_ADMIN_KEY" -H 'content-type: application/json' --data "$body")"
+  code="$(curl_with "$KEY_FILE" -sS -o "$RUN_DIR/dataset-response.json" -w '%{http_code}' -X POST "$CP_URL/api/v1/datasets" \
+    -H 'content-type: application/json' --data "$body")"
   case "$code" in
     201 | 409) ;;
     *) die "creating a demo dataset failed ($code): $(cat "$RUN_DIR/dataset-response.json")" ;;
@@ -84,16 +107,17 @@ create_dataset '{"name":"app_logs","description":"Lines tailed from ./logs/*.log
 
 launch consumer node control-plane/bin/sluice-control-plane.js consume
 launch agent node agent/bin/sluice-agent.js run --config agent/examples/agent.yaml
-wait_http agent "http://$SLUICE_AGENT_HTTP/healthz"
+wait_http agent "http://$SLUICE_AGENT_HTTP/healthz" "$AGENT_TOKEN_FILE"
 
 cat <<EOF
 
 Sluice is running.
   drop files into     $ROOT/drop     (CSV, NDJSON, JSON arrays; anything else as a blob)
   append lines to     $ROOT/logs/*.log
-  control plane API   $CP_URL/api/v1   (OpenAPI: $CP_URL/docs)
+  control plane API   $CP_URL/api/v1   (OpenAPI: $CP_URL/docs; /metrics, /healthz, /readyz)
   admin API key       in $KEY_FILE   (curl -H "authorization: Bearer \$(cat $KEY_FILE)" $CP_URL/api/v1/datasets)
-  agent               http://$SLUICE_AGENT_HTTP/status   /metrics
+  viewer key          in $METRICS_KEY_FILE   (what Prometheus scrapes the control plane with)
+  agent               http://$SLUICE_AGENT_HTTP/status   /metrics   /healthz   (token in $AGENT_TOKEN_FILE)
   PostgreSQL          $SLUICE_PG_URL   (tables in schema sluice_data)
   OpenSearch          $SLUICE_SEARCH_URL/_cat/indices?v
   MinIO console       http://127.0.0.1:$SLUICE_S3_CONSOLE_PORT   (bucket sluice; user $SLUICE_S3_ACCESS_KEY, password in scripts/stack.env)

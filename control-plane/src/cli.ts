@@ -47,6 +47,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
   const pool = await prepareState(config, logger);
   const apiKeys = new ApiKeyStore(pool);
   if (config.adminKey !== undefined && (await apiKeys.bootstrapAdmin(config.adminKey))) logger.info('bootstrap admin key stored (hash only)');
+  if (config.metricsKey !== undefined) await apiKeys.bootstrapMetrics(config.metricsKey);
   const sinks = buildSinks(config, logger);
   const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-api' });
   const lagReader = new KafkaConsumer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-lag', groupId: config.groupId, topics: [] });

@@ -25,6 +25,8 @@ export interface ControlPlaneConfig {
   searchUrl: string;
   /** Bootstrap admin key: its hash is stored on first start; the key itself is never logged. */
   adminKey: string | undefined;
+  /** Bootstrap viewer key for Prometheus and health probes: its hash is stored on every start. */
+  metricsKey: string | undefined;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -45,6 +47,10 @@ function ident(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
   const stack = loadStackEnv(env);
+  const adminKey = env.SLUICE_ADMIN_KEY === '' ? undefined : env.SLUICE_ADMIN_KEY;
+  const metricsKey = env.SLUICE_METRICS_KEY === '' ? undefined : env.SLUICE_METRICS_KEY;
+  // Refused rather than stored: one key cannot hold two roles (and the second insert would fail obscurely).
+  if (adminKey !== undefined && adminKey === metricsKey) throw new Error('SLUICE_METRICS_KEY must differ from SLUICE_ADMIN_KEY');
   return {
     pgUrl: stack.pgUrl,
     stateSchema: ident(env, 'SLUICE_STATE_SCHEMA', 'sluice'),
@@ -72,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       bucket: env.SLUICE_S3_BUCKET ?? 'sluice',
     },
     searchUrl: stack.searchUrl,
-    adminKey: env.SLUICE_ADMIN_KEY === '' ? undefined : env.SLUICE_ADMIN_KEY,
+    adminKey,
+    metricsKey,
   };
 }

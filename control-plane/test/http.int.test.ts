@@ -182,11 +182,12 @@ describe('REST API against PostgreSQL and Kafka', () => {
 
     const health = await app.inject({ method: 'GET', url: '/api/v1/health', headers: auth('viewer') });
     expect(health.json()).toMatchObject({ dlq: { size: 0 }, consumerLag: [] });
-    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
-    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect((await app.inject({ method: 'GET', url: '/healthz', headers: auth('viewer') })).json()).toEqual({ status: 'ok' });
+    expect((await app.inject({ method: 'GET', url: '/readyz', headers: auth('viewer') })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics', headers: auth('viewer') });
     expect(metrics.body).toContain('failed_validations_total{dataset="meters"} 3');
     expect(metrics.body).toContain('sluice_dlq_size');
-    expect((await app.inject({ method: 'GET', url: '/docs/json' })).json().paths).toHaveProperty('/api/v1/ingest/{dataset}');
+    expect((await app.inject({ method: 'GET', url: '/docs/json', headers: auth('viewer') })).json().paths).toHaveProperty('/api/v1/ingest/{dataset}');
   });
 });

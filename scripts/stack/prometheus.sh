@@ -1,9 +1,12 @@
 # Prometheus from Debian. deploy/prometheus/prometheus.yml names the default local addresses; the copy under
-# .stack/prometheus is rendered with the addresses from scripts/stack.env so that file stays the one source.
+# .stack/prometheus is rendered with the addresses from scripts/stack.env so that file stays the one source,
+# and with absolute paths to the scrape credentials `npm start` keeps in .sluice/ (the control plane's viewer
+# key, the agent's token). Prometheus reads a credentials file at every scrape, so it may start before they exist.
 
 PROMETHEUS_BIN="${SLUICE_PROMETHEUS_BIN:-/usr/bin/prometheus}"
 PROMETHEUS_DIR="$STACK_DIR/prometheus"
 PROMETHEUS_LOG="$PROMETHEUS_DIR/prometheus.log"
+SLUICE_RUN_DIR="${SLUICE_RUN_DIR:-$SLUICE_ROOT/.sluice}"
 
 prometheus_port() { port_of "$SLUICE_PROMETHEUS_URL"; }
 prometheus_log() { echo "$PROMETHEUS_LOG"; }
@@ -25,7 +28,20 @@ prometheus_render_config() {
   sed -e "s#127\.0\.0\.1:8080#$(hostport_of "$SLUICE_CONTROL_PLANE_URL")#g" \
     -e "s#127\.0\.0\.1:8686#$(hostport_of "$SLUICE_AGENT_HTTP")#g" \
     -e "s#127\.0\.0\.1:9090#$(hostport_of "$SLUICE_PROMETHEUS_URL")#g" \
+    -e "s#credentials_file: \.\./\.\./\.sluice/#credentials_file: $SLUICE_RUN_DIR/#g" \
     "$src/prometheus.yml" >"$PROMETHEUS_DIR/prometheus.yml"
+}
+
+# `up` with Prometheus already running: render again and, when the config changed, have it reload (the
+# lifecycle API is on), so a running stack picks up a new scrape config without a restart.
+prometheus_refresh() {
+  local rendered="$PROMETHEUS_DIR/prometheus.yml" before=""
+  [ -f "$rendered" ] && before="$(cat "$rendered")"
+  prometheus_render_config
+  if [ "$before" != "$(cat "$rendered")" ] && [ -n "$(prometheus_pid)" ]; then
+    curl -fsS -m 5 -X POST -o /dev/null "$SLUICE_PROMETHEUS_URL/-/reload" && say "prometheus: config changed; reloaded" ||
+      say "prometheus: config changed but the reload failed; see $PROMETHEUS_LOG"
+  fi
 }
 
 prometheus_start() {

@@ -12,10 +12,15 @@ interface ComposeService {
   command?: string[];
   ports?: string[];
   environment?: Record<string, string | number>;
+  secrets?: string[];
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
+  secrets?: Record<string, { environment?: string; file?: string }>;
 }
+
+/** Secrets a process gets beyond the stack.env names; stack.env never holds them. */
+const SECRETS: Record<string, string[]> = { 'control-plane': ['SLUICE_METRICS_KEY'], consumer: [], agent: ['SLUICE_AGENT_TOKEN'] };
 
 const composePath = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
 const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as ComposeFile;
@@ -77,11 +82,11 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
     }
   });
 
-  it('gives the Sluice processes exactly the stack.env variable names', () => {
+  it('gives the Sluice processes exactly the stack.env variable names, plus their secrets', () => {
     expect([...fileKeys].sort()).toEqual([...STACK_ENV_KEYS].sort());
     for (const name of ['control-plane', 'consumer', 'agent']) {
       const env = compose.services[name]?.environment ?? {};
-      expect(Object.keys(env).sort(), name).toEqual([...STACK_ENV_KEYS].sort());
+      expect(Object.keys(env).sort(), name).toEqual([...STACK_ENV_KEYS, ...(SECRETS[name] ?? [])].sort());
       expect(String(env.SLUICE_S3_ACCESS_KEY)).toBe(defaults.s3.accessKey);
       expect(String(env.SLUICE_S3_SECRET_KEY)).toBe(defaults.s3.secretKey);
       const pg = url(String(env.SLUICE_PG_URL));
@@ -92,6 +97,19 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
         nativePg.pathname,
       ]);
     }
+  });
+
+  it('takes the Sluice secrets from the environment, never from the file, and hands Prometheus the same ones', () => {
+    for (const [name, secrets] of Object.entries(SECRETS)) {
+      for (const secret of secrets) {
+        expect(String(compose.services[name]?.environment?.[secret]), `${name} ${secret}`).toMatch(new RegExp(`^\\$\\{${secret}:\\?.+\\}$`));
+      }
+    }
+    expect(compose.secrets).toEqual({
+      'sluice-metrics-key': { environment: 'SLUICE_METRICS_KEY' },
+      'sluice-agent-token': { environment: 'SLUICE_AGENT_TOKEN' },
+    });
+    expect(compose.services.prometheus?.secrets?.sort()).toEqual(['sluice-agent-token', 'sluice-metrics-key']);
   });
 
   it('configures the engines with the same credentials', () => {

@@ -27,6 +27,10 @@ const stateSchema = `e2e_state_${id}`;
 const dataSchema = `e2e_data_${id}`;
 const bucket = `e2e-${id}`;
 const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
+// Every endpoint needs credentials, as with `npm start`: a viewer key for the control plane's health and
+// metrics, the agent's http.token for its own.
+const metricsKey = `slk_${randomBytes(24).toString('base64url')}`;
+const agentToken = `sat_${randomBytes(24).toString('base64url')}`;
 
 const children: ChildProcess[] = [];
 /** The last output of each process, shown when a wait times out. */
@@ -99,10 +103,12 @@ beforeAll(async () => {
     SLUICE_S3_BUCKET: bucket,
     SLUICE_TOPIC_REFRESH_MS: '1000',
     SLUICE_ADMIN_KEY: adminKey,
+    SLUICE_METRICS_KEY: metricsKey,
     SLUICE_LOG_LEVEL: 'warn',
   };
   start('control plane', ['control-plane/bin/sluice-control-plane.js', 'serve'], cpEnv);
-  await until('the control plane', async () => ((await fetch(`${cpUrl}/healthz`)).ok ? true : undefined));
+  await until('the control plane', async () => ((await fetch(`${cpUrl}/healthz`, { headers: { authorization: `Bearer ${metricsKey}` } })).ok ? true : undefined));
+  expect((await fetch(`${cpUrl}/healthz`)).status).toBe(401);
 
   const created = await fetch(`${cpUrl}/api/v1/datasets`, {
     method: 'POST',
@@ -126,6 +132,7 @@ beforeAll(async () => {
       `  topicPrefix: ${JSON.stringify(topicPrefix)}`,
       'http:',
       `  listen: 127.0.0.1:${agentPort}`,
+      '  token: ${env:SLUICE_AGENT_TOKEN}',
       `allowedRoots: [${JSON.stringify(join(dir, 'drop'))}]`,
       'sources:',
       '  - type: drop',
@@ -138,8 +145,10 @@ beforeAll(async () => {
     ].join('\n'),
   );
   await mkdir(join(dir, 'drop'), { recursive: true });
-  start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { SLUICE_LOG_LEVEL: 'warn' });
-  await until('the agent', async () => ((await fetch(`http://127.0.0.1:${agentPort}/healthz`)).ok ? true : undefined));
+  start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { SLUICE_LOG_LEVEL: 'warn', SLUICE_AGENT_TOKEN: agentToken });
+  const agentHealth = `http://127.0.0.1:${agentPort}/healthz`;
+  await until('the agent', async () => ((await fetch(agentHealth, { headers: { authorization: `Bearer ${agentToken}` } })).ok ? true : undefined));
+  expect((await fetch(agentHealth)).status).toBe(401);
 }, 180_000);
 
 afterAll(async () => {

@@ -8,7 +8,6 @@ import {
   Producer,
   ProduceAcks,
   stringDeserializer,
-  stringSerializer,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
@@ -17,9 +16,17 @@ export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
 
 export interface OutgoingMessage {
   topic: string;
-  key: string;
+  key: string | Buffer;
   value: Buffer;
-  headers: Record<string, string>;
+  /** Share one object per dataset: its encoded form is cached by identity. */
+  headers: Readonly<Record<string, string>>;
+  /**
+   * The key is a unique record id, not an ordering key, so any partition will do: the producer puts all such
+   * messages of one `send` on one partition (rotating per send), which makes one large, well-compressed
+   * record batch instead of one small batch per partition, and skips hashing every key. Without it the
+   * partition is murmur2(key), as every Kafka client computes it (per-key ordering).
+   */
+  spread?: boolean;
 }
 
 export interface ProducerSettings {
@@ -35,8 +42,10 @@ export interface ProducerSettings {
  * replicas, and the broker drops the duplicates an internal retry may create.
  */
 export class KafkaProducer {
-  readonly #producer: Producer<string, Buffer, string, string>;
+  readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
   readonly #compression: Compression;
+  /** Rotates the partition of spread messages from one send to the next (normalised modulo the count). */
+  #nextSpread = Math.floor(Math.random() * 1024);
 
   constructor(settings: ProducerSettings) {
     this.#compression = settings.compression ?? 'lz4';
@@ -50,14 +59,47 @@ export class KafkaProducer {
       timeout: settings.timeoutMs ?? 15_000,
       retries: 2,
       retryDelay: 250,
-      serializers: { key: stringSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+      // Keys and headers arrive as bytes already (see toProduce): no per-message re-encoding.
+      serializers: { key: identity, value: identity, headerKey: identity, headerValue: identity },
     });
   }
 
+  /**
+   * Sends and resolves when every message is acknowledged. A request the broker refuses as too large
+   * (its limit applies to each partition's compressed batch) is split in halves and sent again; a single
+   * message over the limit fails with a clear error.
+   */
   async send(messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    try {
+      await this.#sendOnce(messages);
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      if (messages.length === 1) {
+        throw new Error(`a message of ${messages[0]!.value.length} bytes is larger than the broker accepts (message.max.bytes)`, { cause: error });
+      }
+      const half = Math.ceil(messages.length / 2);
+      await this.send(messages.slice(0, half));
+      await this.send(messages.slice(half));
+    }
+  }
+
+  async #sendOnce(messages: readonly OutgoingMessage[]): Promise<void> {
+    // Spread messages fill one partition up to SPREAD_BYTES, then the next: large batches that stay under
+    // the broker's per-partition limit once compressed.
+    let spreadTo = this.#nextSpread++;
+    let spreadBytes = 0;
     await this.#producer.send({
-      messages: messages.map((m) => ({ topic: m.topic, key: m.key, value: m.value, headers: m.headers })),
+      messages: messages.map((m) => {
+        const message = { topic: m.topic, key: typeof m.key === 'string' ? Buffer.from(m.key) : m.key, value: m.value, headers: encodedHeaders(m.headers) };
+        if (m.spread !== true) return message;
+        spreadBytes += m.value.length;
+        if (spreadBytes > SPREAD_BYTES) {
+          spreadTo = this.#nextSpread++;
+          spreadBytes = m.value.length;
+        }
+        return { ...message, partition: spreadTo };
+      }),
       acks: ProduceAcks.ALL,
       compression: this.#compression,
     });
@@ -66,6 +108,33 @@ export class KafkaProducer {
   async close(): Promise<void> {
     await this.#producer.close(true);
   }
+}
+
+/** Uncompressed bytes of spread messages put on one partition per request (the broker's default limit is 1 MiB). */
+const SPREAD_BYTES = 960 * 1024;
+
+/** Whether the broker refused a request because a partition's batch exceeds message.max.bytes. */
+function isTooLarge(error: unknown, depth = 0): boolean {
+  if (error === null || typeof error !== 'object' || depth > 5) return false;
+  const e = error as { apiId?: unknown; errors?: unknown; cause?: unknown };
+  if (e.apiId === 'MESSAGE_TOO_LARGE' || e.apiId === 'RECORD_LIST_TOO_LARGE') return true;
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isTooLarge(inner, depth + 1))) return true;
+  return isTooLarge(e.cause, depth + 1);
+}
+
+function identity(data?: Buffer): Buffer | undefined {
+  return data;
+}
+
+const headersCache = new WeakMap<object, Map<Buffer, Buffer>>();
+/** Headers as the client sends them, encoded once per headers object (sources share one per dataset). */
+function encodedHeaders(headers: Readonly<Record<string, string>>): Map<Buffer, Buffer> {
+  let encoded = headersCache.get(headers);
+  if (encoded === undefined) {
+    encoded = new Map(Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)]));
+    headersCache.set(headers, encoded);
+  }
+  return encoded;
 }
 
 export interface IncomingMessage {

@@ -8,6 +8,8 @@ export const recordId = {
   /** A line (or multiline event) of a tailed file: file fingerprint + byte offset of its first byte. */
   file: (agentId: string, sourceId: string, fingerprint: string, offset: number): string =>
     join(agentId, sourceId, 'f', fingerprint, String(offset)),
+  /** `file(...)` without the offset, checked once: `filePrefix(a, s, fp) + offset === file(a, s, fp, offset)`. */
+  filePrefix: (agentId: string, sourceId: string, fingerprint: string): string => `${join(agentId, sourceId, 'f', fingerprint)}:`,
   /** A row of a dropped file: the file's sha256 + row index (0 for a whole-file blob). */
   drop: (agentId: string, sourceId: string, sha256: string, row: number): string =>
     join(agentId, sourceId, 'd', sha256, String(row)),

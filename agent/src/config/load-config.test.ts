@@ -23,7 +23,7 @@ const head = `agentId: edge-1\nkafka: { brokers: ["127.0.0.1:9092"] }\nallowedRo
 describe('parseConfig', () => {
   it('fills defaults and derives a typed config', () => {
     const config = parseConfig(`${head}sources:\n  - { type: file, id: app, dataset: app_logs, include: ["./logs/*.log"] }\n`, base, {});
-    expect(config.outbox.synchronous).toBe('FULL');
+    expect(config.outbox.synchronous).toBe('NORMAL');
     expect(config.kafka.topicPrefix).toBe('sluice.');
     expect(config.kafka.compression).toBe('lz4');
     const source = config.sources[0];
@@ -73,6 +73,18 @@ describe('parseConfig', () => {
     expect(shown).not.toContain('abcdefgh12');
     expect(shown).not.toContain('p'.repeat(20));
     expect(shown).toContain('[redacted]');
+  });
+
+  it('requires http.token unless http.listen is a loopback address, naming the path', () => {
+    const withListen = (listen: string, token = ''): string => `${head}http: { listen: "${listen}"${token ? `, token: "${token}"` : ''} }\n`;
+    for (const listen of ['0.0.0.0:8686', ':::8686', '[::]:8686', '192.168.1.10:8686', 'localhost:8686', 'agent:8686']) {
+      const problems = problemsOf(withListen(listen));
+      expect(problems, listen).toHaveLength(1);
+      expect(problems[0], listen).toMatch(/^http\.token: is required because http\.listen \(.+\) is not a loopback address \(127\.0\.0\.1 or ::1\)/);
+      expect(problemsOf(withListen(listen, 'agent-secret-1')), listen).toEqual([]);
+    }
+    for (const listen of ['127.0.0.1:8686', '127.0.0.1:0', '[::1]:8686', '::1:8686', ':8686']) expect(problemsOf(withListen(listen)), listen).toEqual([]);
+    expect(problemsOf(head)).toEqual([]);
   });
 
   it('reports YAML syntax errors with their line', () => {

@@ -11,6 +11,7 @@ import picomatch from 'picomatch';
 import { parseDocument } from 'yaml';
 import { agentConfigSchema, type AgentConfig } from '@sluice/shared/agent-config/index';
 import { SluiceError } from '@sluice/shared/errors';
+import { isLoopbackHost, parseListen } from '../http/listen-address.ts';
 
 export interface ConfigProblem {
   path: string;
@@ -167,6 +168,13 @@ function isInside(child: string, root: string): boolean {
 
 function semanticProblems(config: AgentConfig, baseDir: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  // Without a token /metrics, /healthz and /status are open: acceptable on loopback only.
+  if (config.http.token === undefined && !isLoopbackHost(parseListen(config.http.listen).host)) {
+    problems.push({
+      path: 'http.token',
+      reason: `is required because http.listen (${config.http.listen}) is not a loopback address (127.0.0.1 or ::1); e.g. token: \${env:SLUICE_AGENT_TOKEN}`,
+    });
+  }
   const roots = config.allowedRoots.map((r) => realpathLoose(path.resolve(baseDir, r)));
   const checkAllowed = (at: (string | number)[], folder: string): void => {
     const real = realpathLoose(path.resolve(baseDir, folder));

@@ -1,6 +1,11 @@
 /**
  * The agent's one HTTP server (node:http): /metrics, /healthz, /status, plus routes sources mount.
  *
+ * With a token configured, /metrics, /healthz and /status answer only `Authorization: Bearer <token>` (401
+ * otherwise; Prometheus and probes send it). Without one they are open, so the server then refuses to listen
+ * anywhere but loopback (the config loader refuses such a config first, naming http.token). Source routes
+ * authenticate themselves (http-push has its own token per source).
+ *
  * For sources: a factory in sources/registry.ts gets `deps.http` (an HttpRoutes scoped to its source) and
  * calls `deps.http.route('POST', '/v1/ingest/app_logs', handler)`. Paths are exact or end in `/:name`
  * segments (`/v1/ingest/:dataset`, the value arrives in `params`). The runtime removes a source's routes
@@ -12,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { ErrorBody } from '@sluice/shared/errors';
 import type { Logger } from '@sluice/shared/node/logger';
+import { isLoopbackHost, parseListen } from './listen-address.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
@@ -28,7 +34,7 @@ interface Route {
 
 export interface AgentHttpServerOptions {
   log: Logger;
-  /** When set, /status requires `Authorization: Bearer <token>`. */
+  /** When set, /metrics, /healthz and /status require `Authorization: Bearer <token>`; unset, loopback only. */
   token?: string | undefined;
   metrics: () => Promise<{ contentType: string; body: string }>;
   status: () => unknown;
@@ -40,6 +46,8 @@ export class AgentHttpServer implements HttpRoutes {
   readonly #routes: Route[] = [];
   readonly #server: Server;
   #tokenDigest: Buffer | undefined;
+  /** Set once listening on a non-loopback address: from then on the token cannot be removed. */
+  #exposed = false;
 
   constructor(options: AgentHttpServerOptions) {
     this.#options = options;
@@ -54,7 +62,9 @@ export class AgentHttpServer implements HttpRoutes {
     this.#server.keepAliveTimeout = 5000;
   }
 
+  /** Replaces the token (config reload); removing it is refused while the server listens beyond loopback. */
   setToken(token: string | undefined): void {
+    if (token === undefined && this.#exposed) throw new Error(NEEDS_TOKEN);
     this.#tokenDigest = token === undefined ? undefined : digest(token);
   }
 
@@ -87,9 +97,10 @@ export class AgentHttpServer implements HttpRoutes {
   }
 
   async listen(hostPort: string): Promise<AddressInfo> {
-    const at = hostPort.lastIndexOf(':');
-    const host = hostPort.slice(0, at) || '127.0.0.1';
-    const port = Number(hostPort.slice(at + 1));
+    const { host, port } = parseListen(hostPort);
+    const exposed = !isLoopbackHost(host);
+    if (exposed && this.#tokenDigest === undefined) throw new Error(`${NEEDS_TOKEN} (http.listen is ${hostPort})`);
+    this.#exposed = exposed;
     await new Promise<void>((resolve, reject) => {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => {
@@ -110,6 +121,13 @@ export class AgentHttpServer implements HttpRoutes {
   async #dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://agent');
     const method = req.method ?? 'GET';
+    const builtIn = method === 'GET' && BUILT_IN_PATHS.has(url.pathname);
+    if (builtIn && this.#tokenDigest && !bearerMatches(req.headers.authorization, this.#tokenDigest)) {
+      req.resume();
+      res.setHeader('www-authenticate', 'Bearer');
+      sendJson(res, 401, { error: { name: 'UnauthorizedError', message: 'a valid bearer token is required (Authorization: Bearer <http.token>)' } } satisfies ErrorBody);
+      return;
+    }
     if (method === 'GET' && url.pathname === '/metrics') {
       const { contentType, body } = await this.#options.metrics();
       res.writeHead(200, { 'content-type': contentType }).end(body);
@@ -121,10 +139,6 @@ export class AgentHttpServer implements HttpRoutes {
       return;
     }
     if (method === 'GET' && url.pathname === '/status') {
-      if (this.#tokenDigest && !bearerMatches(req.headers.authorization, this.#tokenDigest)) {
-        sendJson(res, 401, { error: { name: 'UnauthorizedError', message: 'a valid bearer token is required' } } satisfies ErrorBody);
-        return;
-      }
       sendJson(res, 200, this.#options.status());
       return;
     }
@@ -143,6 +157,10 @@ export class AgentHttpServer implements HttpRoutes {
     else sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${url.pathname}` } } satisfies ErrorBody);
   }
 }
+
+const BUILT_IN_PATHS = new Set(['/metrics', '/healthz', '/status']);
+
+const NEEDS_TOKEN = 'http.token is required when the agent listens beyond loopback (127.0.0.1 or ::1)';
 
 function splitPath(path: string): string[] {
   return path.split('/').filter((s) => s.length > 0);

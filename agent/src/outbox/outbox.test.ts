@@ -1,14 +1,16 @@
 import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
-import { Outbox, OutboxFullError } from './outbox.ts';
+import { describe, expect, it, vi } from 'vitest';
+import { Outbox, OutboxFullError, type Synchronous } from './outbox.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-outbox-'));
 let n = 0;
-function open(options: Partial<{ maxBytes: number; maxRows: number }> = {}): Outbox {
+function open(options: Partial<{ maxBytes: number; maxRows: number; synchronous: Synchronous }> = {}): Outbox {
   return new Outbox({ file: path.join(dir, `o${n++}.db`), maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'FULL', ...options });
 }
 const msg = (i: number, group?: string) => ({ topic: 'sluice.t', key: `k${i}`, value: Buffer.from(`v${i}`), headers: { dataset: 't' }, ...(group ? { group } : {}) });
@@ -20,12 +22,13 @@ describe('Outbox', () => {
     outbox.commit([msg(3)], [{ sourceId: 's', key: 'pos', value: '3' }, { sourceId: 's', key: 'other', value: 'x' }]);
     expect(outbox.checkpoint('s', 'pos')).toBe('3');
     expect([...outbox.checkpoints('s').keys()].sort()).toEqual(['other', 'pos']);
-    const batch = outbox.read(0, 10, 1 << 20);
-    expect(batch.map((m) => m.key)).toEqual(['k1', 'k2', 'k3']);
-    expect(batch[0]!.headers).toEqual({ dataset: 't' });
+    const frames = outbox.read(0, 10, 1 << 20);
+    expect(frames.map((f) => f.messages.map((m) => m.key.toString()))).toEqual([['k1', 'k2'], ['k3']]);
+    expect(frames[0]!.messages[1]!.headers).toEqual({ dataset: 't' });
+    expect(frames[0]!.messages[1]!.value.toString()).toBe('v2');
     expect(outbox.stats().rows).toBe(3);
-    outbox.acknowledge(batch.slice(0, 2));
-    expect(outbox.read(0, 10, 1 << 20).map((m) => m.key)).toEqual(['k3']);
+    outbox.acknowledge(frames.slice(0, 1));
+    expect(outbox.read(0, 10, 1 << 20).flatMap((f) => f.messages.map((m) => m.key.toString()))).toEqual(['k3']);
     outbox.commit([], [{ sourceId: 's', key: 'other', value: null }]);
     expect(outbox.checkpoint('s', 'other')).toBeUndefined();
     outbox.close();
@@ -48,6 +51,21 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it('fsyncs a commit that asks for it and goes back to the configured synchronous after', () => {
+    const outbox = open({ synchronous: 'NORMAL' });
+    const pragma = vi.spyOn(Database.prototype, 'pragma'); // calls through
+    try {
+      outbox.commit([msg(1)]);
+      expect(pragma).not.toHaveBeenCalled();
+      outbox.commit([msg(2)], [], { fsync: true });
+      expect(pragma.mock.calls.map((call) => call[0])).toEqual(['synchronous = FULL', 'synchronous = NORMAL']);
+    } finally {
+      pragma.mockRestore();
+    }
+    expect(outbox.read(0, 10, 1 << 20).flatMap((f) => f.messages.map((m) => m.key.toString()))).toEqual(['k1', 'k2']);
+    outbox.close();
+  });
+
   it('bounds by bytes too', () => {
     const outbox = open({ maxBytes: 1000 });
     outbox.commit([{ topic: 't', key: 'a', value: Buffer.alloc(900), headers: {} }]);
@@ -61,6 +79,7 @@ describe('Outbox', () => {
     let done = false;
     const drained = outbox.drained('g').then(() => (done = true));
     const all = outbox.read(0, 10, 1 << 20);
+    expect(all.map((f) => f.group)).toEqual(['g', undefined, 'g']); // a frame holds one group
     outbox.acknowledge(all.slice(0, 2));
     await sleep(10);
     expect(done).toBe(false);
@@ -75,7 +94,8 @@ describe('Outbox', () => {
     outbox.commit([msg(0)]);
     const pages = 40;
     outbox.limitPages(pages);
-    const big = (i: number) => ({ topic: 't', key: `b${i}`, value: Buffer.alloc(100_000, 1), headers: {} });
+    // Random bytes: frames are compressed, so a repetitive value would never fill the disk.
+    const big = (i: number) => ({ topic: 't', key: `b${i}`, value: randomBytes(100_000), headers: {} });
     let failure: unknown;
     for (let i = 0; i < 50 && failure === undefined; i++) {
       try {
@@ -98,6 +118,35 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it('cuts a large commit into bounded frames and reads whole frames up to the record bound', () => {
+    const outbox = open();
+    outbox.commit(Array.from({ length: 25_000 }, (_, i) => msg(i)));
+    const first = outbox.read(0, 12_000, Number.MAX_SAFE_INTEGER);
+    expect(first.map((f) => f.records)).toEqual([10_000]); // a second frame would pass 12k
+    const rest = outbox.read(first[0]!.seq, 100_000, Number.MAX_SAFE_INTEGER);
+    expect(rest.map((f) => f.records)).toEqual([10_000, 5000]);
+    expect([...first, ...rest].flatMap((f) => f.messages.map((m) => m.key.toString()))).toEqual(Array.from({ length: 25_000 }, (_, i) => `k${i}`));
+    outbox.close();
+  });
+
+  it('moves the messages of a pre-frame outbox (one row per message) into frames, in order', () => {
+    const file = path.join(dir, 'legacy.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, headers TEXT NOT NULL, grp TEXT, bytes INTEGER NOT NULL, created_at INTEGER NOT NULL)');
+    const insert = db.prepare('INSERT INTO messages (topic, key, value, headers, grp, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    for (let i = 0; i < 5; i++) insert.run('sluice.t', `k${i}`, Buffer.from(`v${i}`), '{"dataset":"t"}', i < 2 ? 'g' : null, 4, Date.now());
+    db.close();
+    const outbox = new Outbox({ file, maxBytes: 1 << 30, maxRows: 1000, synchronous: 'FULL' });
+    expect(outbox.stats().rows).toBe(5);
+    const frames = outbox.read(0, 100, 1 << 20);
+    expect(frames.map((f) => [f.group, f.messages.map((m) => `${m.key.toString()}=${m.value.toString()}`)])).toEqual([
+      ['g', ['k0=v0', 'k1=v1']],
+      [undefined, ['k2=v2', 'k3=v3', 'k4=v4']],
+    ]);
+    outbox.close();
+    expect(new Outbox({ file, maxBytes: 1 << 30, maxRows: 1000, synchronous: 'FULL' }).stats().rows).toBe(5); // migrated once
+  });
+
   it('survives kill -9 at random points: every checkpoint has exactly the messages before it', async () => {
     const file = path.join(dir, 'killed.db');
     const writer = path.join(import.meta.dirname, '../../test/fixtures/outbox-writer.ts');
@@ -111,7 +160,7 @@ describe('Outbox', () => {
       await exited;
       const outbox = new Outbox({ file, maxBytes: 1 << 30, maxRows: 10_000_000, synchronous: 'FULL' });
       const cp = Number(outbox.checkpoint('writer', 'n') ?? '0');
-      const keys = outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).map((m) => Number(m.key));
+      const keys = outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages.map((m) => Number(m.key.toString())));
       expect(cp).toBeGreaterThan(previous); // the child really committed between kills
       previous = cp;
       expect(keys.length).toBe(cp);

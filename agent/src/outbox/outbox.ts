@@ -2,7 +2,9 @@
  * The durable outbox (DESIGN.md "Agent"): SQLite in WAL mode holding the messages not yet acknowledged by
  * Kafka and each source's read position. A source commits its records and its new position in ONE
  * transaction, so after a crash the position and the records agree: nothing lost, nothing duplicated between
- * source and outbox. The shipper reads in `seq` order and deletes only what the broker acknowledged.
+ * source and outbox. A commit is stored as frames (frame.ts: many messages per row, zstd-compressed); the
+ * shipper reads frames in `seq` order and deletes a frame only when the broker acknowledged all of it.
+ * "Rows" in the bounds and stats count messages (records), not frames.
  *
  * States: `ok` ⇄ `full` (over maxBytes/maxRows: commits are refused with OutboxFullError until the shipper
  * deletes) and `ok` ⇄ `disk-full` (SQLITE_FULL: reported, commits refused, retried every second until one
@@ -14,6 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/shared/errors';
 import type { Checkpoint, OutboxMessage } from '../sources/source.ts';
+import { decodeFrame, encodeFrame, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
@@ -34,9 +37,13 @@ export class OutboxFullError extends SluiceError {
   }
 }
 
-export interface StoredMessage extends OutboxMessage {
+/** A frame as the shipper gets it: its messages and what acknowledging it frees. */
+export interface OutboxFrame {
   seq: number;
+  group?: string;
+  records: number;
   bytes: number;
+  messages: DecodedMessage[];
 }
 
 export interface OutboxStats {
@@ -49,23 +56,30 @@ export interface OutboxStats {
   lastError?: { at: string; message: string };
 }
 
-interface MessageRow {
+interface FrameRow {
   seq: number;
-  topic: string;
-  key: string;
-  value: Buffer;
-  headers: string;
   grp: string | null;
+  records: number;
   bytes: number;
+  codec: Codec;
+  body: Buffer;
+}
+
+interface PendingFrame extends EncodedFrame {
+  group: string | null;
+  records: number;
 }
 
 const DISK_FULL_RETRY_MS = 1000;
-const INSERT_GROUP = 64;
+/** A commit is cut into frames of at most this many messages / payload bytes (and one group each). */
+const FRAME_MAX_RECORDS = 10_000;
+const FRAME_MAX_BYTES = 4 * 1024 * 1024;
 
 export class Outbox {
   readonly #db: Database.Database;
   readonly #maxBytes: number;
   readonly #maxRows: number;
+  readonly #synchronous: Synchronous;
   #rows: number;
   #bytes: number;
   /** Highest seq ever committed (AUTOINCREMENT never reuses one), for readers keeping a cursor. */
@@ -78,39 +92,38 @@ export class Outbox {
   #workWaiters = new Set<() => void>();
   #groupWaiters = new Map<string, Set<() => void>>();
   readonly #insert: Database.Statement;
-  /** One statement for INSERT_GROUP rows: a third of the per-row cost of single inserts (profiled). */
-  readonly #insertGroup: Database.Statement;
   readonly #upsertCheckpoint: Database.Statement;
   readonly #deleteCheckpoint: Database.Statement;
   readonly #getCheckpoint: Database.Statement<[string, string], { value: string }>;
   readonly #listCheckpoints: Database.Statement<[string], { key: string; value: string }>;
-  readonly #readBatch: Database.Statement<[number, number], MessageRow>;
+  readonly #readFrames: Database.Statement<[number], FrameRow>;
   readonly #deleteRange: Database.Statement<[number, number]>;
   readonly #groupExists: Database.Statement<[string], { one: number }>;
   readonly #oldest: Database.Statement<[], { created_at: number }>;
-  readonly #commitTx: (messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], sizes: number[]) => number;
+  readonly #totals: Database.Statement<[], { n: number; b: number }>;
+  readonly #commitTx: (frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => number;
 
   constructor(options: OutboxOptions) {
     mkdirSync(path.dirname(options.file), { recursive: true });
     this.#maxBytes = options.maxBytes;
     this.#maxRows = options.maxRows;
+    this.#synchronous = options.synchronous;
     this.#db = new Database(options.file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous}`);
     // Deletes free pages for reuse; the file does not shrink, which is what a steady-state buffer wants.
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS messages (
+      CREATE TABLE IF NOT EXISTS frames (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        topic TEXT NOT NULL,
-        key TEXT NOT NULL,
-        value BLOB NOT NULL,
-        headers TEXT NOT NULL,
         grp TEXT,
+        records INTEGER NOT NULL,
         bytes INTEGER NOT NULL,
+        codec INTEGER NOT NULL,
+        body BLOB NOT NULL,
         created_at INTEGER NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS messages_grp ON messages (grp) WHERE grp IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS frames_grp ON frames (grp) WHERE grp IS NOT NULL;
       CREATE TABLE IF NOT EXISTS checkpoints (
         source_id TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -118,64 +131,53 @@ export class Outbox {
         PRIMARY KEY (source_id, key)
       ) WITHOUT ROWID;
     `);
-    this.#insert = this.#db.prepare('INSERT INTO messages (topic, key, value, headers, grp, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.#insertGroup = this.#db.prepare(
-      `INSERT INTO messages (topic, key, value, headers, grp, bytes, created_at) VALUES ${Array.from({ length: INSERT_GROUP }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
-    );
+    this.#insert = this.#db.prepare('INSERT INTO frames (grp, records, bytes, codec, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     this.#upsertCheckpoint = this.#db.prepare(
       'INSERT INTO checkpoints (source_id, key, value) VALUES (?, ?, ?) ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value',
     );
     this.#deleteCheckpoint = this.#db.prepare('DELETE FROM checkpoints WHERE source_id = ? AND key = ?');
     this.#getCheckpoint = this.#db.prepare('SELECT value FROM checkpoints WHERE source_id = ? AND key = ?');
     this.#listCheckpoints = this.#db.prepare('SELECT key, value FROM checkpoints WHERE source_id = ?');
-    this.#readBatch = this.#db.prepare('SELECT seq, topic, key, value, headers, grp, bytes FROM messages WHERE seq > ? ORDER BY seq LIMIT ?');
-    this.#deleteRange = this.#db.prepare('DELETE FROM messages WHERE seq >= ? AND seq <= ?');
-    this.#groupExists = this.#db.prepare('SELECT 1 AS one FROM messages WHERE grp = ? LIMIT 1');
-    this.#oldest = this.#db.prepare('SELECT created_at FROM messages ORDER BY seq LIMIT 1');
-    const totals = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages').get() as { n: number; b: number };
-    this.#rows = totals.n;
-    this.#bytes = totals.b;
-    this.#maxSeq = (this.#db.prepare("SELECT coalesce(max(seq), 0) AS m FROM messages").get() as { m: number }).m;
-    this.#commitTx = this.#db.transaction((messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], sizes: number[]) => {
+    this.#readFrames = this.#db.prepare('SELECT seq, grp, records, bytes, codec, body FROM frames WHERE seq > ? ORDER BY seq');
+    this.#deleteRange = this.#db.prepare('DELETE FROM frames WHERE seq >= ? AND seq <= ?');
+    this.#groupExists = this.#db.prepare('SELECT 1 AS one FROM frames WHERE grp = ? LIMIT 1');
+    this.#oldest = this.#db.prepare('SELECT created_at FROM frames ORDER BY seq LIMIT 1');
+    this.#totals = this.#db.prepare('SELECT coalesce(sum(records), 0) AS n, coalesce(sum(bytes), 0) AS b FROM frames');
+    this.#commitTx = this.#db.transaction((frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => {
       const now = Date.now();
       let last = 0;
-      let i = 0;
-      const params: unknown[] = [];
-      for (; i + INSERT_GROUP <= messages.length; i += INSERT_GROUP) {
-        params.length = 0;
-        for (let j = i; j < i + INSERT_GROUP; j++) {
-          const m = messages[j]!;
-          params.push(m.topic, m.key, m.value, headersJson(m.headers), m.group ?? null, sizes[j], now);
-        }
-        last = Number(this.#insertGroup.run(params).lastInsertRowid);
-      }
-      for (; i < messages.length; i++) {
-        const m = messages[i]!;
-        last = Number(this.#insert.run(m.topic, m.key, m.value, headersJson(m.headers), m.group ?? null, sizes[i], now).lastInsertRowid);
-      }
+      for (const f of frames) last = Number(this.#insert.run(f.group, f.records, f.payloadBytes, f.codec, f.body, now).lastInsertRowid);
       for (const c of checkpoints) {
         if (c.value === null) this.#deleteCheckpoint.run(c.sourceId, c.key);
         else this.#upsertCheckpoint.run(c.sourceId, c.key, c.value);
       }
       return last;
     });
+    this.#migrateMessagesTable();
+    const totals = this.#totals.get()!;
+    this.#rows = totals.n;
+    this.#bytes = totals.b;
+    this.#maxSeq = (this.#db.prepare('SELECT coalesce(max(seq), 0) AS m FROM frames').get() as { m: number }).m;
   }
 
   /**
    * Writes messages and checkpoints atomically. Throws OutboxFullError (nothing written) when the outbox is
    * over its bounds or the disk is full. A batch alone larger than the bounds is accepted into an empty
-   * outbox, otherwise it could never be written.
+   * outbox, otherwise it could never be written. `fsync` makes this commit durable against power loss
+   * whatever `synchronous` says (for data that cannot be read again, e.g. an acknowledged push).
    */
-  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[] = []): void {
+  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[] = [], options: { fsync?: boolean } = {}): void {
     if (this.#closed) throw new OutboxFullError('bounds', 'the outbox is closed');
-    const sizes = messages.map(messageBytes);
-    const adding = sizes.reduce((a, b) => a + b, 0);
-    if (messages.length > 0 && this.#rows > 0 && (this.#rows + messages.length > this.#maxRows || this.#bytes + adding > this.#maxBytes)) {
-      throw new OutboxFullError('bounds', `outbox full (${this.#rows} rows, ${this.#bytes} bytes; limits ${this.#maxRows} rows, ${this.#maxBytes} bytes)`);
-    }
+    if (messages.length > 0 && this.#rows > 0 && this.#rows + messages.length > this.#maxRows) throw this.#full();
+    const frames = toFrames(messages);
+    const adding = frames.reduce((a, f) => a + f.payloadBytes, 0);
+    if (messages.length > 0 && this.#rows > 0 && this.#bytes + adding > this.#maxBytes) throw this.#full();
     let last: number;
+    const raise = options.fsync === true && this.#synchronous !== 'FULL';
     try {
-      last = this.#commitTx(messages, checkpoints, sizes);
+      // The pragma applies from the next transaction on: FULL fsyncs the WAL (this commit and all before it).
+      if (raise) this.#db.pragma('synchronous = FULL');
+      last = this.#commitTx(frames, checkpoints);
     } catch (error) {
       if (isDiskFull(error)) {
         this.#diskFull = true;
@@ -183,12 +185,30 @@ export class Outbox {
         throw new OutboxFullError('disk-full', `outbox disk full: ${(error as Error).message}`, { cause: error });
       }
       throw error;
+    } finally {
+      if (raise) this.#db.pragma(`synchronous = ${this.#synchronous}`);
     }
     if (this.#diskFull) this.#diskFull = false;
     this.#rows += messages.length;
     this.#bytes += adding;
     if (last > this.#maxSeq) this.#maxSeq = last;
     if (messages.length > 0) wake(this.#workWaiters);
+  }
+
+  /** Outboxes written before frames kept one row per message: move those into frames, in order, once. */
+  #migrateMessagesTable(): void {
+    const legacy = this.#db.prepare("SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get();
+    if (legacy === undefined) return;
+    const rows = this.#db.prepare('SELECT topic, key, value, headers, grp FROM messages ORDER BY seq').all() as Array<{ topic: string; key: string; value: Buffer; headers: string; grp: string | null }>;
+    const messages: OutboxMessage[] = rows.map((r) => ({ topic: r.topic, key: r.key, value: r.value, headers: JSON.parse(r.headers) as Record<string, string>, ...(r.grp === null ? {} : { group: r.grp }) }));
+    this.#db.transaction(() => {
+      this.#commitTx(toFrames(messages), []);
+      this.#db.exec('DROP TABLE messages');
+    })();
+  }
+
+  #full(): OutboxFullError {
+    return new OutboxFullError('bounds', `outbox full (${this.#rows} rows, ${this.#bytes} bytes; limits ${this.#maxRows} rows, ${this.#maxBytes} bytes)`);
   }
 
   checkpoint(sourceId: string, key: string): string | undefined {
@@ -217,53 +237,51 @@ export class Outbox {
     await Promise.race([waitFor(this.#roomWaiters, signal), sleep(DISK_FULL_RETRY_MS, undefined, { signal, ref: false })]);
   }
 
-  /** Resolves when there are rows after `afterSeq` (at once if there already are), for the shipper. */
+  /** Resolves when there are frames after `afterSeq` (at once if there already are), for the shipper. */
   async work(signal?: AbortSignal, afterSeq = 0): Promise<void> {
     while (!(this.#rows > 0 && this.#maxSeq > afterSeq) && !this.#closed) await waitFor(this.#workWaiters, signal);
   }
 
-  /** Messages after `afterSeq` in seq order, at most `limit` rows and (beyond the first) `maxBytes`. */
-  read(afterSeq: number, limit: number, maxBytes: number): StoredMessage[] {
-    const rows = this.#readBatch.all(afterSeq, limit);
-    const out: StoredMessage[] = [];
+  /**
+   * Whole frames after `afterSeq` in seq order, until they hold `maxRecords` messages or `maxBytes` payload
+   * bytes (always at least one frame when there is one).
+   */
+  read(afterSeq: number, maxRecords: number, maxBytes: number): OutboxFrame[] {
+    const out: OutboxFrame[] = [];
+    let records = 0;
     let bytes = 0;
-    for (const row of rows) {
-      if (out.length > 0 && bytes + row.bytes > maxBytes) break;
+    for (const row of this.#readFrames.iterate(afterSeq)) {
+      if (out.length > 0 && (records + row.records > maxRecords || bytes + row.bytes > maxBytes)) break;
+      records += row.records;
       bytes += row.bytes;
-      out.push({
-        seq: row.seq,
-        topic: row.topic,
-        key: row.key,
-        value: row.value,
-        headers: parseHeaders(row.headers),
-        ...(row.grp === null ? {} : { group: row.grp }),
-        bytes: row.bytes,
-      });
+      out.push({ seq: row.seq, ...(row.grp === null ? {} : { group: row.grp }), records: row.records, bytes: row.bytes, messages: decodeFrame(row.body, row.codec) });
+      if (records >= maxRecords || bytes >= maxBytes) break;
     }
     return out;
   }
 
-  /** Deletes acknowledged messages (a contiguous seq range read by `read`), waking capacity and drained waiters. */
-  acknowledge(messages: readonly StoredMessage[]): void {
-    if (messages.length === 0) return;
-    const first = messages[0]!.seq;
-    const last = messages[messages.length - 1]!.seq;
+  /** Deletes acknowledged frames (a contiguous seq range read by `read`), waking capacity and drained waiters. */
+  acknowledge(frames: readonly OutboxFrame[]): void {
+    if (frames.length === 0) return;
+    const first = frames[0]!.seq;
+    const last = frames[frames.length - 1]!.seq;
     const deleted = this.#deleteRange.run(first, last).changes;
-    if (deleted !== messages.length) {
+    if (deleted !== frames.length) {
       // Only the shipper deletes, and only what it read: a mismatch means a bug, so recount from disk.
-      const totals = this.#db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages').get() as { n: number; b: number };
+      const totals = this.#totals.get()!;
       this.#rows = totals.n;
       this.#bytes = totals.b;
     } else {
-      this.#rows -= deleted;
-      this.#bytes -= messages.reduce((a, m) => a + m.bytes, 0);
+      for (const f of frames) {
+        this.#rows -= f.records;
+        this.#bytes -= f.bytes;
+      }
     }
     wake(this.#roomWaiters);
-    const groups = new Set(messages.flatMap((m) => (m.group === undefined ? [] : [m.group])));
-    for (const group of groups) {
-      const waiters = this.#groupWaiters.get(group);
-      if (waiters && this.#groupExists.get(group) === undefined) {
-        this.#groupWaiters.delete(group);
+    for (const f of frames) {
+      const waiters = f.group === undefined ? undefined : this.#groupWaiters.get(f.group);
+      if (waiters && this.#groupExists.get(f.group!) === undefined) {
+        this.#groupWaiters.delete(f.group!);
         wake(waiters);
       }
     }
@@ -311,31 +329,25 @@ export class Outbox {
   }
 }
 
-/** Sources reuse one headers object per dataset, so its JSON is computed once, not per row. */
-const headersCache = new WeakMap<Record<string, string>, string>();
-function headersJson(headers: Record<string, string>): string {
-  let json = headersCache.get(headers);
-  if (json === undefined) {
-    json = JSON.stringify(headers);
-    headersCache.set(headers, json);
+/** Cuts a commit into frames: one group each, bounded by FRAME_MAX_RECORDS and FRAME_MAX_BYTES. */
+function toFrames(messages: readonly OutboxMessage[]): PendingFrame[] {
+  const frames: PendingFrame[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i <= messages.length; i++) {
+    const m = messages[i];
+    const cut =
+      m === undefined ||
+      (i > start && ((m.group ?? null) !== (messages[start]!.group ?? null) || i - start >= FRAME_MAX_RECORDS || bytes >= FRAME_MAX_BYTES));
+    if (cut && i > start) {
+      const slice = messages.slice(start, i);
+      frames.push({ ...encodeFrame(slice), group: slice[0]!.group ?? null, records: slice.length });
+      start = i;
+      bytes = 0;
+    }
+    if (m !== undefined) bytes += typeof m.value === 'string' ? m.value.length : m.value.length;
   }
-  return json;
-}
-
-/** Rows of one source share a handful of distinct header strings: parse each once (read-only objects). */
-const parsedHeaders = new Map<string, Record<string, string>>();
-function parseHeaders(json: string): Record<string, string> {
-  let headers = parsedHeaders.get(json);
-  if (headers === undefined) {
-    headers = Object.freeze(JSON.parse(json) as Record<string, string>);
-    if (parsedHeaders.size > 10_000) parsedHeaders.clear();
-    parsedHeaders.set(json, headers);
-  }
-  return headers;
-}
-
-function messageBytes(m: OutboxMessage): number {
-  return m.value.length + m.key.length + m.topic.length + headersJson(m.headers).length;
+  return frames;
 }
 
 function isDiskFull(error: unknown): boolean {

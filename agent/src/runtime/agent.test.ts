@@ -29,7 +29,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe('Agent', () => {
-  it('serves /status (token-protected, secrets redacted), /metrics and /healthz, and reloads without loss', async () => {
+  it('serves /status (secrets redacted), /metrics and /healthz behind its token, and reloads without loss', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-agent-'));
     mkdirSync(path.join(dir, 'logs'));
     const yaml = (extra: string) =>
@@ -50,11 +50,14 @@ describe('Agent', () => {
     const status = JSON.parse(text) as { sources: Array<{ id: string; state: string }>; outbox: { rows: number }; shipper: { shipped: number } };
     expect(status.sources[0]).toMatchObject({ id: 'a', state: 'running' });
     expect(status.shipper.shipped).toBe(2);
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const auth = { headers: { authorization: 'Bearer status-secret-123' } };
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    const metrics = await (await fetch(`${url}/metrics`, auth)).text();
     expect(metrics).toMatch(/sluice_agent_records_committed_total\{source="a"\} 2/);
     expect(metrics).toMatch(/sluice_agent_records_shipped_total\{dataset="app"\} 2/);
     expect(metrics).toMatch(/sluice_agent_outbox_rows 0/);
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/healthz`)).status).toBe(401);
+    expect((await fetch(`${url}/healthz`, auth)).status).toBe(200);
     expect((await fetch(`${url}/nope`)).status).toBe(404);
 
     // Reload: source a unchanged keeps running; b is new. Lines written around the reload all arrive.

@@ -126,8 +126,9 @@ export class Agent {
       effective.http = { ...next.config.http, listen: previous.http.listen };
     }
     if (needsRestart.length > 0) this.#log.warn({ sections: needsRestart }, 'these config sections only take effect after a restart');
-    this.#loaded = { ...next, config: effective };
+    // First: it refuses to drop the token while the server listens beyond loopback, and nothing has changed yet.
     this.#http?.setToken(next.config.http.token);
+    this.#loaded = { ...next, config: effective };
     const wanted = new Map(next.config.sources.map((s) => [s.id, s]));
     const stopped: string[] = [];
     const unchanged: string[] = [];

@@ -3,7 +3,7 @@ import type { Logger } from '@sluice/shared/node/logger';
 import type { Outbox } from '../outbox/outbox.ts';
 import type { Checkpoint, OutboxMessage, SourceContext } from '../sources/source.ts';
 import type { AgentMetrics } from './metrics.ts';
-import { toMessage } from './to-message.ts';
+import { routeFor, toMessage } from './to-message.ts';
 
 export interface SourceContextOptions {
   agentId: string;
@@ -33,10 +33,12 @@ export function createSourceContext(options: SourceContextOptions): SourceContex
       read.inc();
       return toMessage(envelope, messageOptions, group);
     },
-    commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]): void {
+    route: (dataset) => routeFor(dataset, options.agentId, messageOptions),
+    countRead: (records) => read.inc(records),
+    commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], commitOptions?: { fsync?: boolean }): void {
       // A source only ever writes its own checkpoints.
       for (const c of checkpoints) if (c.sourceId !== sourceId) throw new TypeError(`source ${sourceId} wrote a checkpoint of ${c.sourceId}`);
-      outbox.commit(messages, checkpoints);
+      outbox.commit(messages, checkpoints, commitOptions);
       if (messages.length > 0) committed.inc(messages.length);
     },
     checkpoint: (key) => outbox.checkpoint(sourceId, key),

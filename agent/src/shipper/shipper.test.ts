@@ -22,7 +22,7 @@ class FakeBroker {
       send: async (messages) => {
         await sleep(1);
         if (this.down) throw new Error('broker unreachable');
-        this.received.push(...messages.map((m) => m.key));
+        this.received.push(...messages.map((m) => m.key.toString()));
       },
       close: () => Promise.resolve(),
     };

@@ -1,17 +1,22 @@
 /**
- * Ships the outbox to Kafka: reads from the head in seq order (batches bounded by rows and bytes, lingering
- * briefly for a fuller batch), sends through the idempotent acks=all producer, and deletes the rows only
- * after the broker acknowledged them. A failed send is retried forever with jittered exponential backoff
+ * Ships the outbox to Kafka: reads whole frames from the head in seq order (batches bounded by records and
+ * bytes, lingering briefly for a fuller batch), sends them through the idempotent acks=all producer in
+ * requests of at most `maxBatchBytes`, and deletes the frames only after the broker acknowledged all of
+ * their messages. A failed send is retried forever with jittered exponential backoff
  * while the outbox grows; every few failures the producer is recreated so a restarted broker (new producer
  * epoch, new connections) is picked up without restarting the agent.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '@sluice/shared/node/logger';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import type { Outbox, StoredMessage } from '../outbox/outbox.ts';
+import type { DecodedMessage } from '../outbox/frame.ts';
+import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
+
+/** Keyed bytes per request: under the broker's default message.max.bytes (1 MiB) for one partition. */
+const KEYED_REQUEST_BYTES = 960 * 1024;
 
 export interface MessageSender {
-  send(messages: ReadonlyArray<{ topic: string; key: string; value: Buffer; headers: Record<string, string> }>): Promise<void>;
+  send(messages: readonly DecodedMessage[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -23,7 +28,7 @@ export interface ShipperOptions {
   maxBatchBytes: number;
   log: Logger;
   /** Called after each acknowledged batch (metrics). */
-  onShipped?: (messages: readonly StoredMessage[]) => void;
+  onShipped?: (messages: readonly DecodedMessage[]) => void;
   /** Backoff bounds; tests shorten them. */
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -96,7 +101,7 @@ export class Shipper {
         const more = outbox.work(signal, cursor);
         await (inFlight.size > 0 ? Promise.race([more, ...inFlight]) : more);
         if (signal.aborted || outbox.closed) return;
-        let batch = outbox.read(cursor, batchSize, maxBatchBytes);
+        let batch: OutboxFrame[] = outbox.read(cursor, batchSize, maxBatchBytes);
         if (batch.length === 0) continue;
         if (batch.length < batchSize && lingerMs > 0 && inFlight.size === 0) {
           // A short wait fills the batch when records trickle in; under load batches are full and never wait.
@@ -106,14 +111,16 @@ export class Shipper {
         }
         cursor = batch[batch.length - 1]!.seq;
         if (this.#status.state === 'idle') this.#status.state = 'sending';
-        const sending: Promise<void> = this.#send(batch, signal).then(() => {
+        const frames = batch;
+        const messages = frames.length === 1 ? frames[0]!.messages : frames.flatMap((f) => f.messages);
+        const sending: Promise<void> = this.#sendAll(messages, signal).then(() => {
           inFlight.delete(sending);
           if (signal.aborted || outbox.closed) return;
-          outbox.acknowledge(batch);
-          this.#status.shipped += batch.length;
+          outbox.acknowledge(frames);
+          this.#status.shipped += messages.length;
           this.#status.batches += 1;
           this.#status.lastAckAt = new Date().toISOString();
-          this.#options.onShipped?.(batch);
+          this.#options.onShipped?.(messages);
         });
         inFlight.add(sending);
       }
@@ -122,7 +129,36 @@ export class Shipper {
     }
   }
 
-  async #send(batch: readonly StoredMessage[], signal: AbortSignal): Promise<void> {
+  /**
+   * Sends in requests of at most maxBatchBytes (a frame may be larger), all issued at once and in order, so
+   * the producer keeps their order on each partition as it does across batches. Keyed messages (partition
+   * keys, blob chunks) may all hash to one partition, whose batch the broker limits to ~1 MiB: at most
+   * KEYED_REQUEST_BYTES of them go in one request, so that the broker does not refuse it.
+   */
+  async #sendAll(messages: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
+    const limit = this.#options.maxBatchBytes;
+    const requests: Array<readonly DecodedMessage[]> = [];
+    let start = 0;
+    let bytes = 0;
+    let keyedBytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      const size = m.value.length + m.key.length;
+      const keyed = m.spread ? 0 : size;
+      if (i > start && (bytes + size > limit || keyedBytes + keyed > KEYED_REQUEST_BYTES)) {
+        requests.push(messages.slice(start, i));
+        start = i;
+        bytes = 0;
+        keyedBytes = 0;
+      }
+      bytes += size;
+      keyedBytes += keyed;
+    }
+    requests.push(start === 0 ? messages : messages.slice(start));
+    await Promise.all(requests.map((request) => this.#send(request, signal)));
+  }
+
+  async #send(batch: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
     const recreateAfter = this.#options.recreateAfterFailures ?? 5;
     await withRetry(
       async () => {

@@ -1,12 +1,18 @@
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Envelope, SourceKind } from '@sluice/shared/envelope';
+import type { MessageRoute } from '../runtime/to-message.ts';
 
 /** A message as the outbox keeps it and the shipper sends it. */
 export interface OutboxMessage {
   topic: string;
-  key: string;
-  value: Buffer;
-  headers: Record<string, string>;
+  /** Strings are stored as UTF-8; the shipper gets keys back as strings. */
+  key: string | Buffer;
+  /** The encoded envelope; a string is stored as UTF-8. */
+  value: Buffer | string;
+  /** Share one (frozen) object per dataset: the outbox encodes each distinct object's JSON once. */
+  headers: Readonly<Record<string, string>>;
+  /** The key is a configured partition key's value (per-key ordering), not the record id. */
+  keyed?: boolean;
   /**
    * Groups messages that must all be acknowledged before the source may act (e.g. a dropped file's sha256:
    * the file moves to done/ only when its group is drained).
@@ -40,10 +46,16 @@ export interface SourceContext {
   /** Builds the outbox message for an envelope: topic from the dataset, key, headers (DESIGN.md). */
   toMessage(envelope: Envelope, group?: string): OutboxMessage;
   /**
+   * For a source that encodes its envelopes itself (the file source's hot path): where a dataset's messages
+   * go. Such a source counts what it read with `countRead`; `toMessage` counts by itself.
+   */
+  route(dataset: string): MessageRoute;
+  countRead(records: number): void;
+  /**
    * Commits messages and checkpoints in one transaction. Throws OutboxFullError when the outbox is over its
    * bounds (nothing was written): await `capacity()` and try again.
    */
-  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]): void;
+  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): void;
   /** Reads a committed checkpoint. */
   checkpoint(key: string): string | undefined;
   /** All committed checkpoints of this source, by key. */

@@ -7,7 +7,8 @@
 import { createLogger } from '@sluice/shared/node/logger';
 import { OutboxFullError } from '../../src/outbox/outbox.ts';
 import type { Checkpoint, OutboxMessage, SourceContext } from '../../src/sources/source.ts';
-import { CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { CONTENT_TYPES, DEFAULT_TOPIC_PREFIX, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { routeFor, type MessageRoute } from '../../src/runtime/to-message.ts';
 
 
 export interface MemoryContextOptions {
@@ -67,7 +68,18 @@ export class MemoryContext implements SourceContext {
     };
   }
 
-  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]): void {
+  route(dataset: string): MessageRoute {
+    return routeFor(dataset, this.agentId, { topicPrefix: DEFAULT_TOPIC_PREFIX });
+  }
+
+  countRead(): void {
+    // counted by the real context's metrics only
+  }
+
+  /** Commits that asked to be fsynced (durable against power loss). */
+  fsyncCommits = 0;
+
+  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): void {
     if (this.pending.length > 0 && this.pending.length + messages.length > this.maxRows) throw new OutboxFullError('bounds', 'outbox full (test double)');
     this.beforeCommit?.(messages, checkpoints);
     for (const cp of checkpoints) {
@@ -77,6 +89,7 @@ export class MemoryContext implements SourceContext {
     this.committed.push(...messages);
     this.pending.push(...messages);
     this.commits++;
+    if (options?.fsync === true) this.fsyncCommits++;
     if (this.autoAck) this.ack();
     this.wakeCommitWaiters();
   }
@@ -132,7 +145,7 @@ export class MemoryContext implements SourceContext {
   envelopes(): Envelope[] {
     return this.committed
       .filter((m) => m.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.envelope)
-      .map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+      .map((m) => JSON.parse(typeof m.value === 'string' ? m.value : m.value.toString('utf8')) as Envelope);
   }
 
   private wakeCommitWaiters(): void {

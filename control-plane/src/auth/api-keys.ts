@@ -58,6 +58,21 @@ export class ApiKeyStore {
     return (result.rowCount ?? 0) > 0;
   }
 
+  /**
+   * The viewer key Prometheus and health probes send (SLUICE_METRICS_KEY). Unlike the admin key, the
+   * environment is authoritative: tooling regenerates this key's file freely (`npm start`), so each start
+   * stores the current hash. A revoked key stays revoked.
+   */
+  async bootstrapMetrics(key: string): Promise<void> {
+    if (key.length < 16) throw InputError('SLUICE_METRICS_KEY must be at least 16 characters');
+    await this.#pool.query(
+      `INSERT INTO api_keys (id, key_hash, role, name) VALUES ('bootstrap-metrics', $1, 'viewer', 'metrics and probes (SLUICE_METRICS_KEY)')
+       ON CONFLICT (id) DO UPDATE SET key_hash = EXCLUDED.key_hash`,
+      [hashKey(key)],
+    );
+    this.#cache.clear();
+  }
+
   async verify(key: string): Promise<Principal | undefined> {
     const hash = hashKey(key);
     const cached = this.#cache.get(hash);

@@ -5,12 +5,13 @@ import { httpPollSourceConfigSchema } from './http-poll.ts';
 import { httpPushSourceConfigSchema } from './http-push.ts';
 
 /**
- * `synchronous` default. In WAL mode NORMAL already survives a killed process (the WAL is in the OS page
- * cache), but a power loss may roll back the last commits. FULL fsyncs every commit, so an acknowledged
- * commit also survives power loss, which http-push relies on: it answers 200 only after the commit. Sources
- * commit whole chunks (thousands of records) per transaction, so the extra fsync costs little throughput.
+ * `synchronous` default. In WAL mode NORMAL survives a killed process (the WAL is in the OS page cache); a
+ * power loss may roll back the last commits, and with them the read positions committed alongside: a file,
+ * drop folder or API is read again from there, so nothing is lost either. A pushed batch cannot be read
+ * again, so http-push commits are always fsynced (FULL) before it answers 200, whatever this says. FULL
+ * fsyncs every commit (an fsync per tailed chunk: slower, and a latency spike per commit); OFF trusts the OS.
  */
-export const DEFAULT_OUTBOX_SYNCHRONOUS = 'FULL';
+export const DEFAULT_OUTBOX_SYNCHRONOUS = 'NORMAL';
 
 /** The agent's YAML configuration (`sluice-agent run --config agent.yaml`). */
 export const agentConfigSchema = {
@@ -49,10 +50,14 @@ export const agentConfigSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        batchSize: { type: 'integer', minimum: 1, maximum: 100_000, default: 5000 },
+        batchSize: { type: 'integer', minimum: 1, maximum: 100_000, default: 20_000 },
         lingerMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 5 },
-        /** Kept under the broker's default message.max.bytes (~1 MiB) per request. */
-        maxBatchBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024 },
+        /**
+         * Uncompressed bytes per produce request. The broker's message.max.bytes (~1 MiB) limits each
+         * partition's compressed batch: the producer fills partitions up to ~1 MiB each and splits a request
+         * the broker refuses as too large.
+         */
+        maxBatchBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
         /** How long SIGTERM waits for the outbox to drain before closing. */
         drainTimeoutMs: { type: 'integer', minimum: 0, default: 10_000 },
       },
@@ -62,9 +67,9 @@ export const agentConfigSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        /** host:port; port 0 picks a free port. */
+        /** host:port; port 0 picks a free port. Anything but loopback (127.0.0.1, ::1) requires `token`. */
         listen: { type: 'string', pattern: '^[^\\s]*:[0-9]{1,5}$', default: '127.0.0.1:8686' },
-        /** When set, /status requires `Authorization: Bearer <token>`. */
+        /** When set, /metrics, /healthz and /status require `Authorization: Bearer <token>` (use `${env:NAME}`). */
         token: { type: 'string', minLength: 8 },
       },
     },

@@ -252,10 +252,12 @@ describe('drop source: blob', () => {
     const chunks = ctx.committed.filter((m) => m.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.blobChunk);
     expect(chunks.map((m) => m.headers[KAFKA_HEADERS.blobChunk])).toEqual(['0', '1', '2']);
     expect(chunks.every((m) => m.headers[KAFKA_HEADERS.blobChunks] === '3' && m.headers[KAFKA_HEADERS.blobSha256] === sha)).toBe(true);
-    expect(createHash('sha256').update(Buffer.concat(chunks.map((m) => m.value))).digest('hex')).toBe(sha);
+    expect(createHash('sha256').update(Buffer.concat(chunks.map((m) => Buffer.from(m.value)))).digest('hex')).toBe(sha);
     const [envelope] = ctx.envelopes();
     expect(envelope?.blob).toEqual({ key: `blobs/${sha}`, size: data.length, sha256: sha, contentType: 'application/pdf', chunks: 3, fileName: 'scan.pdf' });
     expect(chunks.every((m) => m.key === envelope?.id)).toBe(true);
+    // Keyed, so the producer hashes the key and chunks and envelope share a partition.
+    expect([...chunks, ctx.committed.at(-1)].every((m) => m?.keyed === true)).toBe(true);
     expect(ctx.committed.at(-1)?.key).toBe(envelope?.id);
   });
 });

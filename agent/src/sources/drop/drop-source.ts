@@ -300,7 +300,8 @@ export class DropSource implements Source {
       payload: { fileName: name, size },
       blob: { key: `blobs/${sha}`, size, sha256: sha, contentType, chunks, fileName: name },
     };
-    const head = ctx.toMessage(envelope, sha);
+    // Keyed: the chunks and the envelope of one blob share a key and must share a partition.
+    const head: OutboxMessage = { ...ctx.toMessage(envelope, sha), keyed: true };
     const from = Number(ctx.checkpoint(progressKey) ?? '0');
     // Hash what is actually shipped: a file changed after it was hashed must not go out under the old sha.
     const hash = from === 0 ? createHash('sha256') : undefined;
@@ -326,6 +327,7 @@ export class DropSource implements Source {
             [KAFKA_HEADERS.blobChunks]: String(chunks),
           },
           group: sha,
+          keyed: true,
         });
         if (batch.length >= CHUNKS_PER_COMMIT && i + 1 < chunks) {
           await commitWithBackpressure(ctx, batch, [{ sourceId: this.id, key: progressKey, value: String(i + 1) }]);

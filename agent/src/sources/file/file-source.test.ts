@@ -49,7 +49,7 @@ class Harness {
   }
 
   records(): Envelope[] {
-    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).map((m) => JSON.parse(m.value.toString()) as Envelope);
+    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages).map((m) => JSON.parse(m.value.toString()) as Envelope);
   }
 
   texts(): string[] {
@@ -190,22 +190,24 @@ describe('FileSource', () => {
     const small = new Outbox({ file: path.join(h.dir, 'small.db'), maxBytes: 1 << 30, maxRows: 150, synchronous: 'NORMAL' });
     const abort = new AbortController();
     const source = new FileSource(config(h.logs), { baseDir: h.dir });
-    writeFileSync(path.join(h.logs, 'app.log'), lines(0, 1000));
+    // More than one commit's worth (8 chunks of 4 KiB): the second commit finds the outbox over its 150 rows.
+    writeFileSync(path.join(h.logs, 'app.log'), lines(0, 5000));
     await source.start(createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: small, log, signal: abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' }));
     const seen: string[] = [];
     const deadline = Date.now() + 15_000;
     let sawPaused = false;
-    while (seen.length < 1000 && Date.now() < deadline) {
+    while (seen.length < 5000 && Date.now() < deadline) {
       await sleep(30);
       if (source.status().state === 'paused') sawPaused = true;
+      if (!sawPaused) continue; // the shipper lags until the source had to pause
       const batch = small.read(0, 100, Number.MAX_SAFE_INTEGER);
-      seen.push(...batch.map((m) => ((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message));
+      seen.push(...batch.flatMap((f) => f.messages).map((m) => ((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message));
       small.acknowledge(batch);
     }
     abort.abort();
     await source.stop();
     expect(sawPaused).toBe(true);
-    expect(seen).toEqual(Array.from({ length: 1000 }, (_, i) => `line ${i}`));
+    expect(seen).toEqual(Array.from({ length: 5000 }, (_, i) => `line ${i}`));
     small.close();
     rmSync(h.dir, { recursive: true, force: true });
   });

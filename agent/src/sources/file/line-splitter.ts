@@ -11,11 +11,18 @@ import { isUtf8 } from 'node:buffer';
 
 export type SplitRecord =
   | { offset: number; text: string }
+  /** `raw` mode: the line's UTF-8 bytes (without newline), a view valid until the next `push`. */
+  | { offset: number; bytes: Buffer }
   | { offset: number; parseError: { reason: string; raw: string; rawEncoding: 'utf8' | 'base64' } };
 
 export interface SplitterOptions {
   maxLineBytes: number;
   multiline?: { startPattern: RegExp; maxLines: number } | undefined;
+  /**
+   * Lines come out as bytes, not strings (ignored with multiline, whose pattern needs text): the file
+   * source's hot path copies them into envelopes without decoding. Invalid UTF-8 is still a parseError.
+   */
+  raw?: boolean;
 }
 
 interface PendingEvent {
@@ -30,6 +37,7 @@ const CR = 0x0d;
 export class LineSplitter {
   readonly #maxLineBytes: number;
   readonly #multiline: SplitterOptions['multiline'];
+  readonly #raw: boolean;
   /** Bytes of a line whose newline has not arrived yet. */
   #partial: Buffer[] = [];
   #partialBytes = 0;
@@ -42,6 +50,7 @@ export class LineSplitter {
   constructor(options: SplitterOptions, start: { offset: number; skipping?: boolean }) {
     this.#maxLineBytes = options.maxLineBytes;
     this.#multiline = options.multiline;
+    this.#raw = options.raw === true && options.multiline === undefined;
     this.#position = start.offset;
     this.#partialStart = start.offset;
     this.#skipping = start.skipping ?? false;
@@ -156,6 +165,10 @@ export class LineSplitter {
     if (!isUtf8(body)) {
       this.flushEvent(out);
       out.push({ offset, parseError: { reason: 'invalid UTF-8', raw: body.toString('base64'), rawEncoding: 'base64' } });
+      return;
+    }
+    if (this.#raw) {
+      out.push({ offset, bytes: body });
       return;
     }
     const text = body.toString('utf8');

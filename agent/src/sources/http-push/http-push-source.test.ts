@@ -44,6 +44,7 @@ describe('http-push', () => {
     const res = await post(JSON.stringify([{ a: 1 }, { a: 2 }]), { 'idempotency-key': 'batch-42' });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ accepted: 2, parseErrors: 0, requestId: 'batch-42' });
+    expect(ctx.fsyncCommits).toBe(1); // the 200 promises the batch survives a power loss
     expect(ctx.envelopes().map((e) => [e.id, e.payload])).toEqual([
       ['agent1:push1:h:batch-42:0', { a: 1 }],
       ['agent1:push1:h:batch-42:1', { a: 2 }],

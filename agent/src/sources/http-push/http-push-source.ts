@@ -1,6 +1,7 @@
 /**
  * `POST /v1/ingest/:dataset` on the agent's HTTP server. The answer is 200 only once the batch is committed
- * to the outbox (one transaction: all of it or none), so a client that saw 200 may forget the batch; any
+ * to the outbox (one transaction: all of it or none, fsynced whatever outbox.synchronous says), so a client
+ * that saw 200 may forget the batch, even if the machine loses power next; any
  * other answer means nothing was kept and the client should retry (429/503 say when, in Retry-After).
  *
  * An `Idempotency-Key` header becomes the request id, and record ids are request id + index: a client that
@@ -98,7 +99,7 @@ export class HttpPushSource implements Source {
         return ctx.toMessage(envelope);
       });
       try {
-        ctx.commit(messages, []);
+        ctx.commit(messages, [], { fsync: true }); // answered 200 below: must survive a power loss
       } catch (error) {
         if (isOutboxFull(error)) {
           this.stats.outboxFull++;

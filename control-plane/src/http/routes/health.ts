@@ -33,9 +33,10 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
     });
 
-    app.get('/healthz', { schema: { hide: true } }, () => ({ status: 'ok' }));
+    // Operational endpoints need a key too (viewer): probes and Prometheus send `Authorization: Bearer`.
+    app.get('/healthz', { config: { role: 'viewer' }, schema: { hide: true } }, () => ({ status: 'ok' }));
 
-    app.get('/readyz', { schema: { hide: true } }, async () => {
+    app.get('/readyz', { config: { role: 'viewer' }, schema: { hide: true } }, async () => {
       const checks = await Promise.allSettled([
         withTimeout('PostgreSQL', pool.query('SELECT 1'), 3_000),
         withTimeout('Kafka', deps.kafka.ping(), 5_000),
@@ -45,7 +46,7 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       return { status: 'ready' };
     });
 
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true } }, async (_request, reply) => {
       const text = await deps.metrics.registry.metrics();
       return reply.header('content-type', deps.metrics.registry.contentType).send(text);
     });

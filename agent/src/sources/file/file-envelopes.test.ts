@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { routeFor } from '../../runtime/to-message.ts';
+import { FileEnvelopeEncoder, fileEnvelope, type FileEnvelopeOptions } from './file-envelopes.ts';
+import type { SplitRecord } from './line-splitter.ts';
+
+const now = '2026-11-23T10:00:00.000Z';
+const file = { uid: '0123456789abcdef', path: '/var/log/we"ird \\ päth/app.log' };
+const bytes = (offset: number, text: string): SplitRecord => ({ offset, bytes: Buffer.from(text) });
+
+function options(format: 'text' | 'json', partitionKey?: string): FileEnvelopeOptions {
+  return { agentId: 'edge-1', sourceId: 'logs', dataset: 'app_logs', format, route: routeFor('app_logs', 'edge-1', { topicPrefix: 'sluice.', partitionKey }) };
+}
+
+/** Every message must parse to exactly the envelope the plain object path builds. */
+function expectSameAsReference(opts: FileEnvelopeOptions, records: SplitRecord[]): void {
+  const messages = new FileEnvelopeEncoder(opts).encode(file, records, now);
+  expect(messages).toHaveLength(records.length);
+  messages.forEach((m, i) => {
+    const record = records[i]!;
+    const reference = fileEnvelope(opts, file, 'bytes' in record ? { offset: record.offset, text: record.bytes.toString() } : record, now);
+    expect(JSON.parse(m.value.toString())).toEqual(reference);
+    if (m.keyed !== true) expect(m.key.toString()).toBe(reference.id);
+    expect(m.topic).toBe('sluice.app_logs');
+    expect(m.headers).toBe(opts.route.headers);
+  });
+}
+
+describe('FileEnvelopeEncoder', () => {
+  it('copies clean lines as bytes and escapes the others, matching the reference envelope', () => {
+    expectSameAsReference(options('text'), [
+      bytes(0, 'plain line'),
+      bytes(9, 'digits change at 10'),
+      bytes(10, ''),
+      bytes(123_456_789_012, 'a "quoted" word'),
+      bytes(99, 'tab\there and back\\slash'),
+      bytes(100, 'ünïcødé ✓ and \u2028 line separator'),
+      bytes(200, 'control \u0001 byte'),
+      { offset: 300, text: 'multiline\n  continued' },
+      { offset: 400, parseError: { reason: 'invalid UTF-8', raw: '/w==', rawEncoding: 'base64' } },
+    ]);
+  });
+
+  it('embeds valid JSON lines as they are and records invalid ones as parse errors', () => {
+    expectSameAsReference(options('json'), [bytes(0, '{"level":"info","n":1}'), bytes(30, '  [1, 2, {"a": null}]  '), bytes(60, '{"broken":'), bytes(80, '"just a string"')]);
+  });
+
+  it('keys by the partition key field when configured and present, by record id otherwise', () => {
+    const opts = options('json', 'user');
+    const messages = new FileEnvelopeEncoder(opts).encode(file, [bytes(0, '{"user":"ann","n":1}'), bytes(30, '{"n":2}'), bytes(50, 'not json')], now);
+    expect(messages.map((m) => [m.key.toString(), m.keyed === true])).toEqual([
+      ['ann', true],
+      ['edge-1:logs:f:0123456789abcdef:30', false],
+      ['edge-1:logs:f:0123456789abcdef:50', false],
+    ]);
+    expectSameAsReference(opts, [bytes(0, '{"user":"ann","n":1}'), bytes(30, '{"n":2}'), bytes(50, 'not json')]);
+  });
+
+  it('rebuilds its template when the file or its path changes', () => {
+    const opts = options('text');
+    const encoder = new FileEnvelopeEncoder(opts);
+    encoder.encode(file, [bytes(0, 'x')], now);
+    const moved = JSON.parse(encoder.encode({ uid: file.uid, path: '/var/log/app.log.1' }, [bytes(5, 'y')], now)[0]!.value.toString()) as { source: { path: string } };
+    expect(moved.source.path).toBe('/var/log/app.log.1');
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * Encodes the file source's records as envelope JSON. This is the agent's hottest path (one call per tailed
+ * line), so the parts every record of a file shares (id prefix, dataset, agent, source, path) are escaped
+ * once per file into a template. A text line that needs no JSON escaping (no control character, quote or
+ * backslash: most log lines) is not even decoded: its bytes are copied between the template's bytes into one
+ * buffer per call, and each message's key and value are views of it. Other lines cost one JSON string escape
+ * and a concatenation; records with a parse error take the plain path. The output parses to exactly the
+ * envelope `fileEnvelope` builds (file-envelopes.test.ts holds the two together).
+ */
+import type { Envelope } from '@sluice/shared/envelope';
+import { recordId } from '@sluice/shared/record-id';
+import { partitionKeyOf, type MessageRoute } from '../../runtime/to-message.ts';
+import type { OutboxMessage } from '../source.ts';
+import type { SplitRecord } from './line-splitter.ts';
+
+export interface FileIdentity {
+  uid: string;
+  path: string;
+}
+
+export interface FileEnvelopeOptions {
+  agentId: string;
+  sourceId: string;
+  dataset: string;
+  format: 'text' | 'json';
+  route: MessageRoute;
+}
+
+interface Template {
+  uid: string;
+  path: string;
+  idPrefix: string;
+  /** `{"id":"<idPrefix>` : the offset follows. */
+  head: string;
+  /** `","dataset":…,"path":…,"offset":` : the offset follows again. */
+  middle: string;
+  idPrefixBytes: Buffer;
+  headBytes: Buffer;
+  middleBytes: Buffer;
+}
+
+/** Longest decimal offset (Number.MAX_SAFE_INTEGER has 16 digits). */
+const MAX_DIGITS = 16;
+const MESSAGE_HEAD = '{"message":"';
+const MESSAGE_TAIL = Buffer.from('"}}');
+
+export class FileEnvelopeEncoder {
+  readonly #options: FileEnvelopeOptions;
+  #template: Template | undefined;
+
+  constructor(options: FileEnvelopeOptions) {
+    this.#options = options;
+  }
+
+  /** Messages for `records` of one file, all ingested at `now` (an ISO timestamp). */
+  encode(file: FileIdentity, records: readonly SplitRecord[], now: string): OutboxMessage[] {
+    const { route, format } = this.#options;
+    const t = this.#templateFor(file);
+    const times = `},"eventTime":"${now}","ingestTime":"${now}","payload":`;
+    const rawTail = Buffer.from(times + MESSAGE_HEAD);
+    const out = new Array<OutboxMessage>(records.length);
+    // Room for every raw line written whole (the upper bound; lines that need escaping use less).
+    const fixed = 2 * t.idPrefixBytes.length + t.headBytes.length - t.idPrefixBytes.length + t.middleBytes.length + rawTail.length + MESSAGE_TAIL.length + 3 * MAX_DIGITS;
+    let room = 0;
+    for (const record of records) if ('bytes' in record) room += fixed + record.bytes.length;
+    const buf = room > 0 && format === 'text' && route.partitionKey === undefined ? Buffer.allocUnsafe(room) : undefined;
+    let at = 0;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      let payloadJson: string | undefined;
+      let payload: unknown;
+      if ('bytes' in record && buf !== undefined && needsNoEscape(record.bytes)) {
+        const keyStart = at;
+        at = put(buf, at, t.idPrefixBytes);
+        at = writeDigits(buf, at, record.offset);
+        const valueStart = at;
+        at = put(buf, at, t.headBytes);
+        at = writeDigits(buf, at, record.offset);
+        at = put(buf, at, t.middleBytes);
+        at = writeDigits(buf, at, record.offset);
+        at = put(buf, at, rawTail);
+        at = put(buf, at, record.bytes);
+        at = put(buf, at, MESSAGE_TAIL);
+        out[i] = { topic: route.topic, key: buf.subarray(keyStart, valueStart), value: buf.subarray(valueStart, at), headers: route.headers };
+        continue;
+      }
+      const line = 'bytes' in record ? { offset: record.offset, text: record.bytes.toString('utf8') } : record;
+      if ('text' in line) {
+        if (format === 'text') {
+          payloadJson = `{"message":${JSON.stringify(line.text)}}`;
+          if (route.partitionKey !== undefined) payload = { message: line.text };
+        } else {
+          try {
+            payload = JSON.parse(line.text);
+            payloadJson = line.text; // valid JSON as it stands: embedded, not re-serialised
+          } catch {
+            // falls through to the plain path, which records the parse error
+          }
+        }
+      }
+      const id = t.idPrefix + record.offset;
+      const value =
+        payloadJson === undefined
+          ? JSON.stringify(fileEnvelope(this.#options, file, line, now))
+          : `${t.head}${record.offset}${t.middle}${record.offset}${times}${payloadJson}}`;
+      const partitionKey = partitionKeyOf(payload, route.partitionKey);
+      out[i] = partitionKey === undefined ? { topic: route.topic, key: id, value, headers: route.headers } : { topic: route.topic, key: partitionKey, value, headers: route.headers, keyed: true };
+    }
+    return out;
+  }
+
+  #templateFor(file: FileIdentity): Template {
+    const cached = this.#template;
+    if (cached?.uid === file.uid && cached.path === file.path) return cached;
+    const { agentId, sourceId, dataset } = this.#options;
+    const idPrefix = recordId.filePrefix(agentId, sourceId, file.uid);
+    const head = `{"id":${JSON.stringify(idPrefix).slice(0, -1)}`;
+    const middle = `","dataset":${JSON.stringify(dataset)},"agentId":${JSON.stringify(agentId)},"source":{"id":${JSON.stringify(sourceId)},"kind":"file","path":${JSON.stringify(file.path)},"offset":`;
+    const template: Template = {
+      uid: file.uid,
+      path: file.path,
+      idPrefix,
+      head,
+      middle,
+      idPrefixBytes: Buffer.from(idPrefix),
+      headBytes: Buffer.from(head),
+      middleBytes: Buffer.from(middle),
+    };
+    this.#template = template;
+    return template;
+  }
+}
+
+/** True when the bytes can stand inside a JSON string as they are: no control character, quote or backslash. */
+function needsNoEscape(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b === 0x22 || b === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Copies `bytes` to `at` (TypedArray#set: no per-call argument juggling of Buffer#copy); returns the end. */
+function put(buf: Buffer, at: number, bytes: Uint8Array): number {
+  buf.set(bytes, at);
+  return at + bytes.length;
+}
+
+/** Writes a non-negative integer's decimal digits at `at`; returns the position after them. */
+function writeDigits(buf: Buffer, at: number, n: number): number {
+  if (n < 10) {
+    buf[at] = 0x30 + n;
+    return at + 1;
+  }
+  let digits = 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  return at + digits;
+}
+
+/** The envelope of one file record, as an object: the reference the template must match. */
+export function fileEnvelope(options: Omit<FileEnvelopeOptions, 'route'>, file: FileIdentity, record: Exclude<SplitRecord, { bytes: Buffer }>, now: string): Envelope {
+  const base = {
+    id: recordId.file(options.agentId, options.sourceId, file.uid, record.offset),
+    dataset: options.dataset,
+    agentId: options.agentId,
+    source: { id: options.sourceId, kind: 'file' as const, path: file.path, offset: record.offset },
+    eventTime: now,
+    ingestTime: now,
+  };
+  if ('parseError' in record) return { ...base, payload: null, parseError: record.parseError };
+  if (options.format === 'text') return { ...base, payload: { message: record.text } };
+  try {
+    return { ...base, payload: JSON.parse(record.text) as unknown };
+  } catch (error) {
+    return { ...base, payload: null, parseError: { reason: `invalid JSON: ${(error as Error).message}`, raw: record.text, rawEncoding: 'utf8' } };
+  }
+}
