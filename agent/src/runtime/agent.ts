@@ -194,7 +194,7 @@ export class Agent {
     this.#sources.set(config.id, running);
     const log = this.#log.child({ source: config.id, type: config.type });
     try {
-      const source = createSource(config, {
+      const source = await createSource(config, {
         baseDir: this.#loaded.baseDir,
         http: routes,
         breakerState: (endpoint, state) => this.metrics.breakerState.set({ source: config.id, endpoint }, state),

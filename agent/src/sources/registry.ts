@@ -2,15 +2,12 @@
  * Source kinds by config `type` (CONVENTIONS §4): adding a kind is one folder plus one line here, never a
  * switch in the runtime. A factory builds the source from its validated config; `deps` carries what a
  * source may need from the agent (the config's folder for relative paths, a route scope on the agent's HTTP
- * server, metrics hooks).
+ * server, metrics hooks). Each kind's module is imported when a source of that kind starts, so an agent
+ * that only tails files does not load an HTTP client, a circuit breaker or a CSV parser (memory on a gateway).
  */
 import path from 'node:path';
 import type { SourceConfig, SourceType } from '@sluice/shared/agent-config/index';
 import type { HttpRoutes } from '../http/server.ts';
-import { DropSource } from './drop/drop-source.ts';
-import { FileSource } from './file/file-source.ts';
-import { HttpPollSource } from './http-poll/http-poll-source.ts';
-import { HttpPushSource } from './http-push/http-push-source.ts';
 import type { Source } from './source.ts';
 
 export interface SourceDeps {
@@ -22,22 +19,32 @@ export interface SourceDeps {
   breakerState: (endpoint: string, state: number) => void;
 }
 
-type SourceFactories = { [K in SourceType]: (config: Extract<SourceConfig, { type: K }>, deps: SourceDeps) => Source };
+type SourceFactories = { [K in SourceType]: (config: Extract<SourceConfig, { type: K }>, deps: SourceDeps) => Promise<Source> };
 
 const BREAKER_LEVEL: Record<string, number> = { closed: 0, halfOpen: 1, 'half-open': 1, open: 2 };
 
 export const sourceFactories: SourceFactories = {
-  file: (config, deps) => new FileSource(config, { baseDir: deps.baseDir }),
-  drop: (config, deps) => new DropSource({ ...config, path: path.resolve(deps.baseDir, config.path) }),
-  'http-poll': (config, deps) => new HttpPollSource(config, { onBreakerState: (state, endpoint) => deps.breakerState(endpoint, BREAKER_LEVEL[state] ?? -1) }),
-  'http-push': (config, deps) => {
+  file: async (config, deps) => {
+    const { FileSource } = await import('./file/file-source.ts');
+    return new FileSource(config, { baseDir: deps.baseDir });
+  },
+  drop: async (config, deps) => {
+    const { DropSource } = await import('./drop/drop-source.ts');
+    return new DropSource({ ...config, path: path.resolve(deps.baseDir, config.path) });
+  },
+  'http-poll': async (config, deps) => {
+    const { HttpPollSource } = await import('./http-poll/http-poll-source.ts');
+    return new HttpPollSource(config, { onBreakerState: (state, endpoint) => deps.breakerState(endpoint, BREAKER_LEVEL[state] ?? -1) });
+  },
+  'http-push': async (config, deps) => {
+    const { HttpPushSource } = await import('./http-push/http-push-source.ts');
     const source = new HttpPushSource(config);
     deps.http.route('POST', `/v1/ingest/${config.dataset}`, (req, res) => source.handle(req, res));
     return source;
   },
 };
 
-export function createSource(config: SourceConfig, deps: SourceDeps): Source {
-  const factory = sourceFactories[config.type] as (config: SourceConfig, deps: SourceDeps) => Source;
+export function createSource(config: SourceConfig, deps: SourceDeps): Promise<Source> {
+  const factory = sourceFactories[config.type] as (config: SourceConfig, deps: SourceDeps) => Promise<Source>;
   return factory(config, deps);
 }
