@@ -21,13 +21,14 @@ class FakeConsumer {
   commits: Array<Array<{ topic: string; partition: number; offset: bigint }>> = [];
   #wake: (() => void) | undefined;
   #stopped = false;
+  /** Chunks the fake hands out, whatever the loop asked for (the loop must cope with any size). */
+  chunkSize: number | undefined;
 
-  async *messages(topics: string[]): AsyncGenerator<IncomingMessage> {
+  async *messageChunks(topics: string[], maxChunk: number): AsyncGenerator<IncomingMessage[]> {
     this.subscriptions.push(topics);
     this.#stopped = false;
     while (!this.#stopped) {
-      const next = this.queue.shift();
-      if (next) yield next;
+      if (this.queue.length > 0) yield this.queue.splice(0, this.chunkSize ?? maxChunk);
       else await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
@@ -60,20 +61,25 @@ describe('datasetTopics', () => {
   });
 });
 
+/** A pipeline for dataset `a` writing to one in-memory sink. */
+function pipelineInto(sink: MemorySink, metrics: ControlPlaneMetrics): Pipeline {
+  return new Pipeline({
+    datasets: { latest: (name) => Promise.resolve(name === 'a' ? ds : undefined) },
+    validators: new ValidatorCache(),
+    sinks: new SinkRegistry().register('postgres', sink),
+    deadLetters: { write: () => Promise.resolve() },
+    metrics,
+    logger: logs,
+  });
+}
+
 describe('ConsumerLoop', () => {
   it('batches, commits the highest offsets after the sinks, and re-subscribes when topics appear', async () => {
     const fake = new FakeConsumer();
     const sink = new MemorySink('postgres');
     const metrics = new ControlPlaneMetrics();
     let topics = ['sluice.a'];
-    const pipeline = new Pipeline({
-      datasets: { latest: (name) => Promise.resolve(name === 'a' ? ds : undefined) },
-      validators: new ValidatorCache(),
-      sinks: new SinkRegistry().register('postgres', sink),
-      deadLetters: { write: () => Promise.resolve() },
-      metrics,
-      logger: logs,
-    });
+    const pipeline = pipelineInto(sink, metrics);
     const loop = new ConsumerLoop({
       consumer: fake as unknown as KafkaConsumer,
       pipeline,
@@ -96,6 +102,39 @@ describe('ConsumerLoop', () => {
     topics = ['sluice.a', 'sluice.b'];
     await until(() => fake.subscriptions.length === 2);
     expect(fake.subscriptions).toEqual([['sluice.a'], ['sluice.a', 'sluice.b']]);
+    await loop.stop();
+    await running;
+    await pipeline.close();
+  });
+
+  it('cuts chunks that straddle batches: the rest starts the next batch, nothing is lost or reordered', async () => {
+    const fake = new FakeConsumer();
+    fake.chunkSize = 3;
+    const sink = new MemorySink('postgres');
+    const metrics = new ControlPlaneMetrics();
+    const pipeline = pipelineInto(sink, metrics);
+    const sizes: number[] = [];
+    const process = pipeline.process.bind(pipeline);
+    pipeline.process = (batch) => (sizes.push(batch.length), process(batch));
+    const loop = new ConsumerLoop({
+      consumer: fake as unknown as KafkaConsumer,
+      pipeline,
+      listTopics: () => Promise.resolve(['sluice.a']),
+      pool: { query: () => Promise.resolve({ rows: [] }) } as unknown as pg.Pool,
+      metrics,
+      logger: logs,
+      topicPrefix: 'sluice.',
+      maxRecords: 2,
+      maxWaitMs: 20,
+      topicRefreshMs: 50,
+    });
+    const running = loop.start();
+    fake.push(...[0, 1, 2, 3, 4, 5, 6].map((i) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) })));
+    await until(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(7);
+    const committed = fake.commits.map((c) => c[0]!.offset);
+    expect(committed).toEqual([...committed].sort((a, b) => (a < b ? -1 : 1)));
     await loop.stop();
     await running;
     await pipeline.close();

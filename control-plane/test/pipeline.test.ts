@@ -6,7 +6,7 @@ import { failed, ok } from '@sluice/shared/outcome';
 import { ValidatorCache } from '../src/datasets/validators.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import type { DeadLetters, DlqEntry } from '../src/consumer/dead-letters.ts';
-import { Pipeline, type BlobChunk } from '../src/consumer/pipeline.ts';
+import { Pipeline, highestOffsets, utf8Text, type BlobChunk } from '../src/consumer/pipeline.ts';
 import type { Envelope } from '@sluice/shared/envelope';
 import { SinkRegistry } from '../src/consumer/sink-registry.ts';
 import { MemorySink } from './support/memory-sink.ts';
@@ -235,5 +235,45 @@ describe('Pipeline', () => {
     const [first, second] = await Promise.all([pipeline.process([chunk]), pipeline.process([closing])]);
     expect(first.counts.size).toBe(0);
     expect(second.counts.get('sensors')).toEqual({ ingested: 1, failed: 0 });
+  });
+});
+
+describe('utf8Text', () => {
+  it('answers as a fatal TextDecoder does', () => {
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    const reference = (bytes: Buffer): string | undefined => {
+      try {
+        return decoder.decode(bytes);
+      } catch {
+        return undefined;
+      }
+    };
+    const samples = [
+      Buffer.from('{"a":1}'),
+      Buffer.from('\ufeff{"a":1}'),
+      Buffer.from('\ufeff\ufeffx'),
+      Buffer.from('é€😀'),
+      Buffer.alloc(0),
+      Buffer.from([0xef, 0xbb]),
+      Buffer.from([0xc3]),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+      Buffer.from([0x61, 0x00, 0x62]),
+      Buffer.from([0xff, 0x7b]),
+    ];
+    for (const bytes of samples) expect([bytes.toString('hex'), utf8Text(bytes)]).toEqual([bytes.toString('hex'), reference(bytes)]);
+  });
+});
+
+describe('highestOffsets', () => {
+  it('keeps the highest offset per topic partition, whatever the order', () => {
+    const at = (topic: string, partition: number, offset: bigint) => message('{}', { topic, partition, offset });
+    const messages = [at('t', 0, 5n), at('t', 0, 3n), at('t', 1, 1n), at('u', 0, 2n), at('t', 0, 9n), at('t', 1, 0n)];
+    expect(highestOffsets(messages)).toEqual([
+      { topic: 't', partition: 0, offset: 9n },
+      { topic: 't', partition: 1, offset: 1n },
+      { topic: 'u', partition: 0, offset: 2n },
+    ]);
   });
 });

@@ -161,6 +161,31 @@ export interface ConsumerSettings {
   highWaterMark?: number;
 }
 
+type ClientMessage = Message<string, Buffer, string, string>;
+
+function incoming(message: ClientMessage): IncomingMessage {
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key ?? undefined,
+    value: message.value,
+    headers: headerRecord(message.headers),
+    timestamp: message.timestamp,
+  };
+}
+
+/** `Object.fromEntries(headers)`, about five times faster for the few headers a message has. */
+function headerRecord(headers: Map<string, string>): Record<string, string> {
+  const record: Record<string, string> = {};
+  for (const [key, value] of headers) {
+    // Assigning "__proto__" would set the prototype, not a property: leave such a message to fromEntries.
+    if (key === '__proto__') return Object.fromEntries(headers);
+    record[key] = value;
+  }
+  return record;
+}
+
 /** Messages behind the log end for one partition this group consumes. */
 export interface PartitionLag {
   topic: string;
@@ -195,6 +220,27 @@ export class KafkaConsumer {
   }
 
   async *messages(topics: string[] = this.#settings.topics): AsyncGenerator<IncomingMessage> {
+    const stream = await this.#open(topics);
+    for await (const message of stream as AsyncIterable<ClientMessage>) yield incoming(message);
+  }
+
+  /**
+   * Like `messages()`, but yields everything already fetched and buffered (up to `maxChunk` messages) at
+   * once: one await per chunk instead of one per message, which counts at tens of thousands a second.
+   */
+  async *messageChunks(topics: string[] = this.#settings.topics, maxChunk = 1_000): AsyncGenerator<IncomingMessage[]> {
+    const stream = await this.#open(topics);
+    // The iterator waits for the first message; the rest of the chunk is read from the buffer without waiting
+    // (an object-mode `read()` returns one message, or null when the buffer is empty).
+    for await (const first of stream as AsyncIterable<ClientMessage>) {
+      const chunk = [incoming(first)];
+      let next: ClientMessage | null;
+      while (chunk.length < maxChunk && (next = stream.read() as ClientMessage | null) !== null) chunk.push(incoming(next));
+      yield chunk;
+    }
+  }
+
+  async #open(topics: string[]): Promise<MessagesStream<string, Buffer, string, string>> {
     const stream = await this.#consumer.consume({
       topics,
       mode: 'committed',
@@ -203,17 +249,7 @@ export class KafkaConsumer {
       ...(this.#settings.highWaterMark === undefined ? {} : { highWaterMark: this.#settings.highWaterMark }),
     });
     this.#stream = stream;
-    for await (const message of stream as AsyncIterable<Message<string, Buffer, string, string>>) {
-      yield {
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
-        key: message.key ?? undefined,
-        value: message.value,
-        headers: Object.fromEntries(message.headers),
-        timestamp: message.timestamp,
-      };
-    }
+    return stream;
   }
 
   /** Ends the current `messages()` stream; the group membership stays until `close()`. */

@@ -110,21 +110,25 @@ export class ConsumerLoop {
    * while a sink is down) stops the chain, so nothing after it is committed either.
    */
   async #consume(topics: string[]): Promise<void> {
-    const iterator = this.#o.consumer.messages(topics)[Symbol.asyncIterator]();
+    const { maxRecords, maxWaitMs } = this.#o;
+    const iterator = this.#o.consumer.messageChunks(topics, maxRecords)[Symbol.asyncIterator]();
     const maxInFlight = Math.max(1, this.#o.maxInFlight ?? 2);
     const inFlight: Array<Promise<void>> = [];
     let chain: Promise<void> = Promise.resolve();
-    let pending: Promise<IteratorResult<IncomingMessage>> | undefined;
+    let pending: Promise<IteratorResult<IncomingMessage[]>> | undefined;
+    // What the last chunk brought beyond a full batch: the start of the next one.
+    let carried: IncomingMessage[] = [];
     try {
       while (!this.#stopping && !this.#topicsChanged) {
-        const batch: IncomingMessage[] = [];
-        let deadline = Infinity;
+        const batch = carried.length > maxRecords ? carried.slice(0, maxRecords) : carried;
+        carried = carried.length > maxRecords ? carried.slice(maxRecords) : [];
+        let deadline = batch.length > 0 ? Date.now() + maxWaitMs : Infinity;
         let ended = false;
-        while (batch.length < this.#o.maxRecords) {
+        while (batch.length < maxRecords) {
           pending ??= iterator.next();
           // Wait for the first message at most a few fill periods (to notice new topics and stop
           // requests), then fill the batch for at most maxWaitMs.
-          const wait = batch.length === 0 ? this.#o.maxWaitMs * 5 : Math.max(0, deadline - Date.now());
+          const wait = batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - Date.now());
           const next = await Promise.race([pending, sleep(wait, TIMEOUT, { ref: false })]);
           if (next === TIMEOUT) break;
           pending = undefined;
@@ -132,8 +136,10 @@ export class ConsumerLoop {
             ended = true;
             break;
           }
-          if (batch.length === 0) deadline = Date.now() + this.#o.maxWaitMs;
-          batch.push(next.value);
+          if (batch.length === 0) deadline = Date.now() + maxWaitMs;
+          const room = maxRecords - batch.length;
+          for (let i = 0; i < next.value.length && i < room; i++) batch.push(next.value[i]!);
+          if (next.value.length > room) carried = next.value.slice(room);
           this.#o.metrics.bufferedRecords.set(batch.length);
         }
         if (batch.length > 0) {

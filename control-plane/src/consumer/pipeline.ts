@@ -14,6 +14,7 @@
  * its offsets returned for commit. A sink outage therefore stalls the batch (the Kafka loop stops pulling)
  * and loses nothing; a poison record is dead-lettered and never blocks its partition.
  */
+import { isUtf8 } from 'node:buffer';
 import CircuitBreaker from 'opossum';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, envelopeSchema, type Envelope } from '@sluice/shared/envelope';
@@ -24,6 +25,7 @@ import type { Outcome } from '@sluice/shared/outcome';
 import { describeErrors, createAjv, type ValidatorCache } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sinks/sink.ts';
+import { BatchLookups, NOT_LOOKED_UP } from './batch-lookups.ts';
 import type { DeadLetters, DlqEntry } from './dead-letters.ts';
 import type { SinkRegistry } from './sink-registry.ts';
 
@@ -73,13 +75,20 @@ export interface BatchResult {
   counts: Map<string, { ingested: number; failed: number }>;
 }
 
-interface Valid {
-  message: IncomingMessage;
-  envelope: Envelope;
+type Rejected = { reason: string; entry: DlqEntry };
+type Accepted = { dataset: DatasetVersion; envelope: Envelope };
+
+/** One dataset's valid records from one topic partition, in the shape the sinks take, and their messages. */
+interface Group {
+  dataset: DatasetVersion;
+  topic: string;
+  partition: number;
+  records: SinkRecord[];
+  /** `messages[i]` carried `records[i]`. */
+  messages: IncomingMessage[];
 }
 
 const envelopeValidator = createAjv().compile(envelopeSchema);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Pipeline {
   readonly #o: PipelineOptions;
@@ -107,9 +116,8 @@ export class Pipeline {
       c[field] += n;
       counts.set(key, c);
     };
-    const groups = new Map<string, { dataset: DatasetVersion; items: Valid[] }>();
-    // One registry lookup per dataset per batch, not per record.
-    const lookups = new Map<string, DatasetVersion | undefined>();
+    const groups = new Map<string, Group>();
+    const lookups = new BatchLookups(this.#o.datasets, this.#o.validators, (what, operation) => this.#retry(what, operation));
 
     const previous = this.#intake;
     let intakeDone = (): void => undefined;
@@ -121,11 +129,16 @@ export class Pipeline {
       intakeDone();
     }
 
-    const sinkDead = await Promise.all([...groups.values()].map((g) => this.#writeGroup(g.dataset, g.items)));
+    const sinkDead = await Promise.all([...groups.values()].map((g) => this.#writeGroup(g)));
     for (const [i, group] of [...groups.values()].entries()) {
-      const failedIds = new Set((sinkDead[i] ?? []).map((e) => e.recordId));
-      count(group.dataset.spec.name, 'ingested', group.items.filter((v) => !failedIds.has(v.envelope.id)).length);
-      dead.push(...(sinkDead[i] ?? []));
+      const groupDead = sinkDead[i] ?? [];
+      if (groupDead.length === 0) {
+        count(group.dataset.spec.name, 'ingested', group.records.length);
+        continue;
+      }
+      const failedIds = new Set(groupDead.map((e) => e.recordId));
+      count(group.dataset.spec.name, 'ingested', group.records.filter((r) => !failedIds.has(r.envelope.id)).length);
+      dead.push(...groupDead);
     }
     // One DLQ entry per message: a record two sinks rejected is dead-lettered once, with both reasons.
     const merged = mergeByPosition(dead);
@@ -140,20 +153,32 @@ export class Pipeline {
 
   async #intakeBatch(
     messages: readonly IncomingMessage[],
-    lookups: Map<string, DatasetVersion | undefined>,
+    lookups: BatchLookups,
     dead: DlqEntry[],
-    groups: Map<string, { dataset: DatasetVersion; items: Valid[] }>,
+    groups: Map<string, Group>,
   ): Promise<void> {
+    // Messages come in runs of one partition: the group of the previous one is usually the right one.
+    let last: Group | undefined;
     for (const message of messages) {
       if (message.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.blobChunk) {
         const problem = await this.#writeBlobChunk(message);
         if (problem) dead.push(this.#entry(message, problem, message.headers[KAFKA_HEADERS.dataset]));
         continue;
       }
-      const verdict = await this.#classify(message, lookups);
+      // Only what needs I/O is awaited (a dataset first seen in this batch, blobs): an await per record
+      // would cost a turn of the microtask queue each.
+      const decoded = this.#decode(message);
+      if ('reason' in decoded) {
+        this.#invalid(dead, decoded);
+        continue;
+      }
+      const { envelope } = decoded;
+      const stamped = envelope.schemaVersion ?? 0;
+      let dataset = lookups.peek(envelope.dataset, stamped);
+      if (dataset === NOT_LOOKED_UP) dataset = await lookups.lookUp(envelope.dataset, stamped);
+      const verdict = this.#check(message, envelope, dataset, lookups);
       if ('reason' in verdict) {
-        dead.push(verdict.entry);
-        this.#o.metrics.failedValidations.inc({ dataset: verdict.entry.dataset ?? '(unknown)' });
+        this.#invalid(dead, verdict);
         continue;
       }
       if (verdict.envelope.blob) {
@@ -164,13 +189,18 @@ export class Pipeline {
           continue;
         }
       }
-      const key = `${verdict.dataset.spec.name}\u0000${message.topic}\u0000${message.partition}`;
-      let group = groups.get(key);
-      if (!group) {
-        group = { dataset: verdict.dataset, items: [] };
-        groups.set(key, group);
+      let group = last;
+      if (group?.dataset !== verdict.dataset || group.topic !== message.topic || group.partition !== message.partition) {
+        const key = `${verdict.dataset.spec.name}\u0000${message.topic}\u0000${message.partition}`;
+        group = groups.get(key);
+        if (!group) {
+          group = { dataset: verdict.dataset, topic: message.topic, partition: message.partition, records: [], messages: [] };
+          groups.set(key, group);
+        }
+        last = group;
       }
-      group.items.push({ message, envelope: verdict.envelope });
+      group.records.push({ envelope: verdict.envelope, topic: message.topic, partition: message.partition, offset: message.offset });
+      group.messages.push(message);
     }
   }
 
@@ -180,50 +210,48 @@ export class Pipeline {
     await Promise.resolve();
   }
 
-  async #classify(
-    message: IncomingMessage,
-    lookups: Map<string, DatasetVersion | undefined>,
-  ): Promise<{ reason: string; entry: DlqEntry } | { dataset: DatasetVersion; envelope: Envelope }> {
-    const reject = (reason: string, dataset?: string, envelope?: Envelope, version?: number): { reason: string; entry: DlqEntry } => ({
-      reason,
-      entry: this.#entry(message, reason, dataset, envelope?.id, version),
-    });
+  /** Size, UTF-8, JSON and the envelope schema: whether the bytes are a Sluice envelope at all. */
+  #decode(message: IncomingMessage): Rejected | { envelope: Envelope } {
     const headerDataset = message.headers[KAFKA_HEADERS.dataset];
     if (message.value.length > this.#maxRecordBytes) {
-      return reject(`record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, headerDataset);
+      return this.#reject(message, `record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, headerDataset);
     }
-    let text: string;
-    try {
-      text = utf8.decode(message.value);
-    } catch {
-      return reject(`not a Sluice envelope: the value is not UTF-8 text (${message.value.length} bytes, starting ${message.value.subarray(0, 8).toString('hex')})`, headerDataset);
+    const text = utf8Text(message.value);
+    if (text === undefined) {
+      return this.#reject(message, `not a Sluice envelope: the value is not UTF-8 text (${message.value.length} bytes, starting ${message.value.subarray(0, 8).toString('hex')})`, headerDataset);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (error) {
-      return reject(`not a Sluice envelope: ${(error as Error).message}`, headerDataset);
+      return this.#reject(message, `not a Sluice envelope: ${(error as Error).message}`, headerDataset);
     }
     if (!envelopeValidator(parsed)) {
-      return reject(`not a Sluice envelope: ${describeErrors(envelopeValidator.errors)}`, headerDataset);
+      return this.#reject(message, `not a Sluice envelope: ${describeErrors(envelopeValidator.errors)}`, headerDataset);
     }
-    const envelope = parsed as Envelope;
-    const stamped = envelope.schemaVersion ?? 0;
-    const lookupKey = `${envelope.dataset}@${stamped}`;
-    let dataset = lookups.get(lookupKey);
-    if (!lookups.has(lookupKey)) {
-      dataset = await this.#retry('dataset registry', () => this.#o.datasets.latest(envelope.dataset, stamped));
-      lookups.set(lookupKey, dataset);
-    }
-    if (!dataset) return reject(`unknown dataset ${envelope.dataset}`, envelope.dataset, envelope);
+    return { envelope: parsed };
+  }
+
+  /** The dataset's side: known, not a parse failure, and the payload matches the dataset's schema. */
+  #check(message: IncomingMessage, envelope: Envelope, dataset: DatasetVersion | undefined, lookups: BatchLookups): Rejected | Accepted {
+    if (!dataset) return this.#reject(message, `unknown dataset ${envelope.dataset}`, envelope.dataset, envelope);
     if (envelope.parseError) {
-      return reject(`could not be parsed at the source: ${envelope.parseError.reason}`, envelope.dataset, envelope, dataset.version);
+      return this.#reject(message, `could not be parsed at the source: ${envelope.parseError.reason}`, envelope.dataset, envelope, dataset.version);
     }
-    const check = this.#o.validators.check(dataset.spec.name, dataset.version, dataset.schema, envelope.payload);
+    const check = lookups.payloadCheck(dataset)(envelope.payload);
     if (!check.valid) {
-      return reject(`does not match schema version ${dataset.version} of ${dataset.spec.name}: ${check.reason}`, envelope.dataset, envelope, dataset.version);
+      return this.#reject(message, `does not match schema version ${dataset.version} of ${dataset.spec.name}: ${check.reason}`, envelope.dataset, envelope, dataset.version);
     }
     return { dataset, envelope };
+  }
+
+  #invalid(dead: DlqEntry[], rejected: Rejected): void {
+    dead.push(rejected.entry);
+    this.#o.metrics.failedValidations.inc({ dataset: rejected.entry.dataset ?? '(unknown)' });
+  }
+
+  #reject(message: IncomingMessage, reason: string, dataset?: string, envelope?: Envelope, version?: number): Rejected {
+    return { reason, entry: this.#entry(message, reason, dataset, envelope?.id, version) };
   }
 
   #entry(message: IncomingMessage, reason: string, dataset?: string, recordId?: string, schemaVersion?: number): DlqEntry {
@@ -271,35 +299,37 @@ export class Pipeline {
   }
 
   /** Writes one dataset's records of one partition to all its sinks; returns what must be dead-lettered. */
-  async #writeGroup(dataset: DatasetVersion, items: readonly Valid[]): Promise<DlqEntry[]> {
-    const first = items[0]!.message;
-    const records: SinkRecord[] = items.map((v) => ({ envelope: v.envelope, topic: v.message.topic, partition: v.message.partition, offset: v.message.offset }));
+  async #writeGroup(group: Group): Promise<DlqEntry[]> {
+    const { dataset, records, messages } = group;
     const batch: SinkBatch = {
       dataset,
-      topic: first.topic,
-      partition: first.partition,
+      topic: group.topic,
+      partition: group.partition,
       firstOffset: records[0]!.offset,
       lastOffset: records.at(-1)!.offset,
       records,
     };
     const { sinks, missing } = this.#o.sinks.forDataset(dataset.spec);
     for (const key of missing) this.#warnOnce(`missing:${dataset.spec.name}:${key}`, { dataset: dataset.spec.name, sink: key }, 'dataset enables a sink this consumer does not run; skipped');
-    const byId = new Map(items.map((v) => [v.envelope.id, v]));
     const results = await Promise.all(sinks.map(async (sink) => ({ sink, result: await this.#writeSink(sink, batch) })));
     const dead: DlqEntry[] = [];
+    let byId: Map<string, IncomingMessage> | undefined;
     for (const { sink, result } of results) {
       const labels = { dataset: dataset.spec.name, sink: sink.name };
       if (result.kind === 'failed') {
         this.#o.metrics.ingestionErrors.inc(labels, records.length);
-        for (const v of items) dead.push(this.#entry(v.message, `sink ${sink.name} refused the batch: ${result.reason}`, dataset.spec.name, v.envelope.id, dataset.version));
+        records.forEach((r, i) => dead.push(this.#entry(messages[i]!, `sink ${sink.name} refused the batch: ${result.reason}`, dataset.spec.name, r.envelope.id, dataset.version)));
         continue;
       }
       const rejected = result.rejected ?? [];
       this.#o.metrics.ingestedRows.inc(labels, records.length - rejected.length);
-      if (rejected.length > 0) this.#o.metrics.ingestionErrors.inc(labels, rejected.length);
+      if (rejected.length === 0) continue;
+      this.#o.metrics.ingestionErrors.inc(labels, rejected.length);
+      // Built only when a sink rejected something: most batches need no lookup by id.
+      byId ??= new Map(records.map((r, i) => [r.envelope.id, messages[i]!]));
       for (const r of rejected) {
-        const v = byId.get(r.id);
-        if (v) dead.push(this.#entry(v.message, `sink ${sink.name} rejected the record: ${r.reason}`, dataset.spec.name, r.id, dataset.version));
+        const message = byId.get(r.id);
+        if (message) dead.push(this.#entry(message, `sink ${sink.name} rejected the record: ${r.reason}`, dataset.spec.name, r.id, dataset.version));
       }
     }
     return dead;
@@ -398,10 +428,28 @@ function mergeByPosition(entries: readonly DlqEntry[]): DlqEntry[] {
 
 export function highestOffsets(messages: readonly IncomingMessage[]): BatchResult['commit'] {
   const highest = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  // Messages come in runs of one partition: the previous message's entry is usually the one to update.
+  let last: { topic: string; partition: number; offset: bigint } | undefined;
   for (const m of messages) {
-    const key = `${m.topic}\u0000${m.partition}`;
-    const seen = highest.get(key);
-    if (!seen || m.offset > seen.offset) highest.set(key, { topic: m.topic, partition: m.partition, offset: m.offset });
+    if (last?.topic !== m.topic || last.partition !== m.partition) {
+      const key = `${m.topic}\u0000${m.partition}`;
+      last = highest.get(key);
+      if (!last) {
+        last = { topic: m.topic, partition: m.partition, offset: m.offset };
+        highest.set(key, last);
+      }
+    }
+    if (m.offset > last.offset) last.offset = m.offset;
   }
   return [...highest.values()];
+}
+
+/**
+ * The bytes as text if they are valid UTF-8, else undefined; a leading byte order mark is dropped. Same
+ * answers as a fatal `TextDecoder`, about three times faster (validation and decoding are native here).
+ */
+export function utf8Text(bytes: Buffer): string | undefined {
+  if (!isUtf8(bytes)) return undefined;
+  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
+  return bytes.toString('utf8', bom ? 3 : 0);
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { castExpression, columnCopyValue, columnName, pgTypeOf, quoteIdent, typedColumns } from './columns.ts';
+import { castExpression, columnName, copyFieldFor, pgTypeOf, quoteIdent, typedColumns } from './columns.ts';
+import { CopyBinaryWriter } from './copy-binary.ts';
 import { copyTextRow, copyTextValue } from './copy-text.ts';
 import { classifyPgError } from './pg-errors.ts';
 
@@ -91,23 +92,57 @@ describe('classifyPgError', () => {
   });
 });
 
-describe('columnCopyValue (the direct COPY path)', () => {
-  it('renders values that plainly fit their column', () => {
-    expect(columnCopyValue('x', 'text')).toBe('x');
-    expect(columnCopyValue('2026-03-01T00:00:00Z', 'timestamp with time zone')).toBe('2026-03-01T00:00:00Z');
-    expect(columnCopyValue(42, 'bigint')).toBe('42');
-    expect(columnCopyValue(0.1, 'double precision')).toBe('0.1');
-    expect(columnCopyValue(true, 'boolean')).toBe('t');
-    expect(columnCopyValue({ a: [1] }, 'jsonb')).toBe('{"a":[1]}');
-    expect(columnCopyValue(null, 'jsonb')).toBe('null');
-    expect(columnCopyValue(undefined, 'jsonb')).toBeNull();
-    expect(columnCopyValue(null, 'text')).toBeNull();
+/** What `copyFieldFor(sqlType)` writes for `value`: null for SQL NULL, the field's bytes, or undefined when it refuses. */
+function field(value: unknown, sqlType: string): Buffer | null | undefined {
+  const out = new CopyBinaryWriter();
+  out.row(1);
+  if (!copyFieldFor(sqlType)(out, value)) return undefined;
+  // 19 bytes of header, 2 of field count, then the field; 2 bytes of trailer.
+  const data = out.finish().subarray(21, -2);
+  const length = data.readInt32BE(0);
+  if (length === -1) return null;
+  expect(data.length).toBe(4 + length);
+  return data.subarray(4);
+}
+
+function int8(value: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(value);
+  return b;
+}
+
+function float8(value: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeDoubleBE(value);
+  return b;
+}
+
+describe('copyFieldFor (the direct binary COPY path)', () => {
+  it('writes values that plainly fit their column', () => {
+    expect(field('x é', 'text')).toEqual(Buffer.from('x é'));
+    expect(field(42, 'bigint')).toEqual(int8(42n));
+    expect(field(-(2 ** 53) + 1, 'bigint')).toEqual(int8(-(2n ** 53n) + 1n));
+    expect(field(0.1, 'double precision')).toEqual(float8(0.1));
+    expect(field(-0, 'double precision')).toEqual(float8(0));
+    expect(field(true, 'boolean')).toEqual(Buffer.from([1]));
+    expect(field(false, 'boolean')).toEqual(Buffer.from([0]));
+    expect(field({ a: [1] }, 'jsonb')).toEqual(Buffer.from('\u0001{"a":[1]}'));
+    expect(field(null, 'jsonb')).toEqual(Buffer.from('\u0001null'));
+    expect(field('2000-01-01T00:00:01.5Z', 'timestamp with time zone')).toEqual(int8(1_500_000n));
+    expect(field(undefined, 'jsonb')).toBeNull();
+    expect(field(null, 'text')).toBeNull();
   });
   it('gives up on values that need SQL casting rules', () => {
-    expect(columnCopyValue(1, 'text')).toBeUndefined();
-    expect(columnCopyValue(1.5, 'bigint')).toBeUndefined();
-    expect(columnCopyValue(2 ** 60, 'bigint')).toBeUndefined();
-    expect(columnCopyValue('1', 'boolean')).toBeUndefined();
-    expect(columnCopyValue('x', 'numeric')).toBeUndefined();
+    expect(field(1, 'text')).toBeUndefined();
+    expect(field(1.5, 'bigint')).toBeUndefined();
+    expect(field(2 ** 60, 'bigint')).toBeUndefined();
+    expect(field('1', 'boolean')).toBeUndefined();
+    expect(field('x', 'numeric')).toBeUndefined();
+    expect(field('2026-03-01 10:00:00+01', 'timestamptz')).toBeUndefined();
+  });
+  it('lets SQL NULL into a column of any type', () => {
+    expect(field(undefined, 'numeric')).toBeNull();
+    expect(field(null, 'numeric')).toBeNull();
+    expect(field(undefined, 'bigint')).toBeNull();
   });
 });

@@ -3,6 +3,7 @@
  * jsonb as well, so a column is a convenience for queries and indexes, never the only copy of a value.
  */
 import { createHash } from 'node:crypto';
+import type { CopyBinaryWriter } from './copy-binary.ts';
 
 export type PgType = 'text' | 'timestamptz' | 'bigint' | 'double precision' | 'boolean' | 'jsonb';
 
@@ -85,25 +86,72 @@ export function castExpression(property: string, sqlType: string, payloadRef: st
 }
 
 /**
- * A payload value as COPY input for a column of `sqlType` (how `format_type` spells it), producing what
- * `castExpression` would store; `null` is SQL NULL. `undefined` means the value does not plainly fit the
- * column (a number for a text column, say), and the caller takes the path that casts in SQL instead.
+ * Writes a payload value as the binary COPY field of a column of one type, producing what `castExpression`
+ * would store (undefined and null are SQL NULL). False, with nothing written, when the value does not
+ * plainly fit the column (a number for a text column, a timestamp only the server can read): the caller
+ * then takes the path that casts in SQL instead.
  */
-export function columnCopyValue(value: unknown, sqlType: string): string | null | undefined {
-  if (sqlType === 'jsonb') return value === undefined ? null : JSON.stringify(value);
-  if (value === undefined || value === null) return null;
-  switch (sqlType) {
-    case 'text':
-    case 'timestamp with time zone':
-    case 'timestamptz':
-      return typeof value === 'string' ? value : undefined;
-    case 'bigint':
-      return typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : undefined;
-    case 'double precision':
-      return typeof value === 'number' ? String(value) : undefined;
-    case 'boolean':
-      return typeof value === 'boolean' ? (value ? 't' : 'f') : undefined;
-    default:
-      return undefined;
-  }
+export type CopyField = (out: CopyBinaryWriter, value: unknown) => boolean;
+
+/** SQL NULL for undefined and null; anything else is up to `write`. */
+function nullOr(write: CopyField): CopyField {
+  return (out, value) => {
+    if (value !== undefined && value !== null) return write(out, value);
+    out.null();
+    return true;
+  };
+}
+
+const text = nullOr((out, value) => {
+  if (typeof value !== 'string') return false;
+  out.text(value);
+  return true;
+});
+const timestamptz = nullOr((out, value) => typeof value === 'string' && out.timestamptz(value));
+
+const COPY_FIELDS = new Map<string, CopyField>([
+  [
+    'jsonb',
+    (out, value) => {
+      // JSON null is the jsonb value null; only a missing property is SQL NULL.
+      if (value === undefined) out.null();
+      else out.jsonb(JSON.stringify(value));
+      return true;
+    },
+  ],
+  ['text', text],
+  ['timestamp with time zone', timestamptz],
+  ['timestamptz', timestamptz],
+  [
+    'bigint',
+    nullOr((out, value) => {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value)) return false;
+      out.int8(value);
+      return true;
+    }),
+  ],
+  [
+    'double precision',
+    nullOr((out, value) => {
+      if (typeof value !== 'number') return false;
+      out.float8(value);
+      return true;
+    }),
+  ],
+  [
+    'boolean',
+    nullOr((out, value) => {
+      if (typeof value !== 'boolean') return false;
+      out.bool(value);
+      return true;
+    }),
+  ],
+]);
+
+/** A type with no binary form here: only SQL NULL goes straight in. */
+const onlyNull = nullOr(() => false);
+
+/** The field writer for a column of `sqlType` (how `format_type` spells it), chosen once per table. */
+export function copyFieldFor(sqlType: string): CopyField {
+  return COPY_FIELDS.get(sqlType) ?? onlyNull;
 }

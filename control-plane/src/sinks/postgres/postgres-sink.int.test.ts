@@ -81,6 +81,26 @@ describe('PostgresSink against the real PostgreSQL', () => {
     expect({ ...b, id: 'direct' }).toEqual(a);
   });
 
+  it('stores the instants PostgreSQL itself reads from the text, whichever path a batch takes', async () => {
+    const ds = dataset('instants', { type: 'object', properties: { at: { type: 'string', format: 'date-time' }, x: { type: 'number' } } });
+    const strict = ['2026-03-01T10:00:00Z', '2026-03-01T10:00:00.5+15:59', '1999-12-31T23:59:59.999999-15:59', '0001-01-01T00:00:00Z', '2024-02-29T12:34:56.123456+05:30', '1969-07-20T20:17:40.1-04:00'];
+    const other = ['2026-03-01 10:00:00+01', '2026-03-01T10:00:00.1234565Z', '2026-12-31T23:59:60Z', '2026-03-01t10:00:00z'];
+    const before = { ...sink.batchesByPath };
+    const write = async (texts: readonly string[], prefix: string): Promise<void> => {
+      const envelopes = texts.map((t, i) => envelope('instants', `${prefix}:${i}`, { at: t, x: -0 }, t));
+      expect(await sink.write(batch(ds, envelopes))).toEqual({ kind: 'ok', rejected: [] });
+    };
+    await write(strict, 'strict');
+    expect(sink.batchesByPath.direct).toBe(before.direct + 1);
+    await write(other, 'other');
+    expect(sink.batchesByPath.staged).toBe(before.staged + 1);
+    const differing = await admin.query(
+      `SELECT id FROM "${schemaName}".instants WHERE event_time IS DISTINCT FROM (payload->>'at')::timestamptz OR at IS DISTINCT FROM (payload->>'at')::timestamptz OR x::text <> '0'`,
+    );
+    expect(differing.rows).toEqual([]);
+    expect(await rows('instants')).toHaveLength(strict.length + other.length);
+  });
+
   it('adds a column for a new optional field in a new schema version and never drops one', async () => {
     const v2 = { ...v1, properties: { ...v1.properties, region: { type: 'string' } } };
     const ds2 = dataset('orders', v2, 2);

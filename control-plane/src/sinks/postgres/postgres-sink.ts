@@ -6,7 +6,7 @@
  * `INSERT … SELECT … ON CONFLICT (id) DO NOTHING`, so a replayed batch changes nothing (the record id is the
  * primary key). Values are cast in that INSERT; when a cast refuses a value the schema let through, the batch
  * is bisected under savepoints to find the bad rows, which come back as `rejected` while the rest commit.
- * A batch seen for the first time first tries a plain COPY into the table under a savepoint (see
+ * A batch seen for the first time first tries a plain binary COPY into the table under a savepoint (see
  * `#copyDirect`); the staged path above is the fallback and the one that defines the semantics.
  */
 import { pipeline } from 'node:stream/promises';
@@ -18,7 +18,8 @@ import type { Envelope } from '@sluice/shared/envelope';
 import { failed, ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
 import type { Sink, SinkBatch, SinkWriteResult } from '../sink.ts';
-import { castExpression, columnCopyValue, ENVELOPE_COLUMNS, quoteIdent, quoteLiteral, typedColumns, type TypedColumn } from './columns.ts';
+import { castExpression, copyFieldFor, ENVELOPE_COLUMNS, quoteIdent, quoteLiteral, typedColumns, type CopyField, type TypedColumn } from './columns.ts';
+import { CopyBinaryWriter } from './copy-binary.ts';
 import { containsNul, copyTextRow } from './copy-text.ts';
 import { classifyPgError, describePgError, sqlState } from './pg-errors.ts';
 
@@ -45,7 +46,13 @@ export function postgresSinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env):
 /** A prepared table: where it is and the typed columns (with the type the table really has) to fill. */
 interface PreparedTable {
   qualified: string;
-  columns: Array<TypedColumn & { castType: string }>;
+  columns: PreparedColumn[];
+}
+
+/** A typed column with the type the table really has, and how a payload value becomes its COPY field. */
+interface PreparedColumn extends TypedColumn {
+  castType: string;
+  copyField: CopyField;
 }
 
 /** How `format_type()` spells the types `pgTypeOf` uses, where it differs. */
@@ -109,26 +116,11 @@ export class PostgresSink implements Sink {
       } else accepted.push(e);
     }
     if (accepted.length === 0) return { ...ok, rejected };
-    const ids = accepted.map((e) => e.id);
-    const payloadJson = accepted.map((e) => JSON.stringify(e.payload ?? null));
-    const schemaVersion = (e: Envelope): number => e.schemaVersion ?? batch.dataset.version;
-    // Rows for COPY straight into the table; undefined as soon as one value does not plainly fit its column.
-    let direct: string[] | undefined = [];
-    for (let n = 0; n < accepted.length && direct !== undefined; n++) {
-      const e = accepted[n]!;
-      const cells: Array<string | number | null> = [e.id, e.eventTime, e.ingestTime, e.agentId, schemaVersion(e), payloadJson[n]!];
-      const payload = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : {};
-      for (const c of table.columns) {
-        const cell = columnCopyValue(payload[c.property], c.castType);
-        if (cell === undefined) {
-          direct = undefined;
-          break;
-        }
-        cells.push(cell);
-      }
-      direct?.push(copyTextRow(cells));
-    }
-    const stagedRows = (): string => accepted.map((e, n) => copyTextRow([n, e.id, e.eventTime, e.ingestTime, e.agentId, schemaVersion(e), payloadJson[n]!])).join('');
+    const version = batch.dataset.version;
+    const direct = directRows(accepted, table.columns, version);
+    // The staged path is for replays and values that need SQL casts: its rows are built only when taken.
+    const stagedRows = (): string =>
+      accepted.map((e, n) => copyTextRow([n, e.id, e.eventTime, e.ingestTime, e.agentId, e.schemaVersion ?? version, JSON.stringify(e.payload ?? null)])).join('');
 
     let client: pg.PoolClient;
     try {
@@ -145,7 +137,7 @@ export class PostgresSink implements Sink {
           `CREATE TEMPORARY TABLE ${STAGE} (n int, id text, event_time text, ingest_time text, agent_id text, schema_version int, payload text) ON COMMIT DROP`,
         );
         await pipeline(Readable.from([stagedRows()]), client.query(copyFrom(`COPY ${STAGE} FROM STDIN`)));
-        await this.#insertIsolating(client, table, 0, ids.length - 1, ids, rejected);
+        await this.#insertIsolating(client, table, 0, accepted.length - 1, accepted, rejected);
       }
       await client.query('COMMIT');
       this.batchesByPath[directDone ? 'direct' : 'staged']++;
@@ -167,14 +159,15 @@ export class PostgresSink implements Sink {
 
   /**
    * The fast path, for a batch seen for the first time: COPY straight into the table (about twice as fast as
-   * staging and INSERT … SELECT here). Any id already present (a replay), or any value the table refuses,
-   * aborts the COPY: it is rolled back to its savepoint and the caller takes the staged, idempotent path.
+   * staging and INSERT … SELECT here), in binary format so the server does not parse timestamps and numbers
+   * (see copy-binary.ts). Any id already present (a replay), or any value the table refuses, aborts the COPY:
+   * it is rolled back to its savepoint and the caller takes the staged, idempotent path.
    */
-  async #copyDirect(client: pg.PoolClient, table: PreparedTable, rows: readonly string[]): Promise<boolean> {
+  async #copyDirect(client: pg.PoolClient, table: PreparedTable, rows: Buffer): Promise<boolean> {
     const targets = [...ENVELOPE_COLUMNS, ...table.columns.map((c) => c.column)].map(quoteIdent).join(', ');
     await client.query('SAVEPOINT sluice_direct');
     try {
-      await pipeline(Readable.from([rows.join('')]), client.query(copyFrom(`COPY ${table.qualified} (${targets}) FROM STDIN`)));
+      await pipeline(Readable.from([rows]), client.query(copyFrom(`COPY ${table.qualified} (${targets}) FROM STDIN (FORMAT binary)`)));
       await client.query('RELEASE SAVEPOINT sluice_direct');
       return true;
     } catch (error) {
@@ -208,7 +201,7 @@ export class PostgresSink implements Sink {
     table: PreparedTable,
     lo: number,
     hi: number,
-    ids: readonly string[],
+    rows: readonly Envelope[],
     rejected: Array<{ id: string; reason: string }>,
   ): Promise<void> {
     await client.query('SAVEPOINT sluice_rows');
@@ -221,13 +214,13 @@ export class PostgresSink implements Sink {
       await client.query('ROLLBACK TO SAVEPOINT sluice_rows');
       await client.query('RELEASE SAVEPOINT sluice_rows');
       if (lo === hi) {
-        rejected.push({ id: ids[lo] ?? '', reason: `postgres rejected the row: ${describePgError(error)}` });
+        rejected.push({ id: rows[lo]?.id ?? '', reason: `postgres rejected the row: ${describePgError(error)}` });
         return;
       }
     }
     const mid = Math.floor((lo + hi) / 2);
-    await this.#insertIsolating(client, table, lo, mid, ids, rejected);
-    await this.#insertIsolating(client, table, mid + 1, hi, ids, rejected);
+    await this.#insertIsolating(client, table, lo, mid, rows, rejected);
+    await this.#insertIsolating(client, table, mid + 1, hi, rows, rejected);
   }
 
   async #prepare(dataset: DatasetVersion): Promise<PreparedTable> {
@@ -265,7 +258,7 @@ export class PostgresSink implements Sink {
         if (actual !== (FORMAT_TYPE_NAMES[c.type] ?? c.type)) {
           this.#logger.warn({ table: qualified, column: c.column, schemaType: c.type, tableType: actual }, 'schema retyped a column; keeping the table type');
         }
-        return { ...c, castType: actual };
+        return { ...c, castType: actual, copyField: copyFieldFor(actual) };
       });
       const prepared = { qualified, columns };
       this.#prepared.set(preparedKey(dataset), prepared);
@@ -307,6 +300,32 @@ export class PostgresSink implements Sink {
     return kind === 'retryable' ? retryable(reason, 1_000) : failed(reason);
   }
 }
+
+/**
+ * Binary COPY data for the table itself (envelope columns, payload, typed columns), or undefined as soon as
+ * one value does not plainly fit its column. This runs for every row of every batch.
+ */
+function directRows(envelopes: readonly Envelope[], columns: readonly PreparedColumn[], version: number): Buffer | undefined {
+  const out = new CopyBinaryWriter(envelopes.length * 256);
+  const fields = ENVELOPE_COLUMNS.length + columns.length;
+  for (const e of envelopes) {
+    const schemaVersion = e.schemaVersion ?? version;
+    // The staged path's column is int: a version beyond it is that path's error to report.
+    if (schemaVersion > MAX_INT4) return undefined;
+    out.row(fields);
+    out.text(e.id);
+    if (!out.timestamptz(e.eventTime) || !out.timestamptz(e.ingestTime)) return undefined;
+    out.text(e.agentId);
+    out.int4(schemaVersion);
+    out.jsonb(JSON.stringify(e.payload ?? null));
+    const payload = typeof e.payload === 'object' && e.payload !== null && !Array.isArray(e.payload) ? (e.payload as Record<string, unknown>) : NO_PROPERTIES;
+    for (const c of columns) if (!c.copyField(out, payload[c.property])) return undefined;
+  }
+  return out.finish();
+}
+
+const MAX_INT4 = 2_147_483_647;
+const NO_PROPERTIES: Record<string, unknown> = {};
 
 function preparedKey(dataset: DatasetVersion): string {
   return `${dataset.spec.sinks.postgres?.table ?? dataset.spec.name}@${dataset.version}`;

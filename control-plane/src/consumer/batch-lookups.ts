@@ -1,0 +1,59 @@
+/**
+ * What one batch needs to know about its datasets, looked up once per batch rather than per record: the
+ * registry's answer for each (dataset, stamped version), and the compiled payload check of each version found.
+ */
+import type { DatasetVersion } from '@sluice/shared/dataset';
+import type { PayloadValidator, ValidatorCache } from '../datasets/validators.ts';
+import type { DatasetLookup } from './pipeline.ts';
+
+/** `peek`'s answer when the registry has not been asked yet. */
+export const NOT_LOOKED_UP = Symbol('not looked up');
+
+export class BatchLookups {
+  readonly #registry: DatasetLookup;
+  readonly #validators: ValidatorCache;
+  readonly #retry: <T>(what: string, operation: () => Promise<T>) => Promise<T>;
+  readonly #found = new Map<string, DatasetVersion | undefined>();
+  readonly #checks = new Map<DatasetVersion, PayloadValidator>();
+  // Records of a batch mostly belong to one dataset: the last answer is checked before the map.
+  #lastName: string | undefined;
+  #lastStamped = 0;
+  #last: DatasetVersion | undefined;
+
+  constructor(registry: DatasetLookup, validators: ValidatorCache, retry: <T>(what: string, operation: () => Promise<T>) => Promise<T>) {
+    this.#registry = registry;
+    this.#validators = validators;
+    this.#retry = retry;
+  }
+
+  /** The registry's answer if this batch already asked (undefined = unknown dataset), else NOT_LOOKED_UP. */
+  peek(name: string, stamped: number): DatasetVersion | undefined | typeof NOT_LOOKED_UP {
+    if (name === this.#lastName && stamped === this.#lastStamped) return this.#last;
+    const key = `${name}@${stamped}`;
+    if (!this.#found.has(key)) return NOT_LOOKED_UP;
+    return this.#remember(name, stamped, this.#found.get(key));
+  }
+
+  /** Asks the registry (retrying while it is unreachable); `stamped` is the version the record carries, 0 if none. */
+  async lookUp(name: string, stamped: number): Promise<DatasetVersion | undefined> {
+    const dataset = await this.#retry('dataset registry', () => this.#registry.latest(name, stamped));
+    this.#found.set(`${name}@${stamped}`, dataset);
+    return this.#remember(name, stamped, dataset);
+  }
+
+  payloadCheck(dataset: DatasetVersion): PayloadValidator {
+    let check = this.#checks.get(dataset);
+    if (!check) {
+      check = this.#validators.validator(dataset.spec.name, dataset.version, dataset.schema);
+      this.#checks.set(dataset, check);
+    }
+    return check;
+  }
+
+  #remember(name: string, stamped: number, dataset: DatasetVersion | undefined): DatasetVersion | undefined {
+    this.#lastName = name;
+    this.#lastStamped = stamped;
+    this.#last = dataset;
+    return dataset;
+  }
+}
