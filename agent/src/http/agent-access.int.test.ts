@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -85,6 +85,15 @@ afterAll(async () => {
     await exited;
   }
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('agent launcher', () => {
+  it('re-executes itself in place with the small-heap V8 flags (same pid, so signals reach the agent)', () => {
+    const cmdline = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain('--max-semi-space-size=2');
+    expect(cmdline).toContain('--max-old-space-size=128');
+    expect(cmdline).toContain('run');
+  });
 });
 
 describe('agent HTTP access (real agent process listening on 0.0.0.0)', () => {
