@@ -9,4 +9,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ SLUICE_ADMIN_KEY: '', SLUICE_METRICS_KEY: '' })).toMatchObject({ adminKey: undefined, metricsKey: undefined });
     expect(() => loadConfig({ SLUICE_ADMIN_KEY: admin, SLUICE_METRICS_KEY: admin })).toThrow(/SLUICE_METRICS_KEY must differ from SLUICE_ADMIN_KEY/);
   });
+
+  it('bounds what one Kafka fetch may return: 8 MiB unless SLUICE_FETCH_MAX_BYTES says otherwise', () => {
+    expect(loadConfig({}).batch.fetchMaxBytes).toBe(8 * 1024 * 1024);
+    expect(loadConfig({ SLUICE_FETCH_MAX_BYTES: '1048576' }).batch.fetchMaxBytes).toBe(1024 * 1024);
+  });
 });

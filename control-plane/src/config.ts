@@ -19,7 +19,8 @@ export interface ControlPlaneConfig {
   /** Records whose Kafka value is larger go to the DLQ instead of the sinks. */
   maxRecordBytes: number;
   /** Largest batch the consumer hands to the sinks, how long it waits to fill one, how many are in the sinks at once. */
-  batch: { maxRecords: number; maxWaitMs: number; maxInFlight: number };
+  /** fetchMaxBytes: what one Kafka fetch may return (bounds the decoded backlog a consumer holds). */
+  batch: { maxRecords: number; maxWaitMs: number; maxInFlight: number; fetchMaxBytes: number };
   topicRefreshMs: number;
   s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
   searchUrl: string;
@@ -69,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       maxRecords: int(env, 'SLUICE_BATCH_MAX_RECORDS', 5000),
       maxWaitMs: int(env, 'SLUICE_BATCH_MAX_WAIT_MS', 200),
       maxInFlight: Math.max(1, int(env, 'SLUICE_BATCH_IN_FLIGHT', 2)),
+      fetchMaxBytes: int(env, 'SLUICE_FETCH_MAX_BYTES', 8 * 1024 * 1024),
     },
     topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 10_000),
     s3: {

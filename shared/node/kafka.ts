@@ -159,6 +159,11 @@ export interface ConsumerSettings {
   maxWaitMs?: number;
   /** Messages the client may hold fetched but not yet consumed (bounds memory while a sink is down). */
   highWaterMark?: number;
+  /**
+   * Bytes one fetch may return (the client's default is 50 MB, all decoded at once). A soft limit: a record
+   * batch larger than this still comes back whole, so a consumer always makes progress.
+   */
+  fetchMaxBytes?: number;
 }
 
 type ClientMessage = Message<string, Buffer, string, string>;
@@ -215,6 +220,7 @@ export class KafkaConsumer {
       sessionTimeout: settings.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: 1_000,
       maxWaitTime: settings.maxWaitMs ?? 200,
+      ...(settings.fetchMaxBytes === undefined ? {} : { maxBytes: settings.fetchMaxBytes }),
       deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
     });
   }

@@ -39,6 +39,7 @@ export async function startConsumer(
     groupId: config.groupId,
     topics: [],
     highWaterMark: config.batch.maxRecords * (config.batch.maxInFlight + 1),
+    fetchMaxBytes: config.batch.fetchMaxBytes,
   });
   const shutdown = new AbortController();
   const pipeline = new Pipeline({
