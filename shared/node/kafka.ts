@@ -85,21 +85,27 @@ export class KafkaProducer {
   }
 
   async #sendOnce(messages: readonly OutgoingMessage[]): Promise<void> {
-    // Spread messages fill one partition up to SPREAD_BYTES, then the next: large batches that stay under
-    // the broker's per-partition limit once compressed.
+    // Spread messages fill one partition up to PARTITION_BATCH_BYTES, then the next: large batches that stay
+    // under the broker's per-partition limit once compressed. Without a partition the client hashes the key.
     let spreadTo = this.#nextSpread++;
     let spreadBytes = 0;
+    const partitionOf = (m: OutgoingMessage): number | undefined => {
+      if (m.spread !== true) return undefined;
+      spreadBytes += m.value.length;
+      if (spreadBytes > PARTITION_BATCH_BYTES) {
+        spreadTo = this.#nextSpread++;
+        spreadBytes = m.value.length;
+      }
+      return spreadTo;
+    };
     await this.#producer.send({
-      messages: messages.map((m) => {
-        const message = { topic: m.topic, key: typeof m.key === 'string' ? Buffer.from(m.key) : m.key, value: m.value, headers: encodedHeaders(m.headers) };
-        if (m.spread !== true) return message;
-        spreadBytes += m.value.length;
-        if (spreadBytes > SPREAD_BYTES) {
-          spreadTo = this.#nextSpread++;
-          spreadBytes = m.value.length;
-        }
-        return { ...message, partition: spreadTo };
-      }),
+      messages: messages.map((m) => ({
+        topic: m.topic,
+        key: typeof m.key === 'string' ? Buffer.from(m.key) : m.key,
+        value: m.value,
+        headers: encodedHeaders(m.headers),
+        partition: partitionOf(m),
+      })),
       acks: ProduceAcks.ALL,
       compression: this.#compression,
     });
@@ -110,8 +116,12 @@ export class KafkaProducer {
   }
 }
 
-/** Uncompressed bytes of spread messages put on one partition per request (the broker's default limit is 1 MiB). */
-const SPREAD_BYTES = 960 * 1024;
+/**
+ * Uncompressed bytes a request should put on one partition: the broker's default message.max.bytes (1 MiB)
+ * limits each partition's compressed batch. Spread messages are cut at it here; the agent's shipper caps
+ * the keyed messages of a request at it (they may all hash to one partition).
+ */
+export const PARTITION_BATCH_BYTES = 960 * 1024;
 
 /** Whether the broker refused a request because a partition's batch exceeds message.max.bytes. */
 function isTooLarge(error: unknown, depth = 0): boolean {

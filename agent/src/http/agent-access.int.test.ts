@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
 
 const BIN = path.join(import.meta.dirname, '../../bin/sluice-agent.js');
 const brokers = loadStackEnv().kafkaBrokers;
@@ -18,17 +18,6 @@ const id = randomBytes(4).toString('hex');
 const AGENT_TOKEN = `agent-${randomBytes(16).toString('hex')}`;
 const PUSH_TOKEN = `push-${randomBytes(16).toString('hex')}`;
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-agent-access-'));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 function writeConfig(name: string, http: string): string {
   const file = path.join(dir, `${name}.yaml`);
@@ -66,24 +55,11 @@ beforeAll(async () => {
   });
   agent.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   agent.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const ok = await fetch(`${url}/healthz`, { headers: { authorization: `Bearer ${AGENT_TOKEN}` } }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline || agent.exitCode !== null) throw new Error(`the agent did not come up:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitForHttpOk(`${url}/healthz`, { child: agent, output: () => output, what: 'the agent', authorization: `Bearer ${AGENT_TOKEN}`, timeoutMs: 30_000, intervalMs: 200 });
 });
 
 afterAll(async () => {
-  if (agent && agent.exitCode === null) {
-    const exited = new Promise((r) => agent.once('exit', r));
-    agent.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(agent);
   rmSync(dir, { recursive: true, force: true });
 });
 

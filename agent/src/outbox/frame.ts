@@ -12,11 +12,14 @@
  */
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 
-/** What a frame carries per message; values may be strings (written as UTF-8 without an extra copy). */
+/** What a frame carries per message. Strings are written as UTF-8 without an extra copy. */
 export interface FrameMessage {
   topic: string;
+  /** The record id, or a configured partition key's value (then `keyed`). Comes back as bytes. */
   key: string | Buffer;
+  /** The encoded envelope (or a blob chunk). */
   value: Buffer | string;
+  /** Share one (frozen) object per dataset: its JSON is computed once, not per message. */
   headers: Readonly<Record<string, string>>;
   /** The key is a partition key (per-key ordering), not the record id. */
   keyed?: boolean;

@@ -7,13 +7,11 @@
  * epoch, new connections) is picked up without restarting the agent.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
-
-/** Keyed bytes per request: under the broker's default message.max.bytes (1 MiB) for one partition. */
-const KEYED_REQUEST_BYTES = 960 * 1024;
 
 export interface MessageSender {
   send(messages: readonly DecodedMessage[]): Promise<void>;
@@ -111,12 +109,11 @@ export class Shipper {
         }
         cursor = batch[batch.length - 1]!.seq;
         if (this.#status.state === 'idle') this.#status.state = 'sending';
-        const frames = batch;
-        const messages = frames.length === 1 ? frames[0]!.messages : frames.flatMap((f) => f.messages);
+        const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((f) => f.messages);
         const sending: Promise<void> = this.#sendAll(messages, signal).then(() => {
           inFlight.delete(sending);
           if (signal.aborted || outbox.closed) return;
-          outbox.acknowledge(frames);
+          outbox.acknowledge(batch);
           this.#status.shipped += messages.length;
           this.#status.batches += 1;
           this.#status.lastAckAt = new Date().toISOString();
@@ -133,7 +130,7 @@ export class Shipper {
    * Sends in requests of at most maxBatchBytes (a frame may be larger), all issued at once and in order, so
    * the producer keeps their order on each partition as it does across batches. Keyed messages (partition
    * keys, blob chunks) may all hash to one partition, whose batch the broker limits to ~1 MiB: at most
-   * KEYED_REQUEST_BYTES of them go in one request, so that the broker does not refuse it.
+   * PARTITION_BATCH_BYTES of them go in one request, so that the broker does not refuse it.
    */
   async #sendAll(messages: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
     const limit = this.#options.maxBatchBytes;
@@ -145,7 +142,7 @@ export class Shipper {
       const m = messages[i]!;
       const size = m.value.length + m.key.length;
       const keyed = m.spread ? 0 : size;
-      if (i > start && (bytes + size > limit || keyedBytes + keyed > KEYED_REQUEST_BYTES)) {
+      if (i > start && (bytes + size > limit || keyedBytes + keyed > PARTITION_BATCH_BYTES)) {
         requests.push(messages.slice(start, i));
         start = i;
         bytes = 0;

@@ -1,18 +1,10 @@
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Envelope, SourceKind } from '@sluice/shared/envelope';
+import type { FrameMessage } from '../outbox/frame.ts';
 import type { MessageRoute } from '../runtime/to-message.ts';
 
-/** A message as the outbox keeps it and the shipper sends it. */
-export interface OutboxMessage {
-  topic: string;
-  /** Strings are stored as UTF-8; the shipper gets keys back as strings. */
-  key: string | Buffer;
-  /** The encoded envelope; a string is stored as UTF-8. */
-  value: Buffer | string;
-  /** Share one (frozen) object per dataset: the outbox encodes each distinct object's JSON once. */
-  headers: Readonly<Record<string, string>>;
-  /** The key is a configured partition key's value (per-key ordering), not the record id. */
-  keyed?: boolean;
+/** A message as a source commits it to the outbox: what a frame carries, plus its group. */
+export interface OutboxMessage extends FrameMessage {
   /**
    * Groups messages that must all be acknowledged before the source may act (e.g. a dropped file's sha256:
    * the file moves to done/ only when its group is drained).

@@ -7,12 +7,12 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@sluice/shared/node/logger';
+import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
 import { freshState, suffix } from '../../test/support/state.ts';
 import { ApiKeyStore, type Role } from '../auth/api-keys.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
@@ -93,17 +93,6 @@ let baseUrl = '';
 let output = '';
 let env: NodeJS.ProcessEnv = {};
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 async function createKey(role: Role): Promise<string> {
   const { stdout } = await run(process.execPath, [BIN, 'create-api-key', '--role', role, '--name', `access test ${role}`], {
     env: { ...env, SLUICE_LOG_LEVEL: 'warn' },
@@ -162,24 +151,11 @@ beforeAll(async () => {
   };
   serve.stdout?.on('data', keep);
   serve.stderr?.on('data', keep);
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`${baseUrl}/healthz`, { headers: { authorization: bearer('metrics') } }).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    if (Date.now() > deadline || serve.exitCode !== null) throw new Error(`serve did not come up:\n${output.slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
+  await waitForHttpOk(`${baseUrl}/healthz`, { child: serve, output: () => output, what: 'serve', authorization: bearer('metrics'), timeoutMs: 60_000, intervalMs: 300 });
 });
 
 afterAll(async () => {
-  if (serve && serve.exitCode === null) {
-    const exited = new Promise((r) => serve.once('exit', r));
-    serve.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(serve);
   await state?.drop();
 });
 

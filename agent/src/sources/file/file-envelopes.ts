@@ -59,11 +59,14 @@ export class FileEnvelopeEncoder {
     const times = `},"eventTime":"${now}","ingestTime":"${now}","payload":`;
     const rawTail = Buffer.from(times + MESSAGE_HEAD);
     const out = new Array<OutboxMessage>(records.length);
-    // Room for every raw line written whole (the upper bound; lines that need escaping use less).
-    const fixed = 2 * t.idPrefixBytes.length + t.headBytes.length - t.idPrefixBytes.length + t.middleBytes.length + rawTail.length + MESSAGE_TAIL.length + 3 * MAX_DIGITS;
+    // Room for every raw line written whole (the upper bound; lines that need escaping use less): the key
+    // (id prefix + offset) and the value (head + offset + middle + offset + times + line + tail).
     let room = 0;
-    for (const record of records) if ('bytes' in record) room += fixed + record.bytes.length;
-    const buf = room > 0 && format === 'text' && route.partitionKey === undefined ? Buffer.allocUnsafe(room) : undefined;
+    if (format === 'text' && route.partitionKey === undefined) {
+      const fixed = t.idPrefixBytes.length + t.headBytes.length + t.middleBytes.length + rawTail.length + MESSAGE_TAIL.length + 3 * MAX_DIGITS;
+      for (const record of records) if ('bytes' in record) room += fixed + record.bytes.length;
+    }
+    const buf = room > 0 ? Buffer.allocUnsafe(room) : undefined;
     let at = 0;
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
