@@ -53,6 +53,17 @@ describe('Shipper', () => {
     outbox.close();
   });
 
+  it('lingers only for a batch short of batchSize records, not for a full frame', async () => {
+    const outbox = new Outbox({ file: path.join(dir, 'linger.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
+    const broker = new FakeBroker();
+    const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100, lingerMs: 60_000, maxBatchBytes: 1 << 20, log });
+    shipper.start();
+    outbox.commit(Array.from({ length: 100 }, (_, i) => msg(i))); // one frame of exactly batchSize records
+    await until(() => broker.received.length === 100, 5_000); // a linger would hold it for a minute
+    await shipper.stop(0);
+    outbox.close();
+  });
+
   it('backs off while the broker is down, lets the outbox grow, and recovers without restart', async () => {
     const outbox = new Outbox({ file: path.join(dir, 'b.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
     const broker = new FakeBroker();

@@ -101,7 +101,7 @@ export class Shipper {
         if (signal.aborted || outbox.closed) return;
         let batch: OutboxFrame[] = outbox.read(cursor, batchSize, maxBatchBytes);
         if (batch.length === 0) continue;
-        if (batch.length < batchSize && lingerMs > 0 && inFlight.size === 0) {
+        if (batch.reduce((n, f) => n + f.records, 0) < batchSize && lingerMs > 0 && inFlight.size === 0) {
           // A short wait fills the batch when records trickle in; under load batches are full and never wait.
           await sleep(lingerMs, undefined, { signal, ref: false }).catch(() => undefined);
           if (signal.aborted) return;
