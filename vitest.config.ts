@@ -24,6 +24,8 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          // Deletes the topics, schemas and indices each file registered (shared/node/testing/test-resources.ts).
+          setupFiles: ['shared/node/testing/test-cleanup.ts'],
         },
       },
     ],

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AllowedRoots } from '@sluice/agent/config/allowed-roots';
 import { parseConfig } from '@sluice/agent/config/load-config';
 import { Outbox, type Synchronous } from '@sluice/agent/outbox/outbox';
 import { Agent } from '@sluice/agent/runtime/agent';
@@ -51,7 +52,7 @@ async function tailToOutbox(lines: number, synchronous: Synchronous): Promise<Re
   const metrics = new AgentMetrics({ defaultMetrics: false });
   const source = new FileSource(
     { type: 'file', id: 'bench', dataset: 'bench', include: [path.join(logs, '*.log')], exclude: [], startAt: 'beginning', format: 'text', maxLineBytes: 1 << 20, encoding: 'utf8', fingerprintBytes: 1024, readChunkBytes: 512 * 1024, pollIntervalMs: 50 },
-    { baseDir: dir },
+    { baseDir: dir, allowedRoots: new AllowedRoots([logs], dir) },
   );
   const started = performance.now();
   const cpuBefore = process.cpuUsage();

@@ -54,6 +54,7 @@ function config(): ControlPlaneConfig {
     SLUICE_CONSUMER_GROUP: `bench-${id}`,
     SLUICE_S3_BUCKET: bucket,
     SLUICE_TOPIC_REFRESH_MS: '500',
+    SLUICE_CONSUMER_METRICS_PORT: '0',
     SLUICE_BATCH_MAX_RECORDS: process.env.BENCH_BATCH ?? '5000',
     SLUICE_BATCH_MAX_WAIT_MS: process.env.BENCH_BATCH_WAIT_MS ?? '50',
   });

@@ -105,7 +105,11 @@ all_sinks='"sinks":{"postgres":{"enabled":true},"search":{"enabled":true},"objec
 create_dataset '{"name":"drops","description":"Files dropped into ./drop (CSV rows, NDJSON, JSON arrays, blobs)",'"$all_sinks"',"schema":{"type":"object"}}'
 create_dataset '{"name":"app_logs","description":"Lines tailed from ./logs/*.log",'"$all_sinks"',"schema":{"type":"object","properties":{"message":{"type":"string"}}}}'
 
+# The consumer serves its own /metrics and /healthz (the stack's Prometheus scrapes 127.0.0.1:9464).
+export SLUICE_CONSUMER_METRICS_PORT="${SLUICE_CONSUMER_METRICS_PORT:-9464}"
+CONSUMER_URL="http://127.0.0.1:$SLUICE_CONSUMER_METRICS_PORT"
 launch consumer node control-plane/bin/sluice-control-plane.js consume
+wait_http consumer "$CONSUMER_URL/healthz" "$METRICS_KEY_FILE"
 launch agent node agent/bin/sluice-agent.js run --config agent/examples/agent.yaml
 wait_http agent "http://$SLUICE_AGENT_HTTP/healthz" "$AGENT_TOKEN_FILE"
 
@@ -116,7 +120,8 @@ Sluice is running.
   append lines to     $ROOT/logs/*.log
   control plane API   $CP_URL/api/v1   (OpenAPI: $CP_URL/docs; /metrics, /healthz, /readyz)
   admin API key       in $KEY_FILE   (curl -H "authorization: Bearer \$(cat $KEY_FILE)" $CP_URL/api/v1/datasets)
-  viewer key          in $METRICS_KEY_FILE   (what Prometheus scrapes the control plane with)
+  consumer            $CONSUMER_URL/metrics   /healthz   (same viewer key)
+  viewer key          in $METRICS_KEY_FILE   (what Prometheus scrapes the control plane and the consumer with)
   agent               http://$SLUICE_AGENT_HTTP/status   /metrics   /healthz   (token in $AGENT_TOKEN_FILE)
   PostgreSQL          $SLUICE_PG_URL   (tables in schema sluice_data)
   OpenSearch          $SLUICE_SEARCH_URL/_cat/indices?v

@@ -1,9 +1,12 @@
 /**
- * `sluice-agent run | validate | status`. Exit codes: 0 ok, 1 bad config / failed status, 2 usage.
+ * `sluice-agent run | validate | status`. Exit codes: 0 ok, 1 bad config (or, with `controlPlane` set, a
+ * dataset it does not know) / failed status, 2 usage.
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '@sluice/shared/node/logger';
 import { ConfigError, loadConfigFile } from './config/load-config.ts';
+import { includeLinkProblems } from './config/include-links.ts';
+import { checkDatasets } from './control/dataset-check.ts';
 import { redact } from './config/redact.ts';
 import { Agent } from './runtime/agent.ts';
 
@@ -26,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'validate':
-      return validate(values.config, values.print ?? false);
+      return await validate(values.config, values.print ?? false);
     case 'run':
       return run(values.config);
     case 'status':
@@ -53,10 +56,25 @@ function load(file: string | undefined): ReturnType<typeof loadConfigFile> | und
   }
 }
 
-function validate(file: string | undefined, print: boolean): number {
+async function validate(file: string | undefined, print: boolean): Promise<number> {
   const loaded = load(file);
   if (!loaded) return 1;
-  process.stdout.write(`${file}: ok (${loaded.config.sources.length} sources)\n`);
+  // What the include patterns match now: a link out of allowedRoots would be refused by a running agent.
+  const links = includeLinkProblems(loaded.config, loaded.baseDir);
+  if (links.length > 0) {
+    process.stderr.write(`${file}: links outside allowedRoots\n${links.map((p) => `${p.path}: ${p.reason}`).join('\n')}\n`);
+    return 1;
+  }
+  // With a control plane configured, the datasets are checked too; a control plane that cannot be asked
+  // only warns: the config itself may be fine.
+  const check = await checkDatasets(loaded.config);
+  for (const warning of check?.warnings ?? []) process.stderr.write(`warning: ${warning}\n`);
+  if (check && check.unknown.length > 0) {
+    process.stderr.write(`${file}: unknown datasets\n${check.unknown.map((u) => `${u.path}: ${u.reason}`).join('\n')}\n`);
+    return 1;
+  }
+  const checked = check === undefined ? '' : check.warnings.length > 0 ? ', datasets not checked' : ', datasets registered';
+  process.stdout.write(`${file}: ok (${loaded.config.sources.length} sources${checked})\n`);
   if (print) process.stdout.write(`${JSON.stringify(redact(loaded.config), null, 2)}\n`);
   return 0;
 }

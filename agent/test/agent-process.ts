@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KafkaConsumer, type IncomingMessage } from '@sluice/shared/node/kafka';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 
 export const brokers = loadStackEnv().kafkaBrokers;
 const BIN = path.join(import.meta.dirname, '../bin/sluice-agent.js');
@@ -24,7 +25,7 @@ export function setupAgent(name: string, sourcesYaml: (logs: string) => string, 
   const logs = path.join(dir, 'logs');
   mkdirSync(logs);
   const suffix = Math.random().toString(36).slice(2, 8);
-  const topicPrefix = `it_${name}_${suffix}.`;
+  const topicPrefix = testTopicPrefix(`it_${name}_${suffix}`);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const configFile = path.join(dir, 'agent.yaml');
   writeFileSync(

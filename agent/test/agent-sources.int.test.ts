@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { parseConfig } from '../src/config/load-config.ts';
@@ -44,6 +45,7 @@ agentId: it-agent-${suffix}
 dataDir: ./data
 kafka:
   brokers: [${brokers.join(', ')}]
+  topicPrefix: "${TEST_TOPIC_PREFIX}"
 http:
   listen: 127.0.0.1:0
 allowedRoots: [${work}]
@@ -79,14 +81,14 @@ sources:
     });
     expect(pushed.status).toBe(200);
 
-    const dropped = await readTopic(brokers, topicForDataset(datasets.drop), (m) => m.length >= 3);
+    const dropped = await readTopic(brokers, topicForDataset(datasets.drop, TEST_TOPIC_PREFIX), (m) => m.length >= 3);
     expect(dropped.map((m) => decode(m.value)).map((e) => e.payload ?? e.parseError?.reason)).toEqual(
       expect.arrayContaining([{ a: '1', b: '2' }, 'line 3: expected 2 fields, got 1', { a: '5', b: '6' }]),
     );
     await waitFor(async () => (await readdir(join(work, 'drop', 'done'))).includes('rows.csv'), 60_000, 'rows.csv in done/');
-    const polled = await readTopic(brokers, topicForDataset(datasets.poll), (m) => m.length >= 4);
+    const polled = await readTopic(brokers, topicForDataset(datasets.poll, TEST_TOPIC_PREFIX), (m) => m.length >= 4);
     expect(polled.map((m) => (decode(m.value).payload as { n: number }).n).sort()).toEqual([11, 12, 21, 22]);
-    const pushedRecords = await readTopic(brokers, topicForDataset(datasets.push), (m) => m.length >= 2);
+    const pushedRecords = await readTopic(brokers, topicForDataset(datasets.push, TEST_TOPIC_PREFIX), (m) => m.length >= 2);
     expect(pushedRecords.map((m) => decode(m.value).payload)).toEqual(expect.arrayContaining([{ x: 1 }, { x: 2 }]));
 
     const status = (await (await fetch(`${agent.url}/status`)).json()) as { sources: { id: string; details?: Record<string, unknown> }[] };

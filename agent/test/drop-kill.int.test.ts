@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { readTopic } from './support/topic-reader.ts';
 import { waitFor } from './support/wait-for.ts';
@@ -56,7 +57,7 @@ describe('drop source under kill -9', () => {
       configFile,
       `agentId: kill-agent
 dataDir: ./data
-kafka: { brokers: [${brokers.join(', ')}] }
+kafka: { brokers: [${brokers.join(', ')}], topicPrefix: "${TEST_TOPIC_PREFIX}" }
 http: { listen: '127.0.0.1:0' }
 allowedRoots: [${work}]
 sources:
@@ -89,7 +90,7 @@ sources:
     const keys = new Set<string | undefined>();
     const messages = await readTopic(
       brokers,
-      topicForDataset(dataset),
+      topicForDataset(dataset, TEST_TOPIC_PREFIX),
       (m) => {
         // Incremental: the predicate runs after every message.
         for (let i = keys.size === 0 ? 0 : m.length - 1; i < m.length; i++) keys.add(m[i]?.key);
@@ -111,7 +112,10 @@ sources:
     const ids = [...byId.keys()].map((id) => Number(id.split(':').at(-1))).sort((a, b) => a - b);
     expect(ids[0]).toBe(0);
     expect(ids.at(-1)).toBe(rows - 1);
-    expect(await readdir(join(work, 'drop', 'done'))).toEqual(['big.csv']);
+    // The 15 broken rows are reported beside the file, counted across the kills (rows before a resume point too).
+    expect((await readdir(join(work, 'drop', 'done'))).sort()).toEqual(['big.csv', 'big.csv.report.json']);
+    const report = JSON.parse(await readFile(join(work, 'drop', 'done', 'big.csv.report.json'), 'utf8')) as { rows: number; failed: number };
+    expect(report).toMatchObject({ rows: rows, failed: rows / 10_000 });
     // Where the kills landed (for the report when this is read by a human): file=<rows> means mid-file.
     console.log(JSON.stringify({ killedAt: seen, messages: messages.length, distinct: byId.size }));
   }, 560_000);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { DropSource } from '../src/sources/drop/drop-source.ts';
 import { startSourcePipeline, type SourcePipeline } from './support/source-pipeline.ts';
@@ -60,7 +61,7 @@ describe('drop source → Kafka', () => {
     await rename(join(folder, 'stock.csv.tmp'), join(folder, 'stock.csv'));
     await waitFor(async () => (await readdir(join(folder, 'done'))).includes('stock.csv'), 120_000, 'stock.csv in done/');
 
-    const messages = await readTopic(brokers, topicForDataset(name), (m) => m.length >= 3000);
+    const messages = await readTopic(brokers, topicForDataset(name, TEST_TOPIC_PREFIX), (m) => m.length >= 3000);
     const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
     expect(envelopes).toHaveLength(3000);
     const sha = createHash('sha256').update(csv).digest('hex');
@@ -82,7 +83,7 @@ describe('drop source → Kafka', () => {
     await writeFile(join(folder, 'b.ndjson'), '{"n":1}\n{"n":2}\n');
     await waitFor(async () => (await readdir(join(folder, 'done'))).includes('b.ndjson.duplicate.json'), 60_000);
     expect(await readdir(join(folder, 'done'))).toContain('empty.ndjson');
-    const messages = await readTopic(brokers, topicForDataset(name), (m) => m.length >= 2);
+    const messages = await readTopic(brokers, topicForDataset(name, TEST_TOPIC_PREFIX), (m) => m.length >= 2);
     // Give a duplicate time to show up if one had been sent.
     await new Promise((resolve) => setTimeout(resolve, 1000).unref());
     expect(messages).toHaveLength(2);
@@ -116,7 +117,7 @@ describe('drop source → Kafka', () => {
     const partitions = new Set<number>();
     await readTopic(
       brokers,
-      topicForDataset(name),
+      topicForDataset(name, TEST_TOPIC_PREFIX),
       (messages) => {
         for (const m of messages.splice(0)) {
           partitions.add(m.partition);

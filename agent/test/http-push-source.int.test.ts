@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { AgentHttpServer } from '../src/http/server.ts';
@@ -61,7 +62,7 @@ describe('http-push source → Kafka', () => {
     await waitFor(() => pipeline.outbox.stats().rows === 0, 60_000, 'the outbox to drain');
     expect(await post('{"n":6}\n', 'req-3').then((r) => r.status)).toBe(200);
 
-    const messages = await readTopic(brokers, topicForDataset(dataset), (m) => m.length >= 6);
+    const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 6);
     const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
     expect(envelopes.map((e) => e.id).sort()).toEqual(
       ['req-1:0', 'req-1:1', 'req-1:2', 'req-2:0', 'req-2:1', 'req-3:0'].map((s) => `it-agent:push-it:h:${s}`),

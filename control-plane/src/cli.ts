@@ -51,7 +51,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
   const sinks = buildSinks(config, logger);
   const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-api' });
   const lagReader = new KafkaConsumer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-lag', groupId: config.groupId, topics: [] });
-  const metrics = new ControlPlaneMetrics({ defaultMetrics: true });
+  const metrics = new ControlPlaneMetrics({ defaultMetrics: true, maxAgentLabels: config.maxAgentLabels });
   const app = await buildServer({
     pool,
     datasets: new DatasetStore(pool, { prepare: prepareWith(sinks.registry) }),
@@ -60,6 +60,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
     metrics,
     logger,
     produce: (messages) => producer.send(messages),
+    produceOne: (message) => producer.sendOne(message),
     kafka: {
       ping: async () => void (await listTopics(config.kafkaBrokers)),
       lag: async () => {

@@ -16,19 +16,32 @@ export interface ControlPlaneConfig {
   dlqTopic: string;
   groupId: string;
   http: { host: string; port: number; bodyLimitBytes: number };
+  /** Where each `consume` process serves /metrics and /healthz; port 0 picks a free one (logged). */
+  consumerMetrics: { host: string; port: number };
+  /** Distinct agent label values on the record counters before the rest count as `(other)`. */
+  maxAgentLabels: number;
   /** Records whose Kafka value is larger go to the DLQ instead of the sinks. */
   maxRecordBytes: number;
   /** Largest batch the consumer hands to the sinks, how long it waits to fill one, how many are in the sinks at once. */
   /** fetchMaxBytes: what one Kafka fetch may return (bounds the decoded backlog a consumer holds). */
   batch: { maxRecords: number; maxWaitMs: number; maxInFlight: number; fetchMaxBytes: number };
   topicRefreshMs: number;
-  s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  /**
+   * A sink error nobody classified is retried `unknownAttempts` times and for `unknownRetryMs` (both), then
+   * its records are dead-lettered; a dataset whose sink write stays stalled `pauseAfterMs` is paused.
+   */
+  sinkRetry: { unknownAttempts: number; unknownRetryMs: number; pauseAfterMs: number };
+  /** dedupeWindowMs: how long the object store keeps a record id out of later segments (0 = by offset only). */
+  s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string; dedupeWindowMs: number };
   searchUrl: string;
   /** Bootstrap admin key: its hash is stored on first start; the key itself is never logged. */
   adminKey: string | undefined;
   /** Bootstrap viewer key for Prometheus and health probes: its hash is stored on every start. */
   metricsKey: string | undefined;
 }
+
+/** The consumer's metrics port in the local stack and compose (deploy/prometheus scrapes it). */
+export const DEFAULT_CONSUMER_METRICS_PORT = 9464;
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -37,6 +50,12 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${key} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
+  const value = int(env, key, fallback);
+  if (value > 65_535) throw new Error(`${key} must be a TCP port (0-65535), got ${value}`);
   return value;
 }
 
@@ -65,6 +84,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       port: int(env, 'SLUICE_HTTP_PORT', 8080),
       bodyLimitBytes: int(env, 'SLUICE_HTTP_BODY_LIMIT', 10 * 1024 * 1024),
     },
+    consumerMetrics: {
+      host: env.SLUICE_CONSUMER_METRICS_HOST ?? env.SLUICE_HTTP_HOST ?? '127.0.0.1',
+      port: port(env, 'SLUICE_CONSUMER_METRICS_PORT', DEFAULT_CONSUMER_METRICS_PORT),
+    },
+    maxAgentLabels: Math.max(1, int(env, 'SLUICE_METRICS_MAX_AGENTS', 1000)),
     maxRecordBytes: int(env, 'SLUICE_MAX_RECORD_BYTES', 1024 * 1024),
     batch: {
       maxRecords: int(env, 'SLUICE_BATCH_MAX_RECORDS', 5000),
@@ -73,11 +97,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       fetchMaxBytes: int(env, 'SLUICE_FETCH_MAX_BYTES', 8 * 1024 * 1024),
     },
     topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 10_000),
+    sinkRetry: {
+      unknownAttempts: Math.max(1, int(env, 'SLUICE_SINK_UNKNOWN_ATTEMPTS', 5)),
+      unknownRetryMs: int(env, 'SLUICE_SINK_UNKNOWN_RETRY_MS', 60_000),
+      pauseAfterMs: int(env, 'SLUICE_CONSUMER_PAUSE_AFTER_MS', 2_000),
+    },
     s3: {
       endpoint: stack.s3.endpoint,
       accessKey: stack.s3.accessKey,
       secretKey: stack.s3.secretKey,
       bucket: env.SLUICE_S3_BUCKET ?? 'sluice',
+      dedupeWindowMs: int(env, 'SLUICE_S3_DEDUPE_WINDOW_HOURS', 7 * 24) * 3_600_000,
     },
     searchUrl: stack.searchUrl,
     adminKey,

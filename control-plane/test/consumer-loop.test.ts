@@ -114,8 +114,8 @@ describe('ConsumerLoop', () => {
     const metrics = new ControlPlaneMetrics();
     const pipeline = pipelineInto(sink, metrics);
     const sizes: number[] = [];
-    const process = pipeline.process.bind(pipeline);
-    pipeline.process = (batch) => (sizes.push(batch.length), process(batch));
+    const start = pipeline.start.bind(pipeline);
+    pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
     const loop = new ConsumerLoop({
       consumer: fake as unknown as KafkaConsumer,
       pipeline,

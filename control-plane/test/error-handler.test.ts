@@ -17,6 +17,7 @@ async function app() {
     unavailable: () => UnavailableError('later', { retryAfterSeconds: 7 }),
     bug: () => BugError('should not happen'),
     plain: () => new Error('connection string postgres://secret@db leaked?'),
+    pgdown: () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:55432'), { code: 'ECONNREFUSED' }),
   };
   server.get('/:kind', (request) => {
     throw errors[(request.params as { kind: string }).kind]!();
@@ -47,6 +48,16 @@ describe('errorHandler', () => {
     const unavailable = await server.inject({ method: 'GET', url: '/unavailable' });
     expect(unavailable.headers['retry-after']).toBe('7');
     expect((await server.inject({ method: 'GET', url: '/unauthorized' })).headers['www-authenticate']).toBe('Bearer');
+    await server.close();
+  });
+
+  it('answers a dependency that is down 503 with Retry-After, not 500, and without its address', async () => {
+    const server = await app();
+    const res = await server.inject({ method: 'GET', url: '/pgdown' });
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.json<{ error: { name: string } }>().error.name).toBe('UnavailableError');
+    expect(res.body).not.toContain('55432');
     await server.close();
   });
 

@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
+import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 import type { Envelope } from '@sluice/shared/envelope';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
@@ -19,7 +20,7 @@ let pool: pg.Pool;
 let producer: KafkaProducer;
 const prepared = new MemorySink('postgres');
 const keys: Record<'viewer' | 'operator' | 'admin', string> = { viewer: '', operator: '', admin: 'bootstrap-admin-key-for-tests-0123456789' };
-const prefix = `sluicetest${suffix()}.`;
+const prefix = testTopicPrefix(`http${suffix()}`);
 
 const schemaV1 = { type: 'object', required: ['device'], properties: { device: { type: 'string' }, temperature: { type: 'number' } } };
 
@@ -39,6 +40,7 @@ beforeAll(async () => {
     metrics: new ControlPlaneMetrics(),
     logger: createLogger('http-test', { level: 'silent' }),
     produce: (m) => producer.send(m),
+    produceOne: (m) => producer.sendOne(m),
     kafka: { ping: async () => void (await listTopics(stackEnv.kafkaBrokers)), lag: () => Promise.resolve([]) },
     topicPrefix: prefix,
     maxRecordBytes: 4096,

@@ -163,14 +163,40 @@ describe('Pipeline', () => {
     await pipeline.process([0, 1, 2].map((i) => message(envelope('sensors', `m${i}`, { device: 'd' }), { offset: BigInt(100 + i) })));
     expect([...pg.records.keys()]).toEqual(['m0', 'm1', 'm2']);
     expect([...search.records.keys()]).toEqual(['m0', 'm2']);
-    expect(dlq.entries).toEqual([expect.objectContaining({ recordId: 'm1', reason: 'sink search rejected the record: mapper_parsing_exception' })]);
+    expect(dlq.entries).toEqual([expect.objectContaining({ recordId: 'm1', reason: 'sink search rejected the record: mapper_parsing_exception; stored in postgres' })]);
 
     dlq.entries.length = 0;
     search.mode = { kind: 'ok' };
     pg.mode = { kind: 'failed', reason: 'value too long for type' };
     const result = await pipeline.process([message(envelope('sensors', 'f0', { device: 'd' }), { offset: 200n })]);
-    expect(dlq.entries).toEqual([expect.objectContaining({ recordId: 'f0', reason: 'sink postgres refused the batch: value too long for type' })]);
+    expect(dlq.entries).toEqual([expect.objectContaining({ recordId: 'f0', reason: 'sink postgres refused the batch: value too long for type; stored in search' })]);
     expect(result.counts.get('sensors')).toEqual({ ingested: 0, failed: 1 });
+  });
+
+  it('dead-letters what any store would refuse before any sink writes it, with the reason', async () => {
+    const { pipeline, pg, search, dlq } = setup();
+    cleanup.push(() => pipeline.close());
+    const payloads = [{ device: 'a\u0000b' }, { device: 'd', temperature: 1.23e29 }, { device: 'd', deep: 'DEEP' }, { device: 'ok' }];
+    // Too deep for JSON.stringify: the 5,000 levels go into the text the way a producer would have sent them.
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const bytes = (p: object, i: number) => Buffer.from(JSON.stringify(envelope('sensors', `g${i}`, p)).replace('"DEEP"', deep));
+    await pipeline.process(payloads.map((p, i) => message(bytes(p, i), { offset: BigInt(300 + i) })));
+    expect([...pg.records.keys()]).toEqual(['g3']);
+    expect([...search.records.keys()]).toEqual(['g3']);
+    expect(dlq.entries.map((e) => [e.recordId, e.reason])).toEqual([
+      ['g0', 'refused before any store: payload.device: contains a NUL character (\\u0000), which PostgreSQL cannot store'],
+      ['g1', expect.stringMatching(/^refused before any store: payload\.temperature: number 1\.23e\+29 is beyond/) as unknown],
+      ['g2', expect.stringMatching(/^refused before any store: nested more than 16 levels deep/) as unknown],
+    ]);
+  });
+
+  it('a rejection two sinks make is one DLQ entry with both reasons, and says no store holds it', async () => {
+    const { pipeline, pg, search, dlq } = setup();
+    cleanup.push(() => pipeline.close());
+    pg.mode = { kind: 'reject', ids: ['r0'], reason: 'bad row' };
+    search.mode = { kind: 'reject', ids: ['r0'], reason: 'bad doc' };
+    await pipeline.process([message(envelope('sensors', 'r0', { device: 'd' }), { offset: 400n })]);
+    expect(dlq.entries.map((e) => e.reason)).toEqual(['sink postgres rejected the record: bad row; sink search rejected the record: bad doc; no store holds it']);
   });
 
   it('retries the DLQ write until it succeeds before returning offsets', async () => {

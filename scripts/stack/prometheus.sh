@@ -1,7 +1,7 @@
 # Prometheus from Debian. deploy/prometheus/prometheus.yml names the default local addresses; the copy under
 # .stack/prometheus is rendered with the addresses from scripts/stack.env so that file stays the one source,
-# and with absolute paths to the scrape credentials `npm start` keeps in .sluice/ (the control plane's viewer
-# key, the agent's token). Prometheus reads a credentials file at every scrape, so it may start before they exist.
+# and with absolute paths to the scrape credentials `npm start` keeps in .sluice/ (the viewer key for the
+# control plane and the consumer, the agent's token); the consumer's port follows SLUICE_CONSUMER_METRICS_PORT. Prometheus reads a credentials file at every scrape, so it may start before they exist.
 
 PROMETHEUS_BIN="${SLUICE_PROMETHEUS_BIN:-/usr/bin/prometheus}"
 PROMETHEUS_DIR="$STACK_DIR/prometheus"
@@ -28,6 +28,7 @@ prometheus_render_config() {
   sed -e "s#127\.0\.0\.1:8080#$(hostport_of "$SLUICE_CONTROL_PLANE_URL")#g" \
     -e "s#127\.0\.0\.1:8686#$(hostport_of "$SLUICE_AGENT_HTTP")#g" \
     -e "s#127\.0\.0\.1:9090#$(hostport_of "$SLUICE_PROMETHEUS_URL")#g" \
+    -e "s#127\.0\.0\.1:9464#127.0.0.1:${SLUICE_CONSUMER_METRICS_PORT:-9464}#g" \
     -e "s#credentials_file: \.\./\.\./\.sluice/#credentials_file: $SLUICE_RUN_DIR/#g" \
     "$src/prometheus.yml" >"$PROMETHEUS_DIR/prometheus.yml"
 }

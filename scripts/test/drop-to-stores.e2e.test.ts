@@ -17,14 +17,17 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { freePort, stopProcess } from '@sluice/shared/node/testing/processes';
+import { ownSchemas, ownSearchIndices, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const stack = loadStackEnv();
 const id = randomBytes(4).toString('hex');
 const dataset = `e2e_${id}`;
-const topicPrefix = `e2e${id}.`;
+const topicPrefix = testTopicPrefix(`e2e${id}`);
 const stateSchema = `e2e_state_${id}`;
 const dataSchema = `e2e_data_${id}`;
+ownSchemas(stateSchema, dataSchema);
+ownSearchIndices(`sluice-${dataset}-*`);
 const bucket = `e2e-${id}`;
 const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
 // Every endpoint needs credentials, as with `npm start`: a viewer key for the control plane's health and
@@ -91,6 +94,7 @@ beforeAll(async () => {
     SLUICE_CONSUMER_GROUP: `e2e-${id}`,
     SLUICE_S3_BUCKET: bucket,
     SLUICE_TOPIC_REFRESH_MS: '1000',
+    SLUICE_CONSUMER_METRICS_PORT: '0',
     SLUICE_ADMIN_KEY: adminKey,
     SLUICE_METRICS_KEY: metricsKey,
     SLUICE_LOG_LEVEL: 'warn',
@@ -145,6 +149,14 @@ afterAll(async () => {
   await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE; DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`);
   await pool.end();
   await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
+  // The bucket is this test's own; a bucket must be empty before it can go.
+  const emptyAndRemove = async (): Promise<void> => {
+    const keys: string[] = [];
+    for await (const item of s3.listObjectsV2(bucket, '', true) as AsyncIterable<{ name?: string }>) if (item.name) keys.push(item.name);
+    await s3.removeObjects(bucket, keys);
+    await s3.removeBucket(bucket);
+  };
+  await emptyAndRemove().catch(() => undefined);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

@@ -33,9 +33,11 @@ describe('Prometheus scrape credentials', () => {
   it.each([
     ['deploy/prometheus/prometheus.yml', '../../.sluice/prometheus.key', '../../.sluice/agent.token'],
     ['deploy/prometheus/prometheus.compose.yml', '/run/secrets/sluice-metrics-key', '/run/secrets/sluice-agent-token'],
-  ])('%s sends a Bearer credential file to the control plane and the agent', (file, controlPlane, agent) => {
+  ])('%s sends a Bearer credential file to the control plane, the consumer and the agent', (file, controlPlane, agent) => {
     const config = jobs(join(ROOT, file));
     expect(config.get('sluice-control-plane')?.authorization).toEqual({ type: 'Bearer', credentials_file: controlPlane });
+    // The consumer authenticates with the control plane's API keys, so the same viewer key serves both.
+    expect(config.get('sluice-consumer')?.authorization).toEqual({ type: 'Bearer', credentials_file: controlPlane });
     expect(config.get('sluice-agent')?.authorization).toEqual({ type: 'Bearer', credentials_file: agent });
   });
 
@@ -52,6 +54,7 @@ describe('Prometheus scrape credentials', () => {
     const rendered = join(stackDir, 'prometheus', 'prometheus.yml');
     const config = jobs(rendered);
     expect(config.get('sluice-control-plane')?.authorization?.credentials_file).toBe(join(runDir, 'prometheus.key'));
+    expect(config.get('sluice-consumer')?.authorization?.credentials_file).toBe(join(runDir, 'prometheus.key'));
     expect(config.get('sluice-agent')?.authorization?.credentials_file).toBe(join(runDir, 'agent.token'));
     if (promtool) {
       // Without --syntax-only promtool also checks that the credential files exist.

@@ -33,13 +33,35 @@ export interface ProducerSettings {
   brokers: string[];
   clientId: string;
   compression?: Compression;
-  /** Per-request timeout; the caller's retry loop decides what happens after. */
+  /** How long the broker may take to have a batch on all in-sync replicas before it answers with an error. */
   timeoutMs?: number;
+  /**
+   * Retry each request until the broker answers or the producer is closed (backoff up to `maxRetryDelayMs`,
+   * default 5 s): for callers whose records wait safely meanwhile (the agent's outbox). Otherwise a request is
+   * tried 3 times within about a second, then `send` rejects (an HTTP caller answers 503 promptly).
+   */
+  retryUntilAcknowledged?: boolean;
+  maxRetryDelayMs?: number;
+  /** Called before each internal retry: the request failed (broker down, connection lost) and is tried again. */
+  onRetry?: (error: Error, attempt: number) => void;
 }
+
+const RETRY_BASE_DELAY_MS = 250;
+const BOUNDED_RETRIES = 2;
 
 /**
  * An idempotent producer with acks=all: a resolved `send` means every message is durable on the in-sync
- * replicas, and the broker drops the duplicates an internal retry may create.
+ * replicas, once.
+ *
+ * The client gives each partition's batch a producer id, epoch and sequence number when `send` is called,
+ * and its own retries re-send that batch with the same numbers, also on a new connection: the broker
+ * recognises a batch it has already written and answers with its offset (KIP-98; the broker remembers the
+ * last 5 batches per producer and partition; the client keeps one request in flight per connection). Once
+ * `send` rejects, the client drops its producer id, so sending the same messages again makes a new batch
+ * under a new id, which the broker cannot recognise: a re-send that may duplicate. Hence
+ * `retryUntilAcknowledged`: unbounded retries of whatever the client deems retriable (broker down or
+ * restarting, a lost answer), with backoff without jitter so that requests waiting for one partition keep
+ * their order; `send` then rejects only for what retrying cannot fix, or when the producer is closed.
  */
 export class KafkaProducer {
   readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
@@ -57,8 +79,12 @@ export class KafkaProducer {
       compression: this.#compression,
       autocreateTopics: true,
       timeout: settings.timeoutMs ?? 15_000,
-      retries: 2,
-      retryDelay: 250,
+      retries: settings.retryUntilAcknowledged === true ? Number.MAX_SAFE_INTEGER : BOUNDED_RETRIES,
+      retryDelay: (_client, _operation, attempt, _retries, error) => {
+        settings.onRetry?.(error, attempt);
+        if (settings.retryUntilAcknowledged !== true) return RETRY_BASE_DELAY_MS;
+        return Math.min(RETRY_BASE_DELAY_MS * 2 ** Math.min(attempt - 1, 16), settings.maxRetryDelayMs ?? 5_000);
+      },
       // Keys and headers arrive as bytes already (see toProduce): no per-message re-encoding.
       serializers: { key: identity, value: identity, headerKey: identity, headerValue: identity },
     });
@@ -109,6 +135,18 @@ export class KafkaProducer {
       acks: ProduceAcks.ALL,
       compression: this.#compression,
     });
+  }
+
+  /** Sends one message (murmur2 partition of its key) and says where it landed, e.g. for a DLQ replay's record. */
+  async sendOne(message: OutgoingMessage): Promise<{ topic: string; partition: number; offset: bigint }> {
+    const result = await this.#producer.send({
+      messages: [{ topic: message.topic, key: typeof message.key === 'string' ? Buffer.from(message.key) : message.key, value: message.value, headers: encodedHeaders(message.headers) }],
+      acks: ProduceAcks.ALL,
+      compression: this.#compression,
+    });
+    const at = result.offsets?.find((o) => o.topic === message.topic);
+    if (!at) throw new Error(`the broker acknowledged the message to ${message.topic} without an offset`);
+    return { topic: at.topic, partition: at.partition, offset: at.offset };
   }
 
   async close(): Promise<void> {
@@ -322,6 +360,18 @@ export async function ensureTopics(brokers: string[], topics: readonly TopicSpec
       if (existing.has(topic.name)) continue;
       await admin.createTopics({ topics: [topic.name], partitions: topic.partitions ?? 3, replicas: topic.replicas ?? 1 });
     }
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Deletes the topics that exist (tests clean up the topics they made). */
+export async function deleteTopics(brokers: string[], topics: readonly string[]): Promise<void> {
+  const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const names = topics.filter((t) => existing.has(t));
+    if (names.length > 0) await admin.deleteTopics({ topics: names });
   } finally {
     await admin.close();
   }

@@ -1,7 +1,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 
 /**
- * The record envelope: one contract from the agent through Kafka to every store (see DESIGN.md).
+ * The record envelope: one contract from the agent through Kafka to every store (see docs/architecture.md).
  * `id` is derived from where the record came from (see record-id.ts), never random, so every hop may retry
  * and the stores still hold each record once.
  */

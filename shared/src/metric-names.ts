@@ -11,9 +11,17 @@ export const METRICS = {
   agentRecordsRead: 'sluice_agent_records_read_total',
   agentRecordsCommitted: 'sluice_agent_records_committed_total',
   agentRecordsShipped: 'sluice_agent_records_shipped_total',
+  agentRecordsResent: 'sluice_agent_records_resent_total',
   agentSourceErrors: 'sluice_agent_source_errors_total',
   agentOutboxRows: 'sluice_agent_outbox_rows',
   agentOutboxBytes: 'sluice_agent_outbox_bytes',
   agentOutboxOldestAge: 'sluice_agent_outbox_oldest_age_seconds',
   agentBreakerState: 'sluice_agent_breaker_state',
 } as const;
+
+/**
+ * prom-client's default gauges whose names end in `_total`, which the exposition format reserves for
+ * counters (`promtool check metrics` fails on them). Each is the sum of a labelled gauge that stays:
+ * nodejs_active_handles{type}, nodejs_active_requests{type}, nodejs_active_resources{type}.
+ */
+export const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'] as const;

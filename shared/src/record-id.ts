@@ -1,5 +1,5 @@
 /**
- * Stable record ids, decided at the edge from where a record came from (DESIGN.md, "record envelope").
+ * Stable record ids, decided at the edge from where a record came from (docs/architecture.md, hop 1).
  * The same input always yields the same id, so a re-read after a crash or a retried send is recognised
  * downstream (`ON CONFLICT DO NOTHING`, search `_id`, object keys). Parts are joined with ':' and must not
  * contain it; callers hash unbounded parts (API cursors, file paths) first.
@@ -13,9 +13,11 @@ export const recordId = {
   /** A row of a dropped file: the file's sha256 + row index (0 for a whole-file blob). */
   drop: (agentId: string, sourceId: string, sha256: string, row: number): string =>
     join(agentId, sourceId, 'd', sha256, String(row)),
-  /** An item of a polled API page: hash of the cursor/page that produced it + index in the page. */
-  poll: (agentId: string, sourceId: string, pageKey: string, index: number): string =>
-    join(agentId, sourceId, 'p', pageKey, String(index)),
+  /**
+   * An item of a polled API: a hash of what the record is (its `idField` value, or its canonical JSON with
+   * the endpoint), not of where in a response it stood, so polling the same list again yields the same ids.
+   */
+  poll: (agentId: string, sourceId: string, recordKey: string): string => join(agentId, sourceId, 'p', recordKey),
   /** An item of a pushed batch: the request id (client-supplied idempotency key or generated) + index. */
   push: (agentId: string, sourceId: string, requestId: string, index: number): string =>
     join(agentId, sourceId, 'h', requestId, String(index)),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KafkaConsumer, KafkaProducer, type IncomingMessage } from '@sluice/shared/node/kafka';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { TEST_TOPIC_PREFIX, ownTopics } from '@sluice/shared/node/testing/test-resources';
 
 const brokers = loadStackEnv().kafkaBrokers;
 const run = `${Date.now()}_${process.pid}`;
@@ -27,7 +28,8 @@ describe('KafkaProducer (real broker, 3 partitions per topic)', () => {
   afterAll(() => producer.close());
 
   it('puts the spread messages of one send on one partition, and hashes keyed messages to the same partition each time', async () => {
-    const topic = `test.spread_${run}`;
+    const topic = `${TEST_TOPIC_PREFIX}spread_${run}`;
+    ownTopics(topic);
     await producer.send([{ topic, key: 'warm', value: Buffer.from('{}'), headers }]);
     for (let send = 0; send < 3; send++) {
       await producer.send(Array.from({ length: 50 }, (_, i) => ({ topic, key: `id-${send}-${i}`, value: Buffer.from(`{"n":${i}}`), headers, spread: true })));
@@ -49,7 +51,8 @@ describe('KafkaProducer (real broker, 3 partitions per topic)', () => {
   });
 
   it('splits a request the broker refuses as too large and delivers every message once', async () => {
-    const topic = `test.toolarge_${run}`;
+    const topic = `${TEST_TOPIC_PREFIX}toolarge_${run}`;
+    ownTopics(topic);
     // Incompressible 400 KB values, all keyed alike: one partition batch of 2.4 MB, over message.max.bytes.
     const values = Array.from({ length: 6 }, () => randomBytes(400_000));
     await producer.send(values.map((value, i) => ({ topic, key: 'same-key', value, headers: { ...headers, n: String(i) } })));

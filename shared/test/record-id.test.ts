@@ -13,7 +13,7 @@ describe('recordId', () => {
       recordId.file('a', 's', 'x', 1),
       recordId.file('b', 's', 'x', 0),
       recordId.drop('a', 's', 'x', 0),
-      recordId.poll('a', 's', 'x', 0),
+      recordId.poll('a', 's', 'x'),
       recordId.push('a', 's', 'x', 0),
     ]);
     expect(ids.size).toBe(6);

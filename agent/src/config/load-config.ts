@@ -5,13 +5,14 @@
  * Every problem is reported as `path: reason`, one per line, all at once.
  */
 import { Ajv, type ErrorObject } from 'ajv';
-import { readFileSync, realpathSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { parseDocument } from 'yaml';
 import { agentConfigSchema, type AgentConfig } from '@sluice/shared/agent-config/index';
 import { SluiceError } from '@sluice/shared/errors';
 import { isLoopbackHost, parseListen } from '../http/listen-address.ts';
+import { AllowedRoots } from './allowed-roots.ts';
 
 export interface ConfigProblem {
   path: string;
@@ -145,27 +146,6 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
   });
 }
 
-/** realpath of the longest existing prefix, so a folder that does not exist yet can still be checked. */
-function realpathLoose(target: string): string {
-  let current = path.resolve(target);
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      return path.join(realpathSync(current), ...rest);
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return path.join(current, ...rest);
-      rest.unshift(path.basename(current));
-      current = parent;
-    }
-  }
-}
-
-function isInside(child: string, root: string): boolean {
-  const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
 function semanticProblems(config: AgentConfig, baseDir: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   // Without a token /metrics, /healthz and /status are open: acceptable on loopback only.
@@ -175,10 +155,9 @@ function semanticProblems(config: AgentConfig, baseDir: string): ConfigProblem[]
       reason: `is required because http.listen (${config.http.listen}) is not a loopback address (127.0.0.1 or ::1); e.g. token: \${env:SLUICE_AGENT_TOKEN}`,
     });
   }
-  const roots = config.allowedRoots.map((r) => realpathLoose(path.resolve(baseDir, r)));
+  const roots = new AllowedRoots(config.allowedRoots, baseDir);
   const checkAllowed = (at: (string | number)[], folder: string): void => {
-    const real = realpathLoose(path.resolve(baseDir, folder));
-    if (!roots.some((root) => isInside(real, root))) {
+    if (!roots.contains(path.resolve(baseDir, folder))) {
       problems.push({ path: formatPath(at), reason: 'must be inside an allowed folder (allowedRoots)' });
     }
   };

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
+import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 
 const BIN = path.join(import.meta.dirname, '../../bin/sluice-agent.js');
 const brokers = loadStackEnv().kafkaBrokers;
@@ -28,7 +29,7 @@ function writeConfig(name: string, http: string): string {
       `dataDir: ./data-${name}`,
       'kafka:',
       `  brokers: ${JSON.stringify(brokers)}`,
-      `  topicPrefix: "acl${id}."`,
+      `  topicPrefix: "${testTopicPrefix(`acl${id}`)}"`,
       http,
       'sources:',
       '  - type: http-push',

@@ -1,5 +1,5 @@
 /**
- * The durable outbox (DESIGN.md "Agent"): SQLite in WAL mode holding the messages not yet acknowledged by
+ * The durable outbox (docs/architecture.md, hop 2): SQLite in WAL mode holding the messages not yet acknowledged by
  * Kafka and each source's read position. A source commits its records and its new position in ONE
  * transaction, so after a crash the position and the records agree: nothing lost, nothing duplicated between
  * source and outbox. A commit is stored as frames (frame.ts: many messages per row, zstd-compressed); the
@@ -101,6 +101,7 @@ export class Outbox {
   readonly #groupExists: Database.Statement<[string], { one: number }>;
   readonly #oldest: Database.Statement<[], { created_at: number }>;
   readonly #totals: Database.Statement<[], { n: number; b: number }>;
+  readonly #recordsThrough: Database.Statement<[number], { n: number }>;
   readonly #commitTx: (frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => number;
 
   constructor(options: OutboxOptions) {
@@ -143,6 +144,7 @@ export class Outbox {
     this.#groupExists = this.#db.prepare('SELECT 1 AS one FROM frames WHERE grp = ? LIMIT 1');
     this.#oldest = this.#db.prepare('SELECT created_at FROM frames ORDER BY seq LIMIT 1');
     this.#totals = this.#db.prepare('SELECT coalesce(sum(records), 0) AS n, coalesce(sum(bytes), 0) AS b FROM frames');
+    this.#recordsThrough = this.#db.prepare('SELECT coalesce(sum(records), 0) AS n FROM frames WHERE seq <= ?');
     this.#commitTx = this.#db.transaction((frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => {
       const now = Date.now();
       let last = 0;
@@ -258,6 +260,11 @@ export class Outbox {
       if (records >= maxRecords || bytes >= maxBytes) break;
     }
     return out;
+  }
+
+  /** Messages held in frames up to and including `seq` (the shipper's count of a previous run's sends). */
+  recordsThrough(seq: number): number {
+    return this.#recordsThrough.get(seq)!.n;
   }
 
   /** Deletes acknowledged frames (a contiguous seq range read by `read`), waking capacity and drained waiters. */

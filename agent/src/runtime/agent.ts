@@ -14,11 +14,14 @@ import type { AgentConfig, SourceConfig } from '@sluice/shared/agent-config/inde
 import { KafkaProducer } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { KAFKA_HEADERS } from '@sluice/shared/envelope';
+import { AllowedRoots } from '../config/allowed-roots.ts';
 import { redact } from '../config/redact.ts';
+import { DatasetWatch } from '../control/dataset-check.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { AgentHttpServer, type HttpRoutes } from '../http/server.ts';
 import { Outbox } from '../outbox/outbox.ts';
-import { Shipper, type MessageSender } from '../shipper/shipper.ts';
+import type { DecodedMessage } from '../outbox/frame.ts';
+import { Shipper, type MessageSender, type SenderEvents } from '../shipper/shipper.ts';
 import { createSource } from '../sources/registry.ts';
 import type { Source, SourceState } from '../sources/source.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -37,7 +40,7 @@ interface RunningSource {
 export interface AgentOptions {
   log: Logger;
   /** Replaces the Kafka producer (tests and benchmarks of the outbox side only). */
-  createSender?: () => MessageSender;
+  createSender?: (events: SenderEvents) => MessageSender;
 }
 
 export class Agent {
@@ -48,6 +51,7 @@ export class Agent {
   #outbox: Outbox | undefined;
   #shipper: Shipper | undefined;
   #http: AgentHttpServer | undefined;
+  #datasets: DatasetWatch | undefined;
   readonly #sources = new Map<string, RunningSource>();
   #address: string | undefined;
   #startedAt = new Date().toISOString();
@@ -81,18 +85,19 @@ export class Agent {
     const kafka = config.kafka;
     this.#shipper = new Shipper({
       outbox: this.#outbox,
-      createSender: this.#options.createSender ?? (() => new KafkaProducer({ brokers: kafka.brokers, clientId: kafka.clientId, compression: kafka.compression })),
+      createSender:
+        this.#options.createSender ??
+        ((events) =>
+          new KafkaProducer({ brokers: kafka.brokers, clientId: kafka.clientId, compression: kafka.compression, retryUntilAcknowledged: true, onRetry: events.onRetry })),
       batchSize: config.shipper.batchSize,
       lingerMs: config.shipper.lingerMs,
       maxBatchBytes: config.shipper.maxBatchBytes,
       log: this.#log.child({ component: 'shipper' }),
       onShipped: (batch) => {
-        const byDataset = new Map<string, number>();
-        for (const m of batch) {
-          const dataset = m.headers[KAFKA_HEADERS.dataset] ?? 'unknown';
-          byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
-        }
-        for (const [dataset, n] of byDataset) this.metrics.recordsShipped.inc({ dataset }, n);
+        for (const [dataset, n] of countByDataset(batch)) this.metrics.recordsShipped.inc({ dataset }, n);
+      },
+      onResent: (batch, reason) => {
+        for (const [dataset, n] of countByDataset(batch)) this.metrics.recordsResent.inc({ dataset, reason }, n);
       },
     });
     this.#shipper.start();
@@ -106,6 +111,8 @@ export class Agent {
     const address = await this.#http.listen(config.http.listen);
     this.#address = `http://${address.address}:${address.port}`;
     for (const sourceConfig of config.sources) await this.#startSource(sourceConfig);
+    this.#datasets = new DatasetWatch(() => this.config, this.#log.child({ component: 'dataset-check' }));
+    this.#datasets.start();
     this.#log.info({ agentId: config.agentId, http: this.#address, sources: config.sources.length, outboxRows: this.#outbox.stats().rows }, 'agent started');
   }
 
@@ -148,6 +155,7 @@ export class Agent {
       await this.#startSource(sourceConfig);
       started.push(sourceConfig.id);
     }
+    this.#datasets?.recheck();
     this.#log.info({ started, stopped, unchanged }, 'config reloaded');
     return { started, stopped, unchanged };
   }
@@ -155,6 +163,7 @@ export class Agent {
   async stop(drainTimeoutMs = this.config.shipper.drainTimeoutMs): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    await this.#datasets?.stop();
     for (const running of this.#sources.values()) await this.#stopSource(running);
     this.#sources.clear();
     await this.#shipper?.stop(drainTimeoutMs);
@@ -168,13 +177,15 @@ export class Agent {
     const sources = [...this.#sources.values()].map((r) => {
       const state: SourceState = r.source ? r.source.status() : { state: 'failed' };
       const lastError = state.lastError ?? r.lastError ?? (r.startError ? { at: this.#startedAt, message: r.startError } : undefined);
-      return { id: r.config.id, type: r.config.type, dataset: r.config.dataset, ...state, ...(lastError ? { lastError } : {}) };
+      const datasetProblem = this.#datasets?.problemOf(`sources[${this.config.sources.findIndex((s) => s.id === r.config.id)}].dataset`);
+      return { id: r.config.id, type: r.config.type, dataset: r.config.dataset, ...state, ...(lastError ? { lastError } : {}), ...(datasetProblem ? { warnings: [datasetProblem] } : {}) };
     });
     return redact({
       agentId: this.config.agentId,
       startedAt: this.#startedAt,
       configFile: this.#loaded.file,
       sources,
+      ...(this.#datasets?.status() ? { datasets: this.#datasets.status() } : {}),
       outbox: this.#outbox && !this.#outbox.closed ? this.#outbox.stats() : undefined,
       shipper: this.#shipper?.status(),
     });
@@ -196,6 +207,7 @@ export class Agent {
     try {
       const source = await createSource(config, {
         baseDir: this.#loaded.baseDir,
+        allowedRoots: new AllowedRoots(this.config.allowedRoots, this.#loaded.baseDir),
         http: routes,
         breakerState: (endpoint, state) => this.metrics.breakerState.set({ source: config.id, endpoint }, state),
       });
@@ -229,4 +241,13 @@ export class Agent {
 
 function fingerprintOf(config: SourceConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+}
+
+function countByDataset(batch: readonly DecodedMessage[]): Map<string, number> {
+  const byDataset = new Map<string, number>();
+  for (const m of batch) {
+    const dataset = m.headers[KAFKA_HEADERS.dataset] ?? 'unknown';
+    byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
+  }
+  return byDataset;
 }

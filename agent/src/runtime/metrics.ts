@@ -1,6 +1,6 @@
 /** The agent's Prometheus metrics (names from shared/src/metric-names.ts), on a registry of its own. */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRICS } from '@sluice/shared/metric-names';
+import { METRICS, MISNAMED_DEFAULT_METRICS } from '@sluice/shared/metric-names';
 import type { Outbox } from '../outbox/outbox.ts';
 
 export class AgentMetrics {
@@ -8,16 +8,26 @@ export class AgentMetrics {
   readonly recordsRead: Counter<'source'>;
   readonly recordsCommitted: Counter<'source'>;
   readonly recordsShipped: Counter<'dataset'>;
+  readonly recordsResent: Counter<'dataset' | 'reason'>;
   readonly sourceErrors: Counter<'source'>;
   readonly breakerState: Gauge<'source' | 'endpoint'>;
   #outbox: Outbox | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics ?? true) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
     this.recordsRead = new Counter({ name: METRICS.agentRecordsRead, help: 'Records produced by sources', labelNames: ['source'], registers });
     this.recordsCommitted = new Counter({ name: METRICS.agentRecordsCommitted, help: 'Records committed to the outbox', labelNames: ['source'], registers });
     this.recordsShipped = new Counter({ name: METRICS.agentRecordsShipped, help: 'Records acknowledged by Kafka', labelNames: ['dataset'], registers });
+    this.recordsResent = new Counter({
+      name: METRICS.agentRecordsResent,
+      help: 'Records handed to Kafka again under a new producer sequence (failed-send, restart): the topic may hold them twice',
+      labelNames: ['dataset', 'reason'],
+      registers,
+    });
     this.sourceErrors = new Counter({ name: METRICS.agentSourceErrors, help: 'Source errors', labelNames: ['source'], registers });
     this.breakerState = new Gauge({
       name: METRICS.agentBreakerState,

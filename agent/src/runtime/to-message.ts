@@ -15,7 +15,7 @@ export interface MessageRoute {
 }
 
 /**
- * The outbox message for an envelope (DESIGN.md): topic per dataset, key = record id unless a partition-key
+ * The outbox message for an envelope (docs/architecture.md): topic per dataset, key = record id unless a partition-key
  * field is configured and present in the payload, headers repeating what routing needs.
  */
 export function toMessage(envelope: Envelope, options: MessageOptions, group?: string): OutboxMessage {

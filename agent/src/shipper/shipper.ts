@@ -2,9 +2,14 @@
  * Ships the outbox to Kafka: reads whole frames from the head in seq order (batches bounded by records and
  * bytes, lingering briefly for a fuller batch), sends them through the idempotent acks=all producer in
  * requests of at most `maxBatchBytes`, and deletes the frames only after the broker acknowledged all of
- * their messages. A failed send is retried forever with jittered exponential backoff
- * while the outbox grows; every few failures the producer is recreated so a restarted broker (new producer
- * epoch, new connections) is picked up without restarting the agent.
+ * their messages.
+ *
+ * While the broker is down or a connection is lost, the producer retries each request itself with the same
+ * producer sequence, so the broker drops a batch it had already written (the sender reports these retries
+ * through `SenderEvents`: state `backoff`). Only a send that rejects is sent again by the shipper, with
+ * jittered exponential backoff, forever, while the outbox grows; that and a restart with an unacknowledged
+ * backlog are re-sends the broker cannot recognise, counted and logged (resends.ts). Every few rejected sends
+ * the producer is recreated.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
@@ -12,34 +17,49 @@ import type { Logger } from '@sluice/shared/node/logger';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
+import { Resends, type ResendReason } from './resends.ts';
+
+export type { ResendReason };
 
 export interface MessageSender {
   send(messages: readonly DecodedMessage[]): Promise<void>;
   close(): Promise<void>;
 }
 
+/** What a sender tells the shipper while a `send` is pending. */
+export interface SenderEvents {
+  /** The sender is retrying a request by itself (`attempt` from 1), e.g. the broker is unreachable or an answer was lost. */
+  onRetry: (error: Error, attempt: number) => void;
+}
+
 export interface ShipperOptions {
   outbox: Outbox;
-  createSender: () => MessageSender;
+  createSender: (events: SenderEvents) => MessageSender;
   batchSize: number;
   lingerMs: number;
   maxBatchBytes: number;
   log: Logger;
   /** Called after each acknowledged batch (metrics). */
   onShipped?: (messages: readonly DecodedMessage[]) => void;
+  /** Called when records are handed to a producer again (metrics); see resends.ts. */
+  onResent?: (messages: readonly DecodedMessage[], reason: ResendReason) => void;
   /** Backoff bounds; tests shorten them. */
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
   /** Batches sent concurrently (default 4). */
   maxInFlight?: number;
-  /** Consecutive failed sends after which the producer is recreated. */
+  /** Consecutive rejected sends after which the producer is recreated. */
   recreateAfterFailures?: number;
+  /** Pause before retrying the delete of acknowledged frames that failed (a full disk). */
+  acknowledgeRetryMs?: number;
 }
 
 export interface ShipperStatus {
   state: 'idle' | 'sending' | 'backoff' | 'stopped';
   shipped: number;
   batches: number;
+  /** Records handed to a producer again under a new sequence (the topic may hold them twice). */
+  resent: number;
   consecutiveFailures: number;
   lastError?: { at: string; message: string };
   lastAckAt?: string;
@@ -50,7 +70,18 @@ export class Shipper {
   readonly #abort = new AbortController();
   #sender: MessageSender | undefined;
   #loop: Promise<void> | undefined;
-  #status: ShipperStatus = { state: 'idle', shipped: 0, batches: 0, consecutiveFailures: 0 };
+  #status: ShipperStatus = { state: 'idle', shipped: 0, batches: 0, resent: 0, consecutiveFailures: 0 };
+  #resends: Resends | undefined;
+  /** Sends rejected in a row: the producer is recreated every `recreateAfterFailures` of them. */
+  #rejected = 0;
+  /** Frames the broker acknowledged whose delete failed; deleted later, never sent again by this run. */
+  readonly #undeleted: OutboxFrame[][] = [];
+  /** A first retry is routine (a partition leader moved, a new topic is being created); more mean trouble. */
+  readonly #events: SenderEvents = {
+    onRetry: (error, attempt) => {
+      if (attempt > 1) this.#failed(error);
+    },
+  };
 
   constructor(options: ShipperOptions) {
     this.#options = options;
@@ -63,7 +94,7 @@ export class Shipper {
   }
 
   status(): ShipperStatus {
-    return { ...this.#status };
+    return { ...this.#status, resent: this.#resends?.total ?? 0 };
   }
 
   /** Waits up to `drainTimeoutMs` for the outbox to empty, then stops sending and closes the producer. */
@@ -75,13 +106,15 @@ export class Shipper {
     this.#abort.abort(new Error('shipper stopped'));
     await this.#loop;
     this.#status.state = 'stopped';
+    this.#resends?.settle();
     await this.#closeSender();
   }
 
   /**
-   * Up to `maxInFlight` batches are sent at once (disjoint seq ranges read past a cursor); each retries on
-   * its own and deletes exactly its rows when acknowledged. Order across batches is therefore not strict,
-   * which is fine: records are keyed and deduplicated by id downstream.
+   * Up to `maxInFlight` batches are sent at once (disjoint seq ranges read past a cursor), and none is added
+   * while a send is failing; each retries on its own and deletes exactly its rows when acknowledged. Order
+   * across batches is therefore not strict, which is fine: records are keyed and deduplicated by id
+   * downstream.
    */
   async #run(): Promise<void> {
     const { outbox, batchSize, lingerMs, maxBatchBytes } = this.#options;
@@ -89,9 +122,12 @@ export class Shipper {
     const signal = this.#abort.signal;
     const inFlight = new Set<Promise<void>>();
     let cursor = 0;
+    const resends = (this.#resends = new Resends(outbox, this.#options.log, this.#options.onResent));
     try {
       while (!signal.aborted) {
-        if (inFlight.size >= maxInFlight) {
+        // While sends are failing, no new batch gets producer sequence numbers: requests queued behind a
+        // failing one could only reach the broker out of order, and each would cost a new producer id.
+        if (inFlight.size >= maxInFlight || (inFlight.size > 0 && this.#status.consecutiveFailures > 0)) {
           await Promise.race(inFlight);
           continue;
         }
@@ -99,6 +135,7 @@ export class Shipper {
         const more = outbox.work(signal, cursor);
         await (inFlight.size > 0 ? Promise.race([more, ...inFlight]) : more);
         if (signal.aborted || outbox.closed) return;
+        if (inFlight.size > 0 && this.#status.consecutiveFailures > 0) continue;
         let batch: OutboxFrame[] = outbox.read(cursor, batchSize, maxBatchBytes);
         if (batch.length === 0) continue;
         if (batch.reduce((n, f) => n + f.records, 0) < batchSize && lingerMs > 0 && inFlight.size === 0) {
@@ -110,10 +147,11 @@ export class Shipper {
         cursor = batch[batch.length - 1]!.seq;
         if (this.#status.state === 'idle') this.#status.state = 'sending';
         const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((f) => f.messages);
+        resends.sending(batch);
         const sending: Promise<void> = this.#sendAll(messages, signal).then(() => {
           inFlight.delete(sending);
           if (signal.aborted || outbox.closed) return;
-          outbox.acknowledge(batch);
+          this.#acknowledge(batch);
           this.#status.shipped += messages.length;
           this.#status.batches += 1;
           this.#status.lastAckAt = new Date().toISOString();
@@ -157,24 +195,25 @@ export class Shipper {
 
   async #send(batch: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
     const recreateAfter = this.#options.recreateAfterFailures ?? 5;
+    let attempts = 0;
     await withRetry(
       async () => {
         try {
-          this.#sender ??= this.#options.createSender();
+          if (attempts++ > 0) this.#resends?.retrying(batch);
+          this.#sender ??= this.#options.createSender(this.#events);
           await untilAborted(this.#sender.send(batch), signal);
+          this.#rejected = 0;
           if (this.#status.consecutiveFailures > 0) {
             this.#options.log.info({ failures: this.#status.consecutiveFailures }, 'kafka reachable again, shipping resumed');
+            this.#resends?.settle();
+            if (this.#status.state === 'backoff') this.#status.state = 'sending';
           }
           this.#status.consecutiveFailures = 0;
         } catch (error) {
           if (signal.aborted) throw error;
-          this.#status.consecutiveFailures += 1;
-          this.#status.state = 'backoff';
-          this.#status.lastError = { at: new Date().toISOString(), message: (error as Error).message };
-          if (this.#status.consecutiveFailures === 1) {
-            this.#options.log.warn({ err: error, rows: this.#options.outbox.stats().rows }, 'kafka send failed; backing off, the outbox keeps the records');
-          }
-          if (this.#status.consecutiveFailures % recreateAfter === 0) await this.#closeSender();
+          this.#failed(error as Error);
+          this.#rejected += 1;
+          if (this.#rejected % recreateAfter === 0) await this.#closeSender();
           throw new RetryableError((error as Error).message, { cause: error });
         }
       },
@@ -187,6 +226,49 @@ export class Shipper {
     ).catch((error: unknown) => {
       if (!signal.aborted) throw error;
     });
+  }
+
+  /** A failed attempt, the sender's own retry or a rejected send: the outbox keeps the records meanwhile. */
+  #failed(error: Error): void {
+    if (this.#abort.signal.aborted) return;
+    this.#status.consecutiveFailures += 1;
+    this.#status.state = 'backoff';
+    this.#status.lastError = { at: new Date().toISOString(), message: error.message };
+    if (this.#status.consecutiveFailures === 1) {
+      this.#options.log.warn({ err: error, rows: this.#options.outbox.stats().rows }, 'kafka send failed; backing off, the outbox keeps the records');
+    }
+  }
+
+  /**
+   * Deletes acknowledged frames. When the delete fails (SQLite needs room to write even a delete; a full disk
+   * refuses it) the frames are kept aside and deleted later: this run's cursor is past them, so they are not
+   * sent again; a restart before the delete succeeds re-sends them, counted as such (resends.ts).
+   */
+  #acknowledge(batch: OutboxFrame[]): void {
+    const { outbox, log } = this.#options;
+    const retryMs = this.#options.acknowledgeRetryMs ?? 1_000;
+    const failedBefore = this.#undeleted.length > 0;
+    try {
+      outbox.acknowledge(batch);
+    } catch (error) {
+      this.#undeleted.push(batch);
+      if (failedBefore) return;
+      log.warn({ err: error }, 'could not delete acknowledged records from the outbox; retrying, they are not sent again');
+      const retry = (): void => {
+        if (outbox.closed) return;
+        while (this.#undeleted.length > 0) {
+          try {
+            outbox.acknowledge(this.#undeleted[0]!);
+          } catch {
+            setTimeout(retry, retryMs).unref();
+            return;
+          }
+          this.#undeleted.shift();
+        }
+        log.info('acknowledged records deleted from the outbox');
+      };
+      setTimeout(retry, retryMs).unref();
+    }
   }
 
   async #closeSender(): Promise<void> {

@@ -7,12 +7,15 @@
  */
 import path from 'node:path';
 import type { SourceConfig, SourceType } from '@sluice/shared/agent-config/index';
+import type { AllowedRoots } from '../config/allowed-roots.ts';
 import type { HttpRoutes } from '../http/server.ts';
 import type { Source } from './source.ts';
 
 export interface SourceDeps {
   /** The config file's folder. */
   baseDir: string;
+  /** The folders file sources may read (checked again at run time: links are judged by their target). */
+  allowedRoots: AllowedRoots;
   /** Routes on the agent's HTTP server, removed when the source stops. */
   http: HttpRoutes;
   /** Reports a circuit breaker's state (0 closed, 1 half-open, 2 open) for the breaker gauge. */
@@ -26,7 +29,7 @@ const BREAKER_LEVEL: Record<string, number> = { closed: 0, halfOpen: 1, 'half-op
 export const sourceFactories: SourceFactories = {
   file: async (config, deps) => {
     const { FileSource } = await import('./file/file-source.ts');
-    return new FileSource(config, { baseDir: deps.baseDir });
+    return new FileSource(config, { baseDir: deps.baseDir, allowedRoots: deps.allowedRoots });
   },
   drop: async (config, deps) => {
     const { DropSource } = await import('./drop/drop-source.ts');

@@ -35,7 +35,7 @@ export interface SourceContext {
   readonly log: Logger;
   /** Aborted when the source must stop. */
   readonly signal: AbortSignal;
-  /** Builds the outbox message for an envelope: topic from the dataset, key, headers (DESIGN.md). */
+  /** Builds the outbox message for an envelope: topic from the dataset, key, headers (docs/architecture.md). */
   toMessage(envelope: Envelope, group?: string): OutboxMessage;
   /**
    * For a source that encodes its envelopes itself (the file source's hot path): where a dataset's messages

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { KafkaProducer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
+import { TEST_TOPIC_PREFIX, ownTopics } from '@sluice/shared/node/testing/test-resources';
 import { Outbox } from '../../src/outbox/outbox.ts';
 import { AgentMetrics } from '../../src/runtime/metrics.ts';
 import { createSourceContext } from '../../src/runtime/source-context.ts';
@@ -41,12 +42,23 @@ export async function startSourcePipeline(options: {
     log,
     signal: controller.signal,
     metrics: new AgentMetrics({ defaultMetrics: false }),
-    topicPrefix: 'sluice.',
+    // Never the default `sluice.`: a running `npm start` consumer would load what tests ship.
+    topicPrefix: TEST_TOPIC_PREFIX,
     onError: (message) => errors.push(message),
   });
   const shipper = new Shipper({
     outbox,
-    createSender: () => new KafkaProducer({ brokers: options.brokers, clientId: 'it-agent' }),
+    createSender: () => {
+      const producer = new KafkaProducer({ brokers: options.brokers, clientId: 'it-agent' });
+      // Every topic shipped to is the test's: deleted after the file, also if the test never reads it.
+      return {
+        send: (messages) => {
+          ownTopics(...new Set(messages.map((m) => m.topic)));
+          return producer.send(messages);
+        },
+        close: () => producer.close(),
+      };
+    },
     batchSize: 2000,
     lingerMs: 5,
     maxBatchBytes: 1024 * 1024,

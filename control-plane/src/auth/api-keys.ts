@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { InputError } from '@sluice/shared/errors';
+import { InputError, UnavailableError, isDependencyDown } from '@sluice/shared/errors';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -27,15 +27,37 @@ export interface Principal {
   role: Role;
 }
 
+export interface ApiKeyStoreOptions {
+  /** How long a lookup is reused while PostgreSQL answers (default 10 s). */
+  cacheTtlMs?: number;
+  /**
+   * How long after its last successful lookup a valid key is still accepted while PostgreSQL is down
+   * (default 60 s): probes and scrapes keep working through a short outage, and a key revoked just before
+   * it works no longer than this.
+   */
+  staleMs?: number;
+  /** A lookup slower than this counts as PostgreSQL being down (default 3 s). */
+  lookupTimeoutMs?: number;
+  now?: () => number;
+}
+
+const MAX_CACHED_KEYS = 10_000;
+
 export class ApiKeyStore {
   readonly #pool: pg.Pool;
   /** A hit saves a query per request; the short TTL bounds how long a revoked key keeps working. */
   readonly #cache = new Map<string, { at: number; principal: Principal | undefined }>();
   readonly #ttlMs: number;
+  readonly #staleMs: number;
+  readonly #lookupTimeoutMs: number;
+  readonly #now: () => number;
 
-  constructor(pool: pg.Pool, options: { cacheTtlMs?: number } = {}) {
+  constructor(pool: pg.Pool, options: ApiKeyStoreOptions = {}) {
     this.#pool = pool;
     this.#ttlMs = options.cacheTtlMs ?? 10_000;
+    this.#staleMs = Math.max(this.#ttlMs, options.staleMs ?? 60_000);
+    this.#lookupTimeoutMs = options.lookupTimeoutMs ?? 3_000;
+    this.#now = options.now ?? Date.now;
   }
 
   /** Creates a key; the returned `key` is the only time it exists outside the caller. */
@@ -73,18 +95,43 @@ export class ApiKeyStore {
     this.#cache.clear();
   }
 
+  /**
+   * The key's principal, undefined for an unknown or revoked key. Throws UnavailableError when PostgreSQL
+   * cannot answer and the key was not verified within the stale bound: "cannot tell" is not "no".
+   */
   async verify(key: string): Promise<Principal | undefined> {
     const hash = hashKey(key);
     const cached = this.#cache.get(hash);
-    if (cached && Date.now() - cached.at < this.#ttlMs) return cached.principal;
-    const result = await this.#pool.query<{ id: string; name: string; role: Role }>(
-      'SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-      [hash],
-    );
-    const row = result.rows[0];
+    const age = cached === undefined ? Infinity : this.#now() - cached.at;
+    if (cached && age < this.#ttlMs) return cached.principal;
+    let row: { id: string; name: string; role: Role } | undefined;
+    try {
+      row = await this.#lookup(hash);
+    } catch (error) {
+      if (!isDependencyDown(error)) throw error;
+      // Only a key known to be valid is served stale; an unknown one might have been created since.
+      if (cached?.principal && age < this.#staleMs) return cached.principal;
+      throw UnavailableError('cannot verify the API key: PostgreSQL is unavailable', { retryAfterSeconds: 5 }, { cause: error });
+    }
     const principal = row ? { keyId: row.id, name: row.name, role: row.role } : undefined;
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(hash, { at: Date.now(), principal });
+    if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
+    this.#cache.set(hash, { at: this.#now(), principal });
     return principal;
+  }
+
+  async #lookup(hash: string): Promise<{ id: string; name: string; role: Role } | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(UnavailableError(`PostgreSQL did not answer the key lookup within ${this.#lookupTimeoutMs} ms`)), this.#lookupTimeoutMs);
+      timer.unref();
+    });
+    try {
+      const query = this.#pool.query<{ id: string; name: string; role: Role }>('SELECT id, name, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [hash]);
+      // A query abandoned by the timeout still settles later; its rejection must not go unhandled.
+      query.catch(() => undefined);
+      return (await Promise.race([query, timeout])).rows[0];
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

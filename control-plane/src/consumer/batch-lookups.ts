@@ -15,6 +15,7 @@ export class BatchLookups {
   readonly #retry: <T>(what: string, operation: () => Promise<T>) => Promise<T>;
   readonly #found = new Map<string, DatasetVersion | undefined>();
   readonly #checks = new Map<DatasetVersion, PayloadValidator>();
+  readonly #csvChecks = new Map<DatasetVersion, PayloadValidator>();
   // Records of a batch mostly belong to one dataset: the last answer is checked before the map.
   #lastName: string | undefined;
   #lastStamped = 0;
@@ -41,11 +42,13 @@ export class BatchLookups {
     return this.#remember(name, stamped, dataset);
   }
 
-  payloadCheck(dataset: DatasetVersion): PayloadValidator {
-    let check = this.#checks.get(dataset);
+  /** `csv`: the payload is a CSV row, whose string fields the check types by the schema (csv-coercion.ts). */
+  payloadCheck(dataset: DatasetVersion, csv = false): PayloadValidator {
+    const checks = csv ? this.#csvChecks : this.#checks;
+    let check = checks.get(dataset);
     if (!check) {
-      check = this.#validators.validator(dataset.spec.name, dataset.version, dataset.schema);
-      this.#checks.set(dataset, check);
+      check = this.#validators.validator(dataset.spec.name, dataset.version, dataset.schema, csv);
+      checks.set(dataset, check);
     }
     return check;
   }

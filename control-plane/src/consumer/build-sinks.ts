@@ -6,6 +6,8 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Outcome } from '@sluice/shared/outcome';
 import type { ControlPlaneConfig } from '../config.ts';
+import { createPool } from '../db/pool.ts';
+import { IdLedger } from '../sinks/object-store/id-ledger.ts';
 import { ObjectStoreSink } from '../sinks/object-store/object-store-sink.ts';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.ts';
 import { SearchSink } from '../sinks/search/search-sink.ts';
@@ -26,6 +28,10 @@ export function buildSinks(config: ControlPlaneConfig, logger: Logger): BuiltSin
     accessKey: config.s3.accessKey,
     secretKey: config.s3.secretKey,
     bucket: config.s3.bucket,
+    // A pool of its own: a claim holds its connection while the segment uploads.
+    ...(config.s3.dedupeWindowMs > 0
+      ? { ledger: new IdLedger({ pool: createPool(config.pgUrl, config.stateSchema, 8), ownsPool: true, retentionMs: config.s3.dedupeWindowMs, logger: logger.child({ sink: 'object-store' }) }) }
+      : {}),
     logger: logger.child({ sink: 'object-store' }),
   });
   registry.register('objectStore', objects);

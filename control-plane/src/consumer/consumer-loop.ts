@@ -1,10 +1,22 @@
 /**
  * The Kafka side of the consumer: subscribes the group to every dataset topic (`<prefix>*` except the
  * DLQ), follows new topics by re-subscribing, cuts the stream into batches (max records / max wait),
- * hands each to the pipeline and commits only what the pipeline returned.
+ * hands each to the pipeline and commits each topic-partition as far as its records are settled.
  *
- * Backpressure: while the pipeline retries a stalled sink, this loop does not pull, the client's bounded
- * stream buffer fills and fetching stops; heartbeats continue, so the member keeps its partitions.
+ * One dataset never stops the others. Topics are one per dataset, and a batch settles per partition:
+ *
+ *   share of a batch ──► settled (in the sinks or the DLQ) ──► its partition commits up to it
+ *        │
+ *        └─ a sink write still not done after `pauseAfterMs` ──► the share is parked (retried in the
+ *           background, records held in memory) and its topic PAUSED: re-subscribed without it, so the
+ *           loop goes on with every other topic ──► once every share of the topic settled and committed
+ *           (the sink healed, or the unclassified budget sent them to the DLQ) ──► RESUMED (re-subscribed
+ *           with it, reading on from the committed offset)
+ *
+ * The client has no per-partition pause, hence the re-subscription. Memory stays bounded: a paused topic
+ * is not fetched, so what is parked is what was in flight when it stalled. Backpressure otherwise: at most
+ * `maxInFlight` batches have unsettled, unparked shares; while that many wait, this loop does not pull,
+ * the client's bounded stream buffer fills and fetching stops; heartbeats continue.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
@@ -13,7 +25,9 @@ import type { IncomingMessage, KafkaConsumer } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import { addIngestCounts } from './ingest-counts.ts';
-import type { BatchResult, Pipeline } from './pipeline.ts';
+import { PartitionOffsets } from './partition-offsets.ts';
+import type { DatasetCounts, PartitionShare, Pipeline } from './pipeline.ts';
+import type { Stall } from './sink-writer.ts';
 
 export interface ConsumerLoopOptions {
   consumer: KafkaConsumer;
@@ -27,9 +41,16 @@ export interface ConsumerLoopOptions {
   maxRecords: number;
   maxWaitMs: number;
   topicRefreshMs: number;
-  /** Batches in the sinks at once; commits stay in order. Default 2. */
+  /** Batches in the sinks at once (parked shares of paused topics aside). Default 2. */
   maxInFlight?: number;
+  /** How long a sink write may stall before its topic is paused (default 2 s): a blip is not worth a rejoin. */
+  pauseAfterMs?: number;
   lagIntervalMs?: number;
+}
+
+interface Paused {
+  datasets: Set<string>;
+  since: number;
 }
 
 const TIMEOUT = Symbol('timeout');
@@ -42,7 +63,17 @@ export class ConsumerLoop {
   readonly #o: ConsumerLoopOptions;
   #stopping = false;
   #topics: string[] = [];
+  /** Topics left out of the subscription while their stalled shares are retried. */
+  readonly #paused = new Map<string, Paused>();
+  /** The subscription must change: topics appeared, or a topic was paused or resumed. */
   #topicsChanged = false;
+  /** Wakes the batch-filling wait when the subscription must change. */
+  #wake: () => void = () => undefined;
+  readonly #offsets = new PartitionOffsets();
+  /** Offsets waiting for the next commit request, highest per partition. */
+  readonly #toCommit = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  /** Commit requests go out one at a time, so a partition's offsets reach the broker in order. */
+  #commits: Promise<void> = Promise.resolve();
   /** Listing failures are logged when they start and when they end, not on every refresh. */
   #listingFails = false;
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -51,8 +82,8 @@ export class ConsumerLoop {
   /** Counts of committed batches not yet added to ingest_counts (one entry per dataset: bounded). */
   #pendingCounts = new Map<string, { ingested: number; failed: number }>();
   #countsTimer: NodeJS.Timeout | undefined;
-  /** Batches committed since start (tests and the bench wait on it). */
-  committedBatches = 0;
+  /** Offset commits made since start. */
+  commits = 0;
 
   constructor(options: ConsumerLoopOptions) {
     this.#o = options;
@@ -84,16 +115,18 @@ export class ConsumerLoop {
     this.#countsTimer.unref();
     while (!this.#stopping) {
       await this.#refreshTopics();
-      if (this.#topics.length === 0) {
+      const topics = this.#topics.filter((t) => !this.#paused.has(t));
+      if (topics.length === 0) {
         // A referenced timer: with no topic yet there is no open socket either, and an unref'd wait would
         // let the process exit quietly before the first dataset's topic appears.
-        await sleep(Math.min(this.#o.topicRefreshMs, 1_000));
+        this.#topicsChanged = false;
+        await this.#sleepUnlessChanged(Math.min(this.#o.topicRefreshMs, 1_000));
         continue;
       }
       this.#topicsChanged = false;
-      logger.info({ topics: this.#topics }, 'consuming');
+      logger.info({ topics, paused: [...this.#paused.keys()] }, 'consuming');
       try {
-        await this.#consume([...this.#topics]);
+        await this.#consume(topics);
       } catch (error) {
         if (this.#stopping) break;
         logger.error({ err: error }, 'consumer stream failed; resubscribing');
@@ -105,31 +138,31 @@ export class ConsumerLoop {
   }
 
   /**
-   * Up to `maxInFlight` batches are in the sinks at once (sink latency overlaps), but offsets are
-   * committed strictly in batch order: batch n+1 commits only after batch n did. A failed batch (shutdown
-   * while a sink is down) stops the chain, so nothing after it is committed either.
+   * Up to `maxInFlight` batches are in the sinks at once (sink latency overlaps). Returns when the
+   * subscription must change, after every share handed out is settled and committed, or parked (its
+   * topic paused), so the next subscription reads each topic on from where it was committed.
    */
   async #consume(topics: string[]): Promise<void> {
     const { maxRecords, maxWaitMs } = this.#o;
     const iterator = this.#o.consumer.messageChunks(topics, maxRecords)[Symbol.asyncIterator]();
     const maxInFlight = Math.max(1, this.#o.maxInFlight ?? 2);
     const inFlight: Array<Promise<void>> = [];
-    let chain: Promise<void> = Promise.resolve();
     let pending: Promise<IteratorResult<IncomingMessage[]>> | undefined;
     // What the last chunk brought beyond a full batch: the start of the next one.
     let carried: IncomingMessage[] = [];
+    const changed = new Promise<typeof TIMEOUT>((resolve) => (this.#wake = () => resolve(TIMEOUT)));
     try {
       while (!this.#stopping && !this.#topicsChanged) {
         const batch = carried.length > maxRecords ? carried.slice(0, maxRecords) : carried;
         carried = carried.length > maxRecords ? carried.slice(maxRecords) : [];
         let deadline = batch.length > 0 ? Date.now() + maxWaitMs : Infinity;
         let ended = false;
-        while (batch.length < maxRecords) {
+        while (batch.length < maxRecords && !this.#topicsChanged) {
           pending ??= iterator.next();
           // Wait for the first message at most a few fill periods (to notice new topics and stop
           // requests), then fill the batch for at most maxWaitMs.
           const wait = batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - Date.now());
-          const next = await Promise.race([pending, sleep(wait, TIMEOUT, { ref: false })]);
+          const next = await Promise.race([pending, changed, sleep(wait, TIMEOUT, { ref: false })]);
           if (next === TIMEOUT) break;
           pending = undefined;
           if (next.done) {
@@ -142,43 +175,126 @@ export class ConsumerLoop {
           if (next.value.length > room) carried = next.value.slice(room);
           this.#o.metrics.bufferedRecords.set(batch.length);
         }
+        // A batch cut while the subscription changes still goes in: its messages are handed out, and the
+        // next subscription reads on after them once they are committed.
         if (batch.length > 0) {
-          const started = performance.now();
-          const processing = this.#o.pipeline.process(batch);
-          // Observed through the chain below; this only keeps an early rejection from being "unhandled".
-          processing.catch(() => undefined);
-          chain = chain.then(async () => {
-            await this.#commit(await processing);
-            this.#o.logger.debug({ records: batch.length, ms: Math.round(performance.now() - started) }, 'batch committed');
-          });
-          chain.catch(() => undefined);
-          inFlight.push(chain);
+          inFlight.push(this.#submit(batch));
           if (inFlight.length >= maxInFlight) await inFlight.shift();
         }
         this.#o.metrics.bufferedRecords.set(0);
         if (ended) return;
       }
     } finally {
-      // Commits finish (or fail) before the caller resubscribes or stops.
-      await chain.catch(() => undefined);
+      this.#wake = () => undefined;
+      await Promise.all(inFlight);
     }
-    await chain;
   }
 
-  async #commit(result: BatchResult): Promise<void> {
-    try {
-      await this.#o.consumer.commit(result.commit);
-      this.committedBatches++;
-    } catch (error) {
-      // Typically a rebalance took the partition: its new owner re-reads from the last commit and the
-      // idempotent sinks absorb the repeat.
-      this.#o.logger.warn({ err: (error as Error).message, partitions: result.commit.length }, 'commit failed; the batch will be redelivered');
+  /** Hands a batch to the pipeline; resolves when each of its shares is committed or parked. */
+  #submit(batch: IncomingMessage[]): Promise<void> {
+    const started = performance.now();
+    const parkers = new Map<PartitionShare, () => void>();
+    const shares = this.#o.pipeline.start(batch, (share, stall) => this.#stalled(share, stall, parkers.get(share)));
+    return Promise.all(
+      shares.map((share) => {
+        const tracked = this.#offsets.add(share.topic, share.partition, share.offset);
+        const parked = new Promise<void>((resolve) => parkers.set(share, resolve));
+        const committed = share.done.then(
+          async (counts) => {
+            const offset = this.#offsets.settle(tracked);
+            await this.#commit(share.topic, share.partition, offset, counts);
+            await this.#maybeResume(share.topic);
+          },
+          // Shutdown: the share stays unsettled, so nothing at or after it is committed.
+          () => undefined,
+        );
+        return Promise.race([committed, parked]);
+      }),
+    ).then(() => this.#o.logger.debug({ records: batch.length, ms: Math.round(performance.now() - started) }, 'batch settled or parked'));
+  }
+
+  /** A sink write of the share did not succeed at once: park it and pause its topic if it stays stuck. */
+  #stalled(share: PartitionShare, stall: Stall, park: (() => void) | undefined): void {
+    let settled = false;
+    share.done.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const timer = setTimeout(() => {
+      if (settled) return;
+      // While stopping nothing is subscribed again; parking only lets the stop stop waiting for it.
+      if (!this.#stopping) this.#pause(share.topic, stall);
+      park?.();
+    }, this.#o.pauseAfterMs ?? 2_000);
+    timer.unref();
+  }
+
+  #pause(topic: string, stall: Stall): void {
+    const paused = this.#paused.get(topic);
+    if (paused) {
+      paused.datasets.add(stall.dataset);
+      this.#o.metrics.pausedDatasets.set({ dataset: stall.dataset }, 1);
+      return;
     }
-    for (const [dataset, c] of result.counts) {
+    this.#paused.set(topic, { datasets: new Set([stall.dataset]), since: Date.now() });
+    this.#o.metrics.pausedDatasets.set({ dataset: stall.dataset }, 1);
+    this.#o.logger.warn(
+      { topic, dataset: stall.dataset, sink: stall.sink, err: stall.reason },
+      'dataset paused: a sink keeps failing its writes; they are retried in the background and every other dataset goes on loading',
+    );
+    this.#changeSubscription();
+  }
+
+  async #maybeResume(topic: string): Promise<void> {
+    if (!this.#paused.has(topic) || this.#offsets.unsettled(topic) > 0) return;
+    // Every share of the topic is settled; the last commit requests may still be on their way.
+    await this.#commits;
+    const paused = this.#paused.get(topic);
+    if (!paused || this.#offsets.unsettled(topic) > 0) return;
+    this.#paused.delete(topic);
+    for (const dataset of paused.datasets) this.#o.metrics.pausedDatasets.set({ dataset }, 0);
+    this.#o.logger.info({ topic, datasets: [...paused.datasets], pausedMs: Date.now() - paused.since }, 'dataset resumed: its stalled records are in the sinks or the DLQ');
+    if (!this.#stopping) this.#changeSubscription();
+  }
+
+  #changeSubscription(): void {
+    this.#topicsChanged = true;
+    this.#wake();
+  }
+
+  async #sleepUnlessChanged(ms: number): Promise<void> {
+    await Promise.race([sleep(ms), new Promise<void>((resolve) => (this.#wake = resolve))]);
+    this.#wake = () => undefined;
+  }
+
+  /** Commits the partition up to `offset` (if it moved) together with whatever else is waiting. */
+  async #commit(topic: string, partition: number, offset: bigint | undefined, counts: DatasetCounts): Promise<void> {
+    for (const [dataset, c] of counts) {
       const pending = this.#pendingCounts.get(dataset) ?? { ingested: 0, failed: 0 };
       pending.ingested += c.ingested;
       pending.failed += c.failed;
       this.#pendingCounts.set(dataset, pending);
+    }
+    if (offset === undefined) return;
+    const key = `${topic}\u0000${partition}`;
+    const waiting = this.#toCommit.get(key);
+    if (!waiting || waiting.offset < offset) this.#toCommit.set(key, { topic, partition, offset });
+    this.#commits = this.#commits.then(() => this.#sendCommits());
+    await this.#commits;
+  }
+
+  async #sendCommits(): Promise<void> {
+    // An earlier request may have taken these offsets along already.
+    if (this.#toCommit.size === 0) return;
+    const offsets = [...this.#toCommit.values()];
+    this.#toCommit.clear();
+    try {
+      await this.#o.consumer.commit(offsets);
+      this.commits++;
+    } catch (error) {
+      // Typically a rebalance took the partition: its new owner re-reads from the last commit and the
+      // idempotent sinks absorb the repeat.
+      this.#o.logger.warn({ err: (error as Error).message, partitions: offsets.length }, 'commit failed; those records will be redelivered');
     }
   }
 

@@ -1,14 +1,18 @@
 /**
  * Assembles one consumer process: state pool, sinks, DLQ, pipeline and the Kafka loop. `stop()` abandons
- * a batch stalled on a down sink without committing it (the group redelivers it), then closes in order.
+ * the records stalled on a down sink without committing them (the group redelivers them), then closes in
+ * order.
+ * The process serves its own /metrics and /healthz (metrics-server.ts): only it holds its counters.
  */
 import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
+import { ApiKeyStore } from '../auth/api-keys.ts';
 import type { ControlPlaneConfig } from '../config.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
 import { ValidatorCache } from '../datasets/validators.ts';
 import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
+import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.ts';
 import { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import { buildSinks, type BuiltSinks } from './build-sinks.ts';
 import { ConsumerLoop } from './consumer-loop.ts';
@@ -18,6 +22,8 @@ import { Pipeline } from './pipeline.ts';
 export interface RunningConsumer {
   loop: ConsumerLoop;
   metrics: ControlPlaneMetrics;
+  /** Serves this process's /metrics and /healthz (config.consumerMetrics). */
+  metricsServer: MetricsServer;
   /** Settles when the loop ends (after stop()). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -30,7 +36,8 @@ export async function startConsumer(
 ): Promise<RunningConsumer> {
   await migrate(config.pgUrl, config.stateSchema, logger);
   const pool = createPool(config.pgUrl, config.stateSchema);
-  const metrics = new ControlPlaneMetrics({ defaultMetrics: true });
+  const metrics = new ControlPlaneMetrics({ defaultMetrics: true, maxAgentLabels: config.maxAgentLabels });
+  const metricsServer = await startMetricsServer({ ...config.consumerMetrics, apiKeys: new ApiKeyStore(pool), metrics, logger });
   const sinks = options.sinks ?? buildSinks(config, logger);
   const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-dlq' });
   const consumer = new KafkaConsumer({
@@ -52,6 +59,7 @@ export async function startConsumer(
     ...(sinks.blobs ? { blobs: sinks.blobs } : {}),
     maxRecordBytes: config.maxRecordBytes,
     signal: shutdown.signal,
+    unclassified: { attempts: config.sinkRetry.unknownAttempts, windowMs: config.sinkRetry.unknownRetryMs },
     ...(options.retry ? { retry: options.retry } : {}),
     ...(options.breakerResetMs === undefined ? {} : { breaker: { resetTimeoutMs: options.breakerResetMs } }),
   });
@@ -67,6 +75,7 @@ export async function startConsumer(
     maxRecords: config.batch.maxRecords,
     maxWaitMs: config.batch.maxWaitMs,
     maxInFlight: config.batch.maxInFlight,
+    pauseAfterMs: config.sinkRetry.pauseAfterMs,
     topicRefreshMs: config.topicRefreshMs,
   });
   const done = loop.start();
@@ -74,6 +83,7 @@ export async function startConsumer(
   return {
     loop,
     metrics,
+    metricsServer,
     done,
     stop: () =>
       (stopping ??= (async () => {
@@ -81,6 +91,7 @@ export async function startConsumer(
         await loop.stop();
         await pipeline.close();
         await Promise.allSettled([consumer.close(), producer.close(), ...sinks.registry.all().map((s) => s.close())]);
+        await metricsServer.close();
         await pool.end();
       })()),
   };

@@ -2,6 +2,8 @@
  * The dead-letter queue: Kafka topic `sluice.dlq` (original bytes, headers with the reason) and the
  * PostgreSQL `dlq` table. A write resolves only when both hold the entries, so the consumer may commit.
  * The table write is idempotent on (topic, partition, offset): a redelivered message dead-letters once.
+ * Each entry also gets a reason kind (`reasonKind`), so an operator can count entries by what went wrong
+ * (`GET /api/v1/dlq/counts`) although every reason names its record.
  */
 import type pg from 'pg';
 import { DLQ_TOPIC } from '@sluice/shared/envelope';
@@ -14,6 +16,8 @@ export interface DlqEntry {
   partition: number;
   offset: bigint;
   reason: string;
+  /** The class of `reason`; when left out, `reasonKind(reason)` decides. */
+  reasonKind?: ReasonKind;
   schemaVersion: number | undefined;
   original: Buffer;
   headers: Record<string, string>;
@@ -24,8 +28,32 @@ export interface DeadLetters {
   write(entries: readonly DlqEntry[]): Promise<void>;
 }
 
+/**
+ * What went wrong, as a stable class. The prefixes are the reasons the consumer writes (pipeline.ts,
+ * sink-writer.ts); the migration that added reason_kind classifies older entries by the same prefixes.
+ */
+const REASON_PREFIXES = [
+  ['unknown dataset ', 'unknown_dataset'],
+  ['could not be parsed at the source', 'parse'],
+  ['does not match schema version ', 'schema'],
+  ['not a Sluice envelope', 'not_envelope'],
+  ['refused before any store', 'unstorable'],
+  ['sink ', 'sink'],
+  ['blob ', 'blob'],
+  ['record carries a blob', 'blob'],
+] as const;
+
+export const REASON_KINDS = ['unknown_dataset', 'parse', 'schema', 'not_envelope', 'size', 'unstorable', 'sink', 'blob', 'other'] as const;
+export type ReasonKind = (typeof REASON_KINDS)[number];
+
+export function reasonKind(reason: string): ReasonKind {
+  if (/^record is \d+ bytes, larger than the limit/.test(reason)) return 'size';
+  return REASON_PREFIXES.find(([prefix]) => reason.startsWith(prefix))?.[1] ?? 'other';
+}
+
 export const DLQ_HEADERS = {
   reason: 'dlq-reason',
+  reasonKind: 'dlq-reason-kind',
   topic: 'dlq-topic',
   partition: 'dlq-partition',
   offset: 'dlq-offset',
@@ -43,6 +71,7 @@ export function toDlqMessage(entry: DlqEntry, dlqTopic: string = DLQ_TOPIC): Out
     headers: {
       ...entry.headers,
       [DLQ_HEADERS.reason]: storableText(entry.reason, MAX_HEADER_REASON),
+      [DLQ_HEADERS.reasonKind]: entry.reasonKind ?? reasonKind(entry.reason),
       [DLQ_HEADERS.topic]: entry.topic,
       [DLQ_HEADERS.partition]: String(entry.partition),
       [DLQ_HEADERS.offset]: String(entry.offset),
@@ -68,8 +97,8 @@ function storableHeaders(headers: Record<string, string>): string {
 export async function insertDlqRows(db: pg.Pool | pg.PoolClient, entries: readonly DlqEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO dlq (dataset, record_id, topic, partition, "offset", reason, schema_version, original, headers)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::int[], $8::bytea[], $9::jsonb[])
+    `INSERT INTO dlq (dataset, record_id, topic, partition, "offset", reason, schema_version, original, headers, reason_kind)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::int[], $8::bytea[], $9::jsonb[], $10::text[])
      ON CONFLICT ON CONSTRAINT dlq_position DO NOTHING`,
     [
       entries.map((e) => (e.dataset === undefined ? null : storableText(e.dataset, 200))),
@@ -81,6 +110,7 @@ export async function insertDlqRows(db: pg.Pool | pg.PoolClient, entries: readon
       entries.map((e) => e.schemaVersion ?? null),
       entries.map((e) => e.original),
       entries.map((e) => storableHeaders(e.headers)),
+      entries.map((e) => e.reasonKind ?? reasonKind(e.reason)),
     ],
   );
 }

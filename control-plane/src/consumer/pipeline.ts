@@ -2,50 +2,38 @@
  * The consumer's core, free of Kafka so it can be tested with in-memory sinks: a batch of fetched messages
  * in, the offsets that may be committed out. Per message:
  *
- *   blob chunk ──────────────────────────────────────────────► blob store (object store)
+ *   blob chunk ──────────────────────────────────────────────► blob store (object store, blob-steps.ts)
  *   closing blob envelope ─► blob store completes the file (sha256 checked) ─► then like any valid record
  *   oversize │ not an envelope │ unknown dataset │ parseError │ schema mismatch ──► DLQ (reason + bytes)
- *   valid ──► grouped by dataset + topic-partition ──► every enabled sink in parallel
+ *   what any store would refuse (record-guard.ts: NUL, depth, fields, numbers) ──► DLQ, before every sink
+ *   valid ──► grouped by dataset + topic-partition ──► every enabled sink in parallel (sink-writer.ts)
  *                sink ok ─► done (its rejected records ─► DLQ)
- *                sink retryable / throws ─► breaker + backoff, same batch again, until ok (never skipped)
+ *                sink retryable (an outage) ─► breaker + backoff, same batch again, until ok (never skipped)
+ *                sink unclassified / throws ─► retried within a budget, then the records ─► DLQ
  *                sink failed ─► the batch's records ─► DLQ with the sink's reason
  *
- * `process` resolves only when every record of the batch is in every sink or in the DLQ; only then are
- * its offsets returned for commit. A sink outage therefore stalls the batch (the Kafka loop stops pulling)
- * and loses nothing; a poison record is dead-lettered and never blocks its partition.
+ * A batch settles per topic-partition (`start`): a partition's share is done when each of its records is
+ * in every sink or in the DLQ, and only then may its offset be committed. A dataset whose sink is down
+ * therefore holds only its own partitions (the Kafka loop pauses its topic) and loses nothing; a poison
+ * record is dead-lettered and never blocks its partition. `process` waits for the whole batch.
  */
 import { isUtf8 } from 'node:buffer';
-import CircuitBreaker from 'opossum';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, envelopeSchema, type Envelope } from '@sluice/shared/envelope';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import type { Outcome } from '@sluice/shared/outcome';
+import { inspect } from '@sluice/shared/record-guard';
+import { isCsvRow } from '../datasets/csv-coercion.ts';
 import { describeErrors, createAjv, type ValidatorCache } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
-import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sinks/sink.ts';
 import { BatchLookups, NOT_LOOKED_UP } from './batch-lookups.ts';
+import { BlobSteps, type BlobStep, type BlobStore } from './blob-steps.ts';
 import type { DeadLetters, DlqEntry } from './dead-letters.ts';
 import type { SinkRegistry } from './sink-registry.ts';
+import { SinkWriter, dlqEntry, type Group, type Stall, type UnclassifiedBudget } from './sink-writer.ts';
 
-/** One chunk of a claim-checked blob (content-type application/vnd.sluice.blob-chunk). */
-export interface BlobChunk {
-  sha256: string;
-  index: number;
-  count: number;
-  bytes: Uint8Array;
-}
-
-/**
- * The object store's blob path (sinks/object-store BlobAssembler satisfies it): chunks are stored as they
- * arrive, the closing envelope (the record whose `blob` describes the file) completes the blob. Both are
- * idempotent, so a redelivered batch is harmless.
- */
-export interface BlobStore {
-  writeChunk(chunk: BlobChunk): Promise<Outcome>;
-  complete(envelope: Pick<Envelope, 'id' | 'blob'>): Promise<Outcome>;
-}
+export type { BlobChunk, BlobStore } from './blob-steps.ts';
 
 export interface DatasetLookup {
   /** `atLeastVersion`: the version the record was stamped with, so a just-published one is not missed. */
@@ -64,73 +52,136 @@ export interface PipelineOptions {
   /** Backoff between attempts of a stalled sink or DLQ write. */
   retry?: { minDelayMs?: number; maxDelayMs?: number };
   breaker?: { resetTimeoutMs?: number; timeoutMs?: number };
+  /** How long a sink error nobody classified is retried before its records are dead-lettered. */
+  unclassified?: UnclassifiedBudget;
   /** Aborting ends a stalled retry loop (shutdown): the batch is then not committed. */
   signal?: AbortSignal;
+}
+
+export type DatasetCounts = Map<string, { ingested: number; failed: number }>;
+
+/** One topic-partition's share of a batch; it settles on its own, whatever the other partitions do. */
+export interface PartitionShare {
+  topic: string;
+  partition: number;
+  /** The share's highest offset: once `done`, everything at or below it is in the sinks or the DLQ. */
+  offset: bigint;
+  /** Per dataset: records written to all its sinks, records dead-lettered. Rejects on shutdown. */
+  done: Promise<DatasetCounts>;
 }
 
 export interface BatchResult {
   /** Highest offset per topic-partition: everything at or below it is in the sinks or the DLQ. */
   commit: Array<{ topic: string; partition: number; offset: bigint }>;
   /** Per dataset: records written to all its sinks, records dead-lettered. */
-  counts: Map<string, { ingested: number; failed: number }>;
+  counts: DatasetCounts;
 }
 
 type Rejected = { reason: string; entry: DlqEntry };
 type Accepted = { dataset: DatasetVersion; envelope: Envelope };
-
-/** One dataset's valid records from one topic partition, in the shape the sinks take, and their messages. */
-interface Group {
-  dataset: DatasetVersion;
-  topic: string;
-  partition: number;
-  records: SinkRecord[];
-  /** `messages[i]` carried `records[i]`. */
-  messages: IncomingMessage[];
-}
 
 const envelopeValidator = createAjv().compile(envelopeSchema);
 
 export class Pipeline {
   readonly #o: PipelineOptions;
   readonly #maxRecordBytes: number;
-  readonly #breakers = new Map<Sink, CircuitBreaker<[SinkBatch], SinkWriteResult>>();
-  readonly #warned = new Set<string>();
+  readonly #writer: SinkWriter;
+  readonly #blobs: BlobSteps;
   /**
-   * Batches may overlap in the sinks, but their intake (decode, validate, blob chunks and completions)
-   * runs one batch after the other: a blob's closing envelope in batch n+1 must find the chunks batch n
-   * stored.
+   * Batches may overlap in the sinks, but their intake (decode, validate) runs one batch after the other,
+   * so each partition's blob steps are queued in offset order (see blob-steps.ts).
    */
   #intake: Promise<void> = Promise.resolve();
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.#writer = new SinkWriter({
+      sinks: options.sinks,
+      metrics: options.metrics,
+      logger: options.logger,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.breaker ? { breaker: options.breaker } : {}),
+      ...(options.unclassified ? { unclassified: options.unclassified } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    this.#blobs = new BlobSteps({
+      blobs: options.blobs,
+      logger: options.logger,
+      ...(options.retry ? { retry: options.retry } : {}),
+      ...(options.unclassified ? { unclassified: options.unclassified } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
+  /** The whole batch: resolves when every partition's share is done. */
   async process(messages: readonly IncomingMessage[]): Promise<BatchResult> {
+    const shares = this.start(messages);
+    const counts: DatasetCounts = new Map();
+    for (const shareCounts of await Promise.all(shares.map((s) => s.done))) addCounts(counts, shareCounts);
+    return { commit: shares.map(({ topic, partition, offset }) => ({ topic, partition, offset })), counts };
+  }
+
+  /**
+   * Starts a batch and returns its share of each topic-partition at once. `onStall` is called when a
+   * share's sink write could not be done at the first attempt (the caller may pause that dataset).
+   */
+  start(messages: readonly IncomingMessage[], onStall: (share: PartitionShare, stall: Stall) => void = () => undefined): PartitionShare[] {
+    const intake = this.#intakeInOrder(messages);
+    // A batch with no message has no share to carry a shutdown rejection to its caller.
+    intake.catch(() => undefined);
+    return highestOffsets(messages).map(({ topic, partition, offset }) => {
+      const key = `${topic}\u0000${partition}`;
+      const share: PartitionShare = {
+        topic,
+        partition,
+        offset,
+        done: intake.then(({ dead, groups, blobSteps }) =>
+          this.#settle(key, dead.get(key) ?? [], groups.get(key) ?? [], blobSteps.get(key) ?? [], (stall) => onStall(share, stall)),
+        ),
+      };
+      // Observed by the caller; this only keeps a shutdown rejection from counting as "unhandled" first.
+      share.done.catch(() => undefined);
+      return share;
+    });
+  }
+
+  /** Batches may overlap in the sinks; their intake runs one after the other (see `#intake`). */
+  async #intakeInOrder(messages: readonly IncomingMessage[]): Promise<{ dead: Map<string, DlqEntry[]>; groups: Map<string, Group[]>; blobSteps: Map<string, BlobStep[]> }> {
     const dead: DlqEntry[] = [];
-    const counts = new Map<string, { ingested: number; failed: number }>();
+    const groups = new Map<string, Group>();
+    const blobSteps: BlobStep[] = [];
+    const lookups = new BatchLookups(this.#o.datasets, this.#o.validators, (what, operation) => this.#retry(what, operation));
+    const previous = this.#intake;
+    let intakeDone = (): void => undefined;
+    this.#intake = new Promise<void>((resolve) => (intakeDone = resolve));
+    try {
+      await previous;
+      await this.#intakeBatch(messages, lookups, dead, groups, blobSteps);
+    } finally {
+      intakeDone();
+    }
+    return { dead: byPartition(dead), groups: byPartition([...groups.values()]), blobSteps: byPartition(blobSteps) };
+  }
+
+  /** One partition's share: its blob steps, its groups into the sinks, then what failed into the DLQ. */
+  async #settle(key: string, intakeDead: DlqEntry[], groups: Group[], blobSteps: BlobStep[], onStall: (stall: Stall) => void): Promise<DatasetCounts> {
+    const counts: DatasetCounts = new Map();
     const count = (dataset: string | undefined, field: 'ingested' | 'failed', n = 1): void => {
       const key = dataset ?? '(unknown)';
       const c = counts.get(key) ?? { ingested: 0, failed: 0 };
       c[field] += n;
       counts.set(key, c);
     };
-    const groups = new Map<string, Group>();
-    const lookups = new BatchLookups(this.#o.datasets, this.#o.validators, (what, operation) => this.#retry(what, operation));
-
-    const previous = this.#intake;
-    let intakeDone = (): void => undefined;
-    this.#intake = new Promise<void>((resolve) => (intakeDone = resolve));
-    try {
-      await previous;
-      await this.#intakeBatch(messages, lookups, dead, groups);
-    } finally {
-      intakeDone();
+    const dead = [...intakeDead];
+    if (blobSteps.length > 0) {
+      const blobs = await this.#blobs.run(key, blobSteps, onStall);
+      dead.push(...blobs.dead);
+      // A record whose file could not be assembled is in the DLQ instead of the sinks.
+      if (blobs.failedIds.size > 0) groups = groups.map((g) => withoutIds(g, blobs.failedIds)).filter((g) => g.records.length > 0);
     }
-
-    const sinkDead = await Promise.all([...groups.values()].map((g) => this.#writeGroup(g)));
-    for (const [i, group] of [...groups.values()].entries()) {
+    const sinkDead = await Promise.all(groups.map((g) => this.#writer.writeGroup(g, onStall)));
+    for (const [i, group] of groups.entries()) {
       const groupDead = sinkDead[i] ?? [];
       if (groupDead.length === 0) {
         count(group.dataset.spec.name, 'ingested', group.records.length);
@@ -146,9 +197,8 @@ export class Pipeline {
       count(entry.dataset, 'failed');
       this.#o.metrics.dlqRecords.inc({ dataset: entry.dataset ?? '(unknown)' });
     }
-    await this.#retry('dlq', () => this.#o.deadLetters.write(merged));
-
-    return { commit: highestOffsets(messages), counts };
+    if (merged.length > 0) await this.#retry('dlq', () => this.#o.deadLetters.write(merged));
+    return counts;
   }
 
   async #intakeBatch(
@@ -156,17 +206,17 @@ export class Pipeline {
     lookups: BatchLookups,
     dead: DlqEntry[],
     groups: Map<string, Group>,
+    blobSteps: BlobStep[],
   ): Promise<void> {
     // Messages come in runs of one partition: the group of the previous one is usually the right one.
     let last: Group | undefined;
     for (const message of messages) {
       if (message.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.blobChunk) {
-        const problem = await this.#writeBlobChunk(message);
-        if (problem) dead.push(this.#entry(message, problem, message.headers[KAFKA_HEADERS.dataset]));
+        blobSteps.push({ kind: 'chunk', topic: message.topic, partition: message.partition, message });
         continue;
       }
-      // Only what needs I/O is awaited (a dataset first seen in this batch, blobs): an await per record
-      // would cost a turn of the microtask queue each.
+      // Only what needs I/O is awaited (a dataset first seen in this batch): an await per record would
+      // cost a turn of the microtask queue each.
       const decoded = this.#decode(message);
       if ('reason' in decoded) {
         this.#invalid(dead, decoded);
@@ -182,12 +232,8 @@ export class Pipeline {
         continue;
       }
       if (verdict.envelope.blob) {
-        // Its chunks sit before it in the same partition, so they were stored above or in earlier batches.
-        const problem = await this.#completeBlob(verdict.envelope);
-        if (problem) {
-          dead.push(this.#entry(message, problem, verdict.dataset.spec.name, verdict.envelope.id, verdict.dataset.version));
-          continue;
-        }
+        // Its chunks sit before it in the same partition: their steps are queued before this one.
+        blobSteps.push({ kind: 'complete', topic: message.topic, partition: message.partition, message, envelope: verdict.envelope, dataset: verdict.dataset });
       }
       let group = last;
       if (group?.dataset !== verdict.dataset || group.topic !== message.topic || group.partition !== message.partition) {
@@ -205,8 +251,7 @@ export class Pipeline {
   }
 
   async close(): Promise<void> {
-    for (const breaker of this.#breakers.values()) breaker.shutdown();
-    this.#breakers.clear();
+    this.#writer.close();
     await Promise.resolve();
   }
 
@@ -238,16 +283,19 @@ export class Pipeline {
     if (envelope.parseError) {
       return this.#reject(message, `could not be parsed at the source: ${envelope.parseError.reason}`, envelope.dataset, envelope, dataset.version);
     }
-    const check = lookups.payloadCheck(dataset)(envelope.payload);
+    // Before the schema, and whatever it allows: what one store would refuse goes to none of them.
+    const refused = inspect(envelope.payload) ?? inspect({ id: envelope.id, agentId: envelope.agentId, source: envelope.source }, 'envelope');
+    if (refused !== undefined) return this.#reject(message, `refused before any store: ${refused}`, envelope.dataset, envelope, dataset.version);
+    const check = lookups.payloadCheck(dataset, isCsvRow(envelope.source))(envelope.payload);
     if (!check.valid) {
       return this.#reject(message, `does not match schema version ${dataset.version} of ${dataset.spec.name}: ${check.reason}`, envelope.dataset, envelope, dataset.version);
     }
-    return { dataset, envelope };
+    return { dataset, envelope: 'payload' in check ? { ...envelope, payload: check.payload } : envelope };
   }
 
   #invalid(dead: DlqEntry[], rejected: Rejected): void {
     dead.push(rejected.entry);
-    this.#o.metrics.failedValidations.inc({ dataset: rejected.entry.dataset ?? '(unknown)' });
+    this.#o.metrics.failedValidations.inc({ dataset: rejected.entry.dataset ?? '(unknown)', agent: this.#o.metrics.agentLabel(rejected.entry.headers[KAFKA_HEADERS.agentId]) });
   }
 
   #reject(message: IncomingMessage, reason: string, dataset?: string, envelope?: Envelope, version?: number): Rejected {
@@ -255,132 +303,7 @@ export class Pipeline {
   }
 
   #entry(message: IncomingMessage, reason: string, dataset?: string, recordId?: string, schemaVersion?: number): DlqEntry {
-    return {
-      dataset,
-      recordId,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      reason,
-      schemaVersion,
-      original: message.value,
-      headers: message.headers,
-    };
-  }
-
-  async #writeBlobChunk(message: IncomingMessage): Promise<string | undefined> {
-    const h = message.headers;
-    const sha256 = h[KAFKA_HEADERS.blobSha256];
-    const index = Number(h[KAFKA_HEADERS.blobChunk]);
-    const count = Number(h[KAFKA_HEADERS.blobChunks]);
-    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256) || !Number.isInteger(index) || !Number.isInteger(count) || index < 0 || index >= count) {
-      return 'blob chunk without valid blob-sha256 / blob-chunk / blob-chunks headers';
-    }
-    const blobs = this.#o.blobs;
-    if (!blobs) return 'blob chunk received, but this consumer has no object store for blobs';
-    const outcome = await this.#retryOutcome('blob chunk', () => blobs.writeChunk({ sha256, index, count, bytes: message.value }));
-    return outcome.kind === 'failed' ? `blob chunk refused by the object store: ${outcome.reason}` : undefined;
-  }
-
-  async #completeBlob(envelope: Envelope): Promise<string | undefined> {
-    const blobs = this.#o.blobs;
-    if (!blobs) return 'record carries a blob, but this consumer has no object store for blobs';
-    const outcome = await this.#retryOutcome('blob', () => blobs.complete(envelope));
-    return outcome.kind === 'failed' ? `blob could not be assembled: ${outcome.reason}` : undefined;
-  }
-
-  /** Runs an outcome-returning call until it is ok or failed; retryable means "again, later". */
-  #retryOutcome(what: string, call: () => Promise<Outcome>): Promise<Outcome> {
-    return this.#retry(what, async () => {
-      const result = await call();
-      if (result.kind === 'retryable') throw new RetryableError(result.reason, result.afterMs === undefined ? {} : { retryAfterMs: result.afterMs });
-      return result;
-    });
-  }
-
-  /** Writes one dataset's records of one partition to all its sinks; returns what must be dead-lettered. */
-  async #writeGroup(group: Group): Promise<DlqEntry[]> {
-    const { dataset, records, messages } = group;
-    const batch: SinkBatch = {
-      dataset,
-      topic: group.topic,
-      partition: group.partition,
-      firstOffset: records[0]!.offset,
-      lastOffset: records.at(-1)!.offset,
-      records,
-    };
-    const { sinks, missing } = this.#o.sinks.forDataset(dataset.spec);
-    for (const key of missing) this.#warnOnce(`missing:${dataset.spec.name}:${key}`, { dataset: dataset.spec.name, sink: key }, 'dataset enables a sink this consumer does not run; skipped');
-    const results = await Promise.all(sinks.map(async (sink) => ({ sink, result: await this.#writeSink(sink, batch) })));
-    const dead: DlqEntry[] = [];
-    let byId: Map<string, IncomingMessage> | undefined;
-    for (const { sink, result } of results) {
-      const labels = { dataset: dataset.spec.name, sink: sink.name };
-      if (result.kind === 'failed') {
-        this.#o.metrics.ingestionErrors.inc(labels, records.length);
-        records.forEach((r, i) => dead.push(this.#entry(messages[i]!, `sink ${sink.name} refused the batch: ${result.reason}`, dataset.spec.name, r.envelope.id, dataset.version)));
-        continue;
-      }
-      const rejected = result.rejected ?? [];
-      this.#o.metrics.ingestedRows.inc(labels, records.length - rejected.length);
-      if (rejected.length === 0) continue;
-      this.#o.metrics.ingestionErrors.inc(labels, rejected.length);
-      // Built only when a sink rejected something: most batches need no lookup by id.
-      byId ??= new Map(records.map((r, i) => [r.envelope.id, messages[i]!]));
-      for (const r of rejected) {
-        const message = byId.get(r.id);
-        if (message) dead.push(this.#entry(message, `sink ${sink.name} rejected the record: ${r.reason}`, dataset.spec.name, r.id, dataset.version));
-      }
-    }
-    return dead;
-  }
-
-  async #writeSink(sink: Sink, batch: SinkBatch): Promise<SinkWriteResult> {
-    const breaker = this.#breaker(sink);
-    const dataset = batch.dataset.spec.name;
-    let stalled = false;
-    try {
-      return await this.#retry(`sink ${sink.name}`, async () => {
-        try {
-          return await breaker.fire(batch);
-        } catch (error) {
-          if (!stalled) {
-            stalled = true;
-            this.#o.metrics.paused.set({ sink: sink.name }, 1);
-          }
-          this.#o.metrics.ingestionErrors.inc({ dataset, sink: sink.name });
-          if (error instanceof RetryableError) throw error;
-          // Open breaker, timeout, or an exception the sink did not classify: all mean "not written yet".
-          throw new RetryableError((error as Error).message, { cause: error, retryAfterMs: breaker.opened ? this.#o.breaker?.resetTimeoutMs ?? 5_000 : 0 });
-        }
-      });
-    } finally {
-      if (stalled) this.#o.metrics.paused.set({ sink: sink.name }, 0);
-    }
-  }
-
-  #breaker(sink: Sink): CircuitBreaker<[SinkBatch], SinkWriteResult> {
-    let breaker = this.#breakers.get(sink);
-    if (breaker) return breaker;
-    const action = async (batch: SinkBatch): Promise<SinkWriteResult> => {
-      const end = this.#o.metrics.sinkLatency.startTimer({ sink: sink.name });
-      const result = await sink.write(batch);
-      end();
-      if (result.kind === 'retryable') {
-        throw new RetryableError(result.reason, result.afterMs === undefined ? {} : { retryAfterMs: result.afterMs });
-      }
-      return result;
-    };
-    breaker = new CircuitBreaker(action, {
-      timeout: this.#o.breaker?.timeoutMs ?? 120_000,
-      resetTimeout: this.#o.breaker?.resetTimeoutMs ?? 5_000,
-      errorThresholdPercentage: 50,
-      volumeThreshold: 3,
-    });
-    breaker.on('open', () => this.#o.logger.warn({ sink: sink.name }, 'sink breaker open: pausing writes to it'));
-    breaker.on('close', () => this.#o.logger.info({ sink: sink.name }, 'sink breaker closed: writes resumed'));
-    this.#breakers.set(sink, breaker);
-    return breaker;
+    return dlqEntry(message, reason, dataset, recordId, schemaVersion);
   }
 
   /** Retries until success or shutdown: records are never skipped because a store is down. */
@@ -408,12 +331,31 @@ export class Pipeline {
       },
     );
   }
+}
 
-  #warnOnce(key: string, fields: Record<string, unknown>, message: string): void {
-    if (this.#warned.has(key)) return;
-    this.#warned.add(key);
-    this.#o.logger.warn(fields, message);
+function addCounts(into: DatasetCounts, from: DatasetCounts): void {
+  for (const [dataset, c] of from) {
+    const sum = into.get(dataset) ?? { ingested: 0, failed: 0 };
+    sum.ingested += c.ingested;
+    sum.failed += c.failed;
+    into.set(dataset, sum);
   }
+}
+
+function withoutIds(group: Group, ids: ReadonlySet<string>): Group {
+  const keep = group.records.map((r) => !ids.has(r.envelope.id));
+  return { ...group, records: group.records.filter((_, i) => keep[i]), messages: group.messages.filter((_, i) => keep[i]) };
+}
+
+function byPartition<T extends { topic: string; partition: number }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const key = `${item.topic}\u0000${item.partition}`;
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return out;
 }
 
 function mergeByPosition(entries: readonly DlqEntry[]): DlqEntry[] {

@@ -1,11 +1,13 @@
 /**
  * Datasets and their schema versions in PostgreSQL. A new version is compared with the latest one
  * (compatibility.ts) and refused with the report unless forced; once stored, each sink's prepare() evolves
- * what the dataset needs (the postgres sink ALTERs its table).
+ * what the dataset needs (the postgres sink ALTERs its table). A new dataset's store locations (table, index
+ * prefix, object prefix) must be well-formed and not owned by another dataset (shared/src/dataset-locations.ts).
  */
 import type pg from 'pg';
 import type { DatasetSpec, DatasetVersion } from '@sluice/shared/dataset';
 import { BugError, ConflictError, InputError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
+import { findLocationOwner, locationProblems } from '@sluice/shared/dataset-locations';
 import type { Outcome } from '@sluice/shared/outcome';
 import { compareSchemas, type CompatibilityReport } from './compatibility.ts';
 import { ValidatorCache } from './validators.ts';
@@ -48,8 +50,22 @@ export class DatasetStore {
   }
 
   async create(spec: DatasetSpec, schema: Record<string, unknown>): Promise<AddVersionResult> {
+    const problems = locationProblems(spec);
+    if (problems.length > 0) throw InputError(`invalid dataset ${spec.name}: ${problems.join('; ')}`, problems);
     ValidatorCache.assertValidSchema(schema);
     await withTransaction(this.#pool, async (client) => {
+      // One publish at a time claims locations: two concurrent ones must not both see the other's as free.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice-dataset-locations:' || current_schema()))`);
+      const existing = await client.query<{ spec: DatasetSpec }>('SELECT spec FROM datasets');
+      if (existing.rows.some((r) => r.spec.name === spec.name)) throw ConflictError(`dataset ${spec.name} already exists`);
+      const taken = findLocationOwner(spec, existing.rows.map((r) => r.spec));
+      if (taken) {
+        const { claim, owner, owned } = taken;
+        throw ConflictError(
+          `${claim.field} ${JSON.stringify(claim.location)} overlaps ${owned.field} ${JSON.stringify(owned.location)} of dataset ${owner}: each store location belongs to one dataset`,
+          { store: claim.store, location: claim.location, owner, ownerLocation: owned.location },
+        );
+      }
       const inserted = await client.query('INSERT INTO datasets (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [spec.name, spec]);
       if (inserted.rowCount === 0) throw ConflictError(`dataset ${spec.name} already exists`);
       await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, 1, $2)', [spec.name, schema]);

@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '@sluice/shared/node/logger';
 import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
+import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 import { freshState, suffix } from '../../test/support/state.ts';
 import { ApiKeyStore, type Role } from '../auth/api-keys.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
@@ -24,7 +25,7 @@ const BIN = fileURLToPath(new URL('../../bin/sluice-control-plane.js', import.me
 const run = promisify(execFile);
 const id = suffix();
 const dataset = `acl_${id}`;
-const topicPrefix = `acltest${id}.`;
+const topicPrefix = testTopicPrefix(`acl${id}`);
 const BODY_LIMIT = 256 * 1024;
 
 interface Endpoint {
@@ -75,6 +76,8 @@ const ENDPOINTS = (): Endpoint[] => [
   },
   { method: 'POST', route: '/api/v1/ingest/:dataset', path: `/api/v1/ingest/${dataset}`, role: 'operator', ok: 200, body: [{ device: 'a' }] },
   { method: 'GET', route: '/api/v1/dlq', path: '/api/v1/dlq', role: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/dlq/counts', path: '/api/v1/dlq/counts', role: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/dlq/:id', path: `/api/v1/dlq/${dlqId}`, role: 'viewer', ok: 200 },
   { method: 'POST', route: '/api/v1/dlq/:id/replay', path: `/api/v1/dlq/${dlqId}/replay`, role: 'operator', ok: 200 },
   { method: 'GET', route: '/api/v1/health', path: '/api/v1/health', role: 'viewer', ok: 200 },
 ];
@@ -251,6 +254,7 @@ describe('control plane routing policy (in-process server, same routes)', () => 
       metrics: new ControlPlaneMetrics(),
       logger,
       produce: () => Promise.resolve(),
+      produceOne: (m) => Promise.resolve({ topic: m.topic, partition: 0, offset: 0n }),
       kafka: { ping: () => Promise.resolve(), lag: () => Promise.resolve([]) },
       topicPrefix,
       maxRecordBytes: 4096,

@@ -1,9 +1,13 @@
 /**
- * The one place named errors become HTTP (CONVENTIONS §6), with one body shape. Anything unnamed is a bug:
- * logged in full, answered 500 without internals.
+ * The one place named errors become HTTP, with one body shape. A dependency that is down (see
+ * isDependencyDown) answers 503 with Retry-After. Anything else unnamed is a bug: logged in full, answered
+ * 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { HTTP_STATUS, isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
+import { HTTP_STATUS, isDependencyDown, isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
+
+/** What a client is told to wait when a dependency is down and the failing code named no time. */
+const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
 function body(name: ErrorName, message: string, details?: unknown): ErrorBody {
   return { error: { name, message, ...(details === undefined ? {} : { details }) } };
@@ -15,11 +19,17 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
     if (status === 500) request.log.error({ err: error }, 'request failed');
     else if (status === 503) request.log.warn({ err: error.message }, 'unavailable');
     if (error.name === 'UnavailableError') {
-      const after = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 5;
+      const after = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? DEPENDENCY_RETRY_AFTER_SECONDS;
       void reply.header('retry-after', String(Math.max(1, Math.ceil(after))));
     }
     if (error.name === 'UnauthorizedError') void reply.header('www-authenticate', 'Bearer');
     return reply.code(status).send(error.toBody());
+  }
+  // A dependency that is down (PostgreSQL refusing connections) is not a bug: the client may retry.
+  if (isDependencyDown(error)) {
+    request.log.warn({ err: error.message }, 'unavailable: a dependency is down');
+    void reply.header('retry-after', String(DEPENDENCY_RETRY_AFTER_SECONDS));
+    return reply.code(503).send(body('UnavailableError', 'a dependency of this service is unavailable; retry later'));
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {

@@ -1,36 +1,25 @@
 /**
  * The REST API (fastify 5). Every route names the least role it needs (`config.role`), operational ones
  * (/healthz, /readyz, /metrics, /docs) included: Kubernetes probes and Prometheus can send a header, and an
- * open /metrics or /docs maps the deployment for an attacker. One hook authenticates the Bearer key of every
- * request and authorises it against the route's role; a route without a role is refused (fail closed), so a
- * route added without thinking about access is unusable rather than open. One handler maps errors.
+ * open /metrics or /docs maps the deployment for an attacker. One hook (api-key-auth.ts) authenticates and
+ * authorises every request against the route's role, failing closed. One handler maps errors.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type pg from 'pg';
-import { ForbiddenError, UnauthorizedError } from '@sluice/shared/errors';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
-import { roleAllows, type ApiKeyStore, type Principal, type Role } from '../auth/api-keys.ts';
+import type { ApiKeyStore, Role } from '../auth/api-keys.ts';
 import type { DatasetStore } from '../datasets/dataset-store.ts';
 import type { ValidatorCache } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
+import { addApiKeyAuth } from './api-key-auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { dlqRoutes } from './routes/dlq.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Least role the route needs; a route without one is refused (fail closed). */
-    role?: Role;
-  }
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
 
 export interface ServerDeps {
   pool: pg.Pool;
@@ -41,6 +30,8 @@ export interface ServerDeps {
   logger: Logger;
   /** Produces to Kafka (acks=all); throws when Kafka is unreachable. */
   produce: (messages: readonly OutgoingMessage[]) => Promise<void>;
+  /** Produces one message and answers where it landed (DLQ replays record it); throws like `produce`. */
+  produceOne: (message: OutgoingMessage) => Promise<{ topic: string; partition: number; offset: bigint }>;
   /** Kafka reachability for /readyz and consumer lag for /health. */
   kafka: { ping: () => Promise<void>; lag: () => Promise<Array<{ topic: string; partition: number; lag: number }>> };
   topicPrefix: string;
@@ -54,8 +45,6 @@ export const CONTROL_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** Routes that plugins register (they cannot name a role themselves), by path prefix. */
 const PLUGIN_ROUTE_ROLES: ReadonlyArray<{ prefix: string; role: Role }> = [{ prefix: '/docs', role: 'viewer' }];
-
-const BEARER = /^Bearer\s+(\S+)$/i;
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // pino's Logger is a FastifyBaseLogger; widening it keeps the instance's default type parameters.
@@ -85,20 +74,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // onRequest runs before the body is read, so an unauthenticated client cannot make the server parse a body.
-  // Unknown paths are authenticated too (401 before 404), so probing without a key learns nothing.
-  app.addHook('onRequest', async (request) => {
-    const header = request.headers.authorization;
-    const match = header === undefined ? null : BEARER.exec(header);
-    if (!match?.[1]) throw UnauthorizedError('missing API key: send Authorization: Bearer <key>');
-    const principal = await deps.apiKeys.verify(match[1]);
-    if (!principal) throw UnauthorizedError('unknown or revoked API key');
-    request.principal = principal;
-    if (request.is404) return;
-    const needed = request.routeOptions.config.role;
-    if (needed === undefined) throw ForbiddenError('this route has no role policy, so it is refused');
-    if (!roleAllows(principal.role, needed)) throw ForbiddenError(`this needs the ${needed} role; the key has ${principal.role}`);
-  });
+  addApiKeyAuth(app, deps.apiKeys);
 
   await app.register(datasetRoutes(deps), { prefix: '/api/v1' });
   await app.register(ingestRoutes(deps), { prefix: '/api/v1' });

@@ -1,37 +1,53 @@
 /**
  * The control plane's Prometheus metrics, names from shared/src/metric-names.ts. One registry per process
- * (tests make their own, so they never share counters).
+ * (tests make their own, so they never share counters). The record counters carry the agent that shipped
+ * the records (envelope agentId), bounded by BoundedLabel.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { METRICS } from '@sluice/shared/metric-names';
+import { METRICS, MISNAMED_DEFAULT_METRICS } from '@sluice/shared/metric-names';
+import { BoundedLabel } from './bounded-label.ts';
+
+/** Distinct agent label values per process before the rest are counted as `(other)`. */
+export const DEFAULT_MAX_AGENT_LABELS = 1000;
+
+type RecordLabels = 'dataset' | 'sink' | 'agent';
 
 export class ControlPlaneMetrics {
   readonly registry: Registry;
-  readonly ingestedRows: Counter<'dataset' | 'sink'>;
-  readonly failedValidations: Counter<'dataset'>;
-  readonly ingestionErrors: Counter<'dataset' | 'sink'>;
+  readonly ingestedRows: Counter<RecordLabels>;
+  readonly failedValidations: Counter<'dataset' | 'agent'>;
+  /** Per record refused or failed by a sink (with agent) and per failed write attempt (without). */
+  readonly ingestionErrors: Counter<RecordLabels>;
   readonly dlqRecords: Counter<'dataset'>;
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   readonly sinkLatency: Histogram<'sink'>;
   /** Records currently held by the consumer, waiting for their batch (bounded by the batch size). */
   readonly bufferedRecords: Gauge;
   readonly paused: Gauge<'sink'>;
+  /** 1 while the consumer holds a dataset's topic out of its subscription because a sink of it keeps failing. */
+  readonly pausedDatasets: Gauge<'dataset'>;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  readonly #agents: BoundedLabel;
+
+  constructor(options: { defaultMetrics?: boolean; maxAgentLabels?: number } = {}) {
     this.registry = new Registry();
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    this.#agents = new BoundedLabel(options.maxAgentLabels ?? DEFAULT_MAX_AGENT_LABELS);
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      for (const name of MISNAMED_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    }
     const registers = [this.registry];
-    this.ingestedRows = new Counter({ name: METRICS.ingestedRows, help: 'Records written to a sink', labelNames: ['dataset', 'sink'], registers });
+    this.ingestedRows = new Counter({ name: METRICS.ingestedRows, help: 'Records written to a sink', labelNames: ['dataset', 'sink', 'agent'], registers });
     this.failedValidations = new Counter({
       name: METRICS.failedValidations,
       help: 'Records that failed decoding or schema validation (sent to the DLQ)',
-      labelNames: ['dataset'],
+      labelNames: ['dataset', 'agent'],
       registers,
     });
     this.ingestionErrors = new Counter({
       name: METRICS.ingestionErrors,
       help: 'Sink write attempts that failed (retried or dead-lettered)',
-      labelNames: ['dataset', 'sink'],
+      labelNames: ['dataset', 'sink', 'agent'],
       registers,
     });
     this.dlqRecords = new Counter({ name: METRICS.dlqRecords, help: 'Records sent to the DLQ', labelNames: ['dataset'], registers });
@@ -45,5 +61,32 @@ export class ControlPlaneMetrics {
     });
     this.bufferedRecords = new Gauge({ name: 'sluice_consumer_buffered_records', help: 'Records fetched and not yet handed to the sinks', registers });
     this.paused = new Gauge({ name: 'sluice_sink_paused', help: '1 while the consumer waits for this sink to recover', labelNames: ['sink'], registers });
+    this.pausedDatasets = new Gauge({
+      name: 'sluice_dataset_paused',
+      help: '1 while the consumer has paused this dataset (a sink of it keeps failing); other datasets keep loading',
+      labelNames: ['dataset'],
+      registers,
+    });
+  }
+
+  /** The `agent` label value for an agent id (bounded; `(unknown)` when there is none). */
+  agentLabel(agentId: string | undefined): string {
+    return this.#agents.value(agentId);
+  }
+
+  /** Adds one per record (those `include` accepts, if given) to `counter`, split by the agent that shipped it. */
+  countByAgent(
+    counter: Counter<RecordLabels>,
+    labels: { dataset: string; sink: string },
+    records: Iterable<{ envelope: { id: string; agentId: string } }>,
+    include?: (id: string) => boolean,
+  ): void {
+    const perAgent = new Map<string, number>();
+    for (const { envelope } of records) {
+      if (include && !include(envelope.id)) continue;
+      const agent = this.#agents.value(envelope.agentId);
+      perAgent.set(agent, (perAgent.get(agent) ?? 0) + 1);
+    }
+    for (const [agent, n] of perAgent) counter.inc({ ...labels, agent }, n);
   }
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
+import { ownSchemas, ownSearchIndices, ownTopics, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 import { KafkaConsumer, ensureTopics, type KafkaProducer, type IncomingMessage, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { loadConfig, type ControlPlaneConfig } from '../../src/config.ts';
 import { envelope } from './messages.ts';
@@ -13,7 +14,8 @@ export const STACK_SH = fileURLToPath(new URL('../../../scripts/stack.sh', impor
 /** Config for one test: its own state schema, data schema, topic prefix, DLQ topic and consumer group. */
 export function testConfig(stateSchema: string, overrides: Record<string, string> = {}): ControlPlaneConfig & { id: string } {
   const id = suffix();
-  const prefix = `sluicetest${id}.`;
+  const prefix = testTopicPrefix(`cp${id}`);
+  ownSchemas(`cp_data_${id}`);
   const config = loadConfig({
     ...process.env,
     SLUICE_STATE_SCHEMA: stateSchema,
@@ -23,6 +25,8 @@ export function testConfig(stateSchema: string, overrides: Record<string, string
     SLUICE_CONSUMER_GROUP: `cp-test-${id}`,
     SLUICE_TOPIC_REFRESH_MS: '500',
     SLUICE_BATCH_MAX_WAIT_MS: '100',
+    // Never the default port: a running `npm start` consumer holds it, and tests run side by side.
+    SLUICE_CONSUMER_METRICS_PORT: '0',
     ...overrides,
   });
   return { ...config, id };
@@ -43,6 +47,7 @@ export function childEnv(config: ControlPlaneConfig): NodeJS.ProcessEnv {
     SLUICE_BATCH_IN_FLIGHT: String(config.batch.maxInFlight),
     SLUICE_MAX_RECORD_BYTES: String(config.maxRecordBytes),
     SLUICE_S3_BUCKET: config.s3.bucket,
+    SLUICE_CONSUMER_METRICS_PORT: String(config.consumerMetrics.port),
     SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn',
   };
 }
@@ -71,6 +76,7 @@ export async function produceRecords(producer: KafkaProducer, topic: string, dat
 }
 
 export async function createTopics(config: ControlPlaneConfig, names: string[]): Promise<void> {
+  ownTopics(...names);
   await ensureTopics(stackEnv.kafkaBrokers, names.map((name) => ({ name, partitions: 3 })));
 }
 
@@ -125,6 +131,7 @@ export async function searchCount(prefix: string): Promise<number> {
 }
 
 export async function deleteSearchIndices(prefix: string): Promise<void> {
+  ownSearchIndices(`${prefix}-*`);
   await fetch(`${stackEnv.searchUrl}/${prefix}-*`, { method: 'DELETE' }).catch(() => undefined);
   await fetch(`${stackEnv.searchUrl}/_index_template/${prefix}`, { method: 'DELETE' }).catch(() => undefined);
 }

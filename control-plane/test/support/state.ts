@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { ownSchemas } from '@sluice/shared/node/testing/test-resources';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
 
@@ -13,6 +14,8 @@ export function suffix(): string {
 /** A migrated state schema of the test's own, dropped afterwards (with the data schema if given). */
 export async function freshState(dataSchema?: string): Promise<{ schema: string; pool: pg.Pool; drop: () => Promise<void> }> {
   const schema = `cp_test_${suffix()}`;
+  // Also dropped after the file if the test never gets to drop() (the integration setup, test-resources.ts).
+  ownSchemas(schema, ...(dataSchema ? [dataSchema] : []));
   await migrate(stackEnv.pgUrl, schema);
   const pool = createPool(stackEnv.pgUrl, schema);
   return {

@@ -45,6 +45,12 @@ export const dropSourceConfigSchema = {
     doneDir: { type: 'string', minLength: 1, description: 'default <path>/done' },
     failedDir: { type: 'string', minLength: 1, description: 'default <path>/failed' },
     duplicates: { enum: ['skip', 'ingest'], default: 'skip' },
+    allowHardLinks: {
+      type: 'boolean',
+      default: false,
+      description:
+        'take files that have more than one hard link; by default they go to failed/, since their other name may be outside the allowed roots',
+    },
     maxFileBytes: { type: 'integer', minimum: 1, default: 10 * 1024 * 1024 * 1024 },
     maxRecordBytes: { type: 'integer', minimum: 64, default: 1024 * 1024 },
     blob: {

@@ -15,7 +15,10 @@ export const fileSourceConfigSchema = {
     dataset: datasetProperty,
     /** A payload field whose value becomes the Kafka message key instead of the record id (format json). */
     partitionKey: { type: 'string', minLength: 1 },
-    /** Glob patterns (picomatch); relative ones resolve against the config file's folder. */
+    /**
+     * Glob patterns (picomatch); relative ones resolve against the config file's folder. Only files whose real
+     * path (symbolic links resolved) is inside allowedRoots are read.
+     */
     include: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
     exclude: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     /** Where files present at the very first start (no checkpoints yet) begin; later files always begin at 0. */
@@ -38,7 +41,7 @@ export const fileSourceConfigSchema = {
     },
     /** Only UTF-8 is decoded; invalid sequences make a parseError record carrying the raw bytes in base64. */
     encoding: { enum: ['utf8'], default: 'utf8' },
-    /** Bytes at the head of a file that identify it (with device/inode). */
+    /** Bytes at the head of a file that identify it: a file (any name, any inode) with the same first bytes continues it. */
     fingerprintBytes: { type: 'integer', minimum: 16, maximum: 65536, default: 1024 },
     /** Bytes read per read(2) call; records of one chunk are committed in one transaction. */
     readChunkBytes: { type: 'integer', minimum: 4096, maximum: 16 * 1024 * 1024, default: 512 * 1024 },

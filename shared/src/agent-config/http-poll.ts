@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { JSON_POINTER_PATTERN } from '../json-pointer.ts';
 import { datasetProperty, sourceIdProperty } from './common.ts';
 
 /** Secret-bearing strings may be `${env:NAME}`; the config loader substitutes them before validation. */
@@ -6,7 +7,8 @@ const secret = { type: 'string', minLength: 1 } as const;
 
 /**
  * A polled REST endpoint: paginated, incremental (watermark persisted with the records), behind a circuit
- * breaker, retried with jittered backoff that honours Retry-After, and rate limited.
+ * breaker, retried with jittered backoff that honours Retry-After, and rate limited. Record ids come from
+ * `idField` or the record's content, so a full (non-incremental) re-poll names the same records the same.
  */
 export const httpPollSourceConfigSchema = {
   type: 'object',
@@ -57,6 +59,12 @@ export const httpPollSourceConfigSchema = {
       ],
     },
     recordsPath: { type: 'string', default: '', description: "dot path into the JSON body; '' = the body is the array" },
+    idField: {
+      type: 'string',
+      pattern: JSON_POINTER_PATTERN,
+      description:
+        "JSON pointer (RFC 6901, e.g. '/id') to each record's own key: its value is the record's identity. Without it a record is identified by a hash of its content and the endpoint.",
+    },
     pagination: {
       oneOf: [
         { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { enum: ['none', 'link-header'] } } },

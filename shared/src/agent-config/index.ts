@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { controlPlaneConfigSchema } from './control-plane.ts';
 import { dropSourceConfigSchema } from './drop.ts';
 import { fileSourceConfigSchema } from './file.ts';
 import { httpPollSourceConfigSchema } from './http-poll.ts';
@@ -73,6 +74,8 @@ export const agentConfigSchema = {
         token: { type: 'string', minLength: 8 },
       },
     },
+    /** Optional: lets `validate` and `/status` say which datasets the control plane does not know. */
+    controlPlane: controlPlaneConfigSchema,
     /** Folders file and drop sources may read; paths are compared after resolving symlinks. */
     allowedRoots: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
     sources: {

@@ -4,43 +4,21 @@ import { appendFile, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS } from '@sluice/shared/envelope';
-import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
-import { MemoryContext, type MemoryContextOptions } from '../../../test/support/memory-context.ts';
+import { useDropFolder } from '../../../test/support/drop-folder.ts';
 import { waitFor } from '../../../test/support/wait-for.ts';
-import { DropSource } from './drop-source.ts';
 
-let dir: string;
-let running: { source: DropSource; ctx: MemoryContext }[] = [];
+const folder = useDropFolder();
+const startDrop = folder.start;
 
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'sluice-drop-'));
-});
-afterEach(async () => {
-  for (const { source, ctx } of running) {
-    ctx.controller.abort();
-    await source.stop();
-  }
-  running = [];
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function startDrop(config: Partial<DropSourceConfig> = {}, options: MemoryContextOptions = {}) {
-  const source = new DropSource({ type: 'drop', id: 'drop1', dataset: 'orders', path: dir, completion: { stableMs: 100 }, ...config });
-  const ctx = new MemoryContext({ sourceId: 'drop1', ...options });
-  await source.start(ctx);
-  running.push({ source, ctx });
-  return { source, ctx };
-}
-
-const doneFiles = async () => (await readdir(join(dir, 'done'))).sort();
-const failedFiles = async () => (await readdir(join(dir, 'failed'))).sort();
+const doneFiles = async () => (await readdir(join(folder.dir, 'done'))).sort();
+const failedFiles = async () => (await readdir(join(folder.dir, 'failed'))).sort();
 
 describe('drop source: CSV', () => {
   it('ships good rows and one parseError record per broken row (with its line), then moves the file to done/', async () => {
     const csv = ['id,name,qty', '1,apple,3', '2,"pear, green",4', '3,broken', '"4","multi', 'line",5', '5,"stray,6', '6,kiwi,7', ''].join('\n');
-    await writeFile(join(dir, 'orders.csv'), csv);
+    await writeFile(join(folder.dir, 'orders.csv'), csv);
     const { ctx } = await startDrop();
     await waitFor(async () => (await doneFiles()).includes('orders.csv'), 15_000, 'orders.csv in done/');
     const records = ctx.envelopes();
@@ -54,16 +32,18 @@ describe('drop source: CSV', () => {
     ]);
     expect(records[2]?.parseError?.raw).toBe('3,broken');
     expect(records[4]?.parseError?.raw).toBe('5,"stray,6');
+    // The consumer types a CSV row's string fields by the dataset schema; this is how it knows one.
+    expect(records[0]?.source).toMatchObject({ kind: 'drop', format: 'csv', file: 'orders.csv', row: 0 });
     const sha = createHash('sha256').update(csv).digest('hex');
     expect(records.map((r) => r.id)).toEqual([0, 1, 2, 3, 4, 5].map((i) => `agent1:drop1:d:${sha}:${i}`));
     expect(ctx.committed.every((m) => m.group === sha)).toBe(true);
     expect(ctx.store.get(`drop:${sha}`)).toContain('"state":"done"');
-    expect(existsSync(join(dir, 'orders.csv'))).toBe(false);
+    expect(existsSync(join(folder.dir, 'orders.csv'))).toBe(false);
   });
 
   it('two stray quotes far apart cost their two rows, not the rows between them', async () => {
     const lines = ['n,v', '0,"open', ...Array.from({ length: 50 }, (_, i) => `${i + 1},ok`), '51,"again', '52,ok', ''];
-    await writeFile(join(dir, 'stray.csv'), lines.join('\n'));
+    await writeFile(join(folder.dir, 'stray.csv'), lines.join('\n'));
     const { ctx } = await startDrop();
     await waitFor(async () => (await doneFiles()).includes('stray.csv'));
     const records = ctx.envelopes();
@@ -76,18 +56,18 @@ describe('drop source: CSV', () => {
   });
 
   it('moves the file only after Kafka acknowledged every record of it', async () => {
-    await writeFile(join(dir, 'a.csv'), 'x\n1\n2\n');
+    await writeFile(join(folder.dir, 'a.csv'), 'x\n1\n2\n');
     const { ctx } = await startDrop({}, { autoAck: false });
     await ctx.until(() => ctx.committed.length === 2);
     await sleep(300);
-    expect(existsSync(join(dir, 'a.csv'))).toBe(true);
+    expect(existsSync(join(folder.dir, 'a.csv'))).toBe(true);
     ctx.ack();
     await waitFor(async () => (await doneFiles()).includes('a.csv'));
   });
 
   it('resumes a file after a crash mid-file without losing or repeating a row', async () => {
     const rows = Array.from({ length: 2500 }, (_, i) => `${i},v${i}`);
-    await writeFile(join(dir, 'big.csv'), ['n,v', ...rows].join('\n'));
+    await writeFile(join(folder.dir, 'big.csv'), ['n,v', ...rows].join('\n'));
     const store = new Map<string, string>();
     let commits = 0;
     const first = await startDrop({}, {
@@ -99,10 +79,9 @@ describe('drop source: CSV', () => {
     await waitFor(async () => (await failedFiles()).length > 0 || first.ctx.errors.length > 0);
     first.ctx.controller.abort();
     await first.source.stop();
-    running = [];
     // The "crash" sent the file to failed/; an operator puts it back and a new agent run takes over.
     expect(first.ctx.committed).toHaveLength(1000);
-    await rename(join(dir, 'failed', 'big.csv'), join(dir, 'big.csv'));
+    await rename(join(folder.dir, 'failed', 'big.csv'), join(folder.dir, 'big.csv'));
     const second = await startDrop({}, { checkpoints: store });
     await waitFor(async () => (await doneFiles()).includes('big.csv'));
     const all = [...first.ctx.envelopes(), ...second.ctx.envelopes()];
@@ -114,7 +93,7 @@ describe('drop source: CSV', () => {
 
 describe('drop source: file lifecycle', () => {
   it('an empty file goes to done/ with zero records', async () => {
-    await writeFile(join(dir, 'empty.csv'), '');
+    await writeFile(join(folder.dir, 'empty.csv'), '');
     const { ctx } = await startDrop();
     await waitFor(async () => (await doneFiles()).includes('empty.csv'));
     expect(ctx.committed).toHaveLength(0);
@@ -123,7 +102,7 @@ describe('drop source: file lifecycle', () => {
 
   it('waits for a file still being written (stable size and mtime), then reads it once, whole', async () => {
     const { ctx } = await startDrop({ completion: { stableMs: 700 } });
-    const path = join(dir, 'slow.ndjson');
+    const path = join(folder.dir, 'slow.ndjson');
     await writeFile(path, '{"n":0}\n');
     for (let i = 1; i < 5; i++) {
       await sleep(200);
@@ -135,33 +114,33 @@ describe('drop source: file lifecycle', () => {
 
   it('rename-in: ignores temp names until renamed', async () => {
     const { ctx } = await startDrop({ completion: { mode: 'rename-in' } });
-    await writeFile(join(dir, 'data.ndjson.tmp'), '{"a":1}\n');
-    await writeFile(join(dir, '.hidden.ndjson'), '{"a":2}\n');
+    await writeFile(join(folder.dir, 'data.ndjson.tmp'), '{"a":1}\n');
+    await writeFile(join(folder.dir, '.hidden.ndjson'), '{"a":2}\n');
     await sleep(400);
     expect(ctx.committed).toHaveLength(0);
-    await rename(join(dir, 'data.ndjson.tmp'), join(dir, 'data.ndjson'));
+    await rename(join(folder.dir, 'data.ndjson.tmp'), join(folder.dir, 'data.ndjson'));
     await waitFor(async () => (await doneFiles()).includes('data.ndjson'));
     expect(ctx.envelopes().map((r) => r.payload)).toEqual([{ a: 1 }]);
-    expect(existsSync(join(dir, '.hidden.ndjson'))).toBe(true);
+    expect(existsSync(join(folder.dir, '.hidden.ndjson'))).toBe(true);
   });
 
   it('the same content dropped twice is skipped (with a note), unless duplicates: ingest', async () => {
     const { ctx } = await startDrop();
-    await writeFile(join(dir, 'one.ndjson'), '{"a":1}\n{"a":2}\n');
+    await writeFile(join(folder.dir, 'one.ndjson'), '{"a":1}\n{"a":2}\n');
     await waitFor(async () => (await doneFiles()).includes('one.ndjson'));
-    await writeFile(join(dir, 'two.ndjson'), '{"a":1}\n{"a":2}\n');
+    await writeFile(join(folder.dir, 'two.ndjson'), '{"a":1}\n{"a":2}\n');
     await waitFor(async () => (await doneFiles()).includes('two.ndjson.duplicate.json'));
     expect(ctx.committed).toHaveLength(2);
-    const note = JSON.parse(await readFile(join(dir, 'done', 'two.ndjson.duplicate.json'), 'utf8')) as { reason: string; first: { file: string } };
+    const note = JSON.parse(await readFile(join(folder.dir, 'done', 'two.ndjson.duplicate.json'), 'utf8')) as { reason: string; first: { file: string } };
     expect(note.reason).toMatch(/duplicate/);
     expect(note.first.file).toBe('one.ndjson');
   });
 
   it('duplicates: ingest ships the same content again (same record ids: stores keep one copy)', async () => {
     const { ctx } = await startDrop({ duplicates: 'ingest' });
-    await writeFile(join(dir, 'one.ndjson'), '{"a":1}\n');
+    await writeFile(join(folder.dir, 'one.ndjson'), '{"a":1}\n');
     await waitFor(async () => (await doneFiles()).includes('one.ndjson'));
-    await writeFile(join(dir, 'two.ndjson'), '{"a":1}\n');
+    await writeFile(join(folder.dir, 'two.ndjson'), '{"a":1}\n');
     await waitFor(async () => (await doneFiles()).includes('two.ndjson'));
     expect(ctx.committed).toHaveLength(2);
     expect(ctx.committed[0]?.key).toBe(ctx.committed[1]?.key);
@@ -169,7 +148,7 @@ describe('drop source: file lifecycle', () => {
 
   it('NDJSON: each bad line is a parseError record with its line number', async () => {
     const { ctx } = await startDrop();
-    await writeFile(join(dir, 'events.jsonl'), '{"a":1}\n{oops\n\n{"a":3}\n');
+    await writeFile(join(folder.dir, 'events.jsonl'), '{"a":1}\n{oops\n\n{"a":3}\n');
     await waitFor(async () => (await doneFiles()).includes('events.jsonl'));
     const records = ctx.envelopes();
     expect(records).toHaveLength(3);
@@ -180,9 +159,9 @@ describe('drop source: file lifecycle', () => {
 
   it('invalid JSON: the file goes to failed/ with its reason, and its raw text ships as a parseError record', async () => {
     const { ctx } = await startDrop();
-    await writeFile(join(dir, 'bad.json'), '[{"a":1},{"a":');
+    await writeFile(join(folder.dir, 'bad.json'), '[{"a":1},{"a":');
     await waitFor(async () => (await failedFiles()).includes('bad.json.error.json'));
-    const error = JSON.parse(await readFile(join(dir, 'failed', 'bad.json.error.json'), 'utf8')) as Record<string, unknown>;
+    const error = JSON.parse(await readFile(join(folder.dir, 'failed', 'bad.json.error.json'), 'utf8')) as Record<string, unknown>;
     expect(error).toMatchObject({ file: 'bad.json', reason: expect.stringMatching(/invalid JSON/) as unknown });
     expect(error.at).toBeTypeOf('string');
     expect(ctx.envelopes()).toHaveLength(1);
@@ -191,24 +170,24 @@ describe('drop source: file lifecycle', () => {
 
   it('invalid JSON too big for a record: failed/ alone keeps it', async () => {
     const { ctx } = await startDrop({ maxRecordBytes: 64 });
-    await writeFile(join(dir, 'bad.json'), '[' + '{"a":1},'.repeat(20));
+    await writeFile(join(folder.dir, 'bad.json'), '[' + '{"a":1},'.repeat(20));
     await waitFor(async () => (await failedFiles()).includes('bad.json.error.json'));
     expect(ctx.committed).toHaveLength(0);
-    expect(await readFile(join(dir, 'failed', 'bad.json'), 'utf8')).toMatch(/^\[/);
+    expect(await readFile(join(folder.dir, 'failed', 'bad.json'), 'utf8')).toMatch(/^\[/);
   });
 
   it('a valid JSON array gives one record per element', async () => {
     const { ctx } = await startDrop();
-    await writeFile(join(dir, 'list.json'), '[{"a":1},{"a":2},3]');
+    await writeFile(join(folder.dir, 'list.json'), '[{"a":1},{"a":2},3]');
     await waitFor(async () => (await doneFiles()).includes('list.json'));
     expect(ctx.envelopes().map((r) => r.payload)).toEqual([{ a: 1 }, { a: 2 }, 3]);
   });
 
   it('a file over maxFileBytes goes to failed/ with a reason (unreadable)', async () => {
     const { ctx } = await startDrop({ maxFileBytes: 10 });
-    await writeFile(join(dir, 'huge.ndjson'), '{"a":"0123456789"}\n');
+    await writeFile(join(folder.dir, 'huge.ndjson'), '{"a":"0123456789"}\n');
     await waitFor(async () => (await failedFiles()).includes('huge.ndjson.error.json'));
-    const error = JSON.parse(await readFile(join(dir, 'failed', 'huge.ndjson.error.json'), 'utf8')) as { reason: string };
+    const error = JSON.parse(await readFile(join(folder.dir, 'failed', 'huge.ndjson.error.json'), 'utf8')) as { reason: string };
     expect(error.reason).toMatch(/over maxFileBytes/);
     expect(ctx.committed).toHaveLength(0);
     expect(ctx.errors).toHaveLength(1);
@@ -218,10 +197,10 @@ describe('drop source: file lifecycle', () => {
     const outside = await mkdtemp(join(tmpdir(), 'sluice-outside-'));
     try {
       await writeFile(join(outside, 'secret.csv'), 'a\n1\n');
-      await symlink(join(outside, 'secret.csv'), join(dir, 'link.csv'));
+      await symlink(join(outside, 'secret.csv'), join(folder.dir, 'link.csv'));
       const { ctx } = await startDrop();
       await waitFor(async () => (await failedFiles()).includes('link.csv.error.json'));
-      const error = JSON.parse(await readFile(join(dir, 'failed', 'link.csv.error.json'), 'utf8')) as { reason: string };
+      const error = JSON.parse(await readFile(join(folder.dir, 'failed', 'link.csv.error.json'), 'utf8')) as { reason: string };
       expect(error.reason).toMatch(/outside the drop folder/);
       expect(ctx.committed).toHaveLength(0);
       expect(await readFile(join(outside, 'secret.csv'), 'utf8')).toBe('a\n1\n');
@@ -232,12 +211,12 @@ describe('drop source: file lifecycle', () => {
 
   it('honours include globs and after: delete', async () => {
     const { ctx } = await startDrop({ include: ['*.csv'], after: 'delete' });
-    await writeFile(join(dir, 'skip.txt'), 'nope');
-    await writeFile(join(dir, 'take.csv'), 'a\n1\n');
-    await waitFor(() => !existsSync(join(dir, 'take.csv')));
+    await writeFile(join(folder.dir, 'skip.txt'), 'nope');
+    await writeFile(join(folder.dir, 'take.csv'), 'a\n1\n');
+    await waitFor(() => !existsSync(join(folder.dir, 'take.csv')));
     expect(ctx.envelopes().map((r) => r.payload)).toEqual([{ a: '1' }]);
     expect(await doneFiles()).toEqual([]);
-    expect(existsSync(join(dir, 'skip.txt'))).toBe(true);
+    expect(existsSync(join(folder.dir, 'skip.txt'))).toBe(true);
   });
 });
 
@@ -246,7 +225,7 @@ describe('drop source: blob', () => {
     const data = Buffer.alloc(BLOB_CHUNK_BYTES * 2 + 1000);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251;
     const sha = createHash('sha256').update(data).digest('hex');
-    await writeFile(join(dir, 'scan.pdf'), data);
+    await writeFile(join(folder.dir, 'scan.pdf'), data);
     const { ctx } = await startDrop();
     await waitFor(async () => (await doneFiles()).includes('scan.pdf'));
     const chunks = ctx.committed.filter((m) => m.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.blobChunk);

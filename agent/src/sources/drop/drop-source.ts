@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher } from 'chokidar';
 import picomatch from 'picomatch';
@@ -26,6 +26,8 @@ import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
 import type { Checkpoint, OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
 import { commitWithBackpressure } from '../commit-with-backpressure.ts';
 import { csvRows, DropFileError, jsonRows, ndjsonRows, type Row } from './rows.ts';
+import { admitDroppedFile } from './drop-admission.ts';
+import { oversizeRecord, RowReport, type RowReportSummary } from './row-report.ts';
 
 /** Rows per outbox transaction: big enough to amortise the fsync, small enough to resume cheaply. */
 const ROWS_PER_COMMIT = 1000;
@@ -47,7 +49,7 @@ const CONTENT_TYPE_BY_EXT: Record<string, string> = {
   '.xml': 'application/xml',
 };
 
-interface DropRecord {
+interface DropRecord extends Partial<RowReportSummary> {
   state: 'committed' | 'done';
   file: string;
   rows: number;
@@ -75,7 +77,7 @@ export class DropSource implements Source {
   private state: SourceState['state'] = 'stopped';
   private lastError: SourceState['lastError'];
   private current: string | undefined;
-  private counts = { done: 0, failed: 0, duplicates: 0, rows: 0 };
+  private counts = { done: 0, failed: 0, duplicates: 0, rows: 0, failedRows: 0 };
 
   constructor(config: DropSourceConfig) {
     this.id = config.id;
@@ -176,17 +178,12 @@ export class DropSource implements Source {
     this.current = name;
     let handedOff = false;
     try {
-      const link = await lstat(full);
-      if (link.isSymbolicLink()) {
-        const target = await realpath(full);
-        if (!isInside(this.rootReal, target)) {
-          throw new DropFileError('symbolic link points outside the drop folder', { target });
-        }
-      }
-      const info = await stat(full);
-      if (!info.isFile()) return;
-      const max = this.config.maxFileBytes ?? 10 * 1024 * 1024 * 1024;
-      if (info.size > max) throw new DropFileError(`file of ${info.size} bytes is over maxFileBytes (${max})`);
+      const info = await admitDroppedFile(full, {
+        rootReal: this.rootReal,
+        maxFileBytes: this.config.maxFileBytes ?? 10 * 1024 * 1024 * 1024,
+        allowHardLinks: this.config.allowHardLinks ?? false,
+      });
+      if (!info) return;
       if (info.size === 0) {
         ctx.log.info({ source: this.id, file: name }, 'empty file dropped: moved to done/ with zero records');
         await this.finish(name, full, undefined);
@@ -250,22 +247,33 @@ export class DropSource implements Source {
     let batchBytes = 0;
     let fileFailure: { reason: string; position?: number } | undefined;
     const now = new Date().toISOString();
+    const report = new RowReport();
     for await (const row of rows) {
       this.signal.throwIfAborted();
       const rowIndex = index++;
-      if (rowIndex < from) continue;
+      if (rowIndex < from) {
+        if ('parseError' in row) report.add(rowIndex, row.line, row.parseError.reason);
+        continue;
+      }
       const envelope: Envelope = {
         id: recordId.drop(ctx.agentId, this.id, sha, rowIndex),
         dataset: this.config.dataset,
         agentId: ctx.agentId,
-        source: { id: this.id, kind: 'drop', file: name, sha256: sha, row: rowIndex, line: row.line },
+        // `format` tells the consumer a row came from CSV, whose fields are all strings until typed by the schema.
+        source: { id: this.id, kind: 'drop', file: name, sha256: sha, row: rowIndex, line: row.line, format },
         eventTime: now,
         ingestTime: now,
         payload: 'payload' in row ? row.payload : null,
         ...('parseError' in row ? { parseError: { ...row.parseError, raw: truncate(row.parseError.raw, maxRecordBytes) } } : {}),
       };
       if ('fileFailure' in row && row.fileFailure) fileFailure = row.fileFailure;
-      const message = ctx.toMessage(envelope, sha);
+      let message = ctx.toMessage(envelope, sha);
+      let shipped = envelope;
+      if (message.value.length > maxRecordBytes) {
+        shipped = oversizeRecord(envelope, message.value.length, maxRecordBytes);
+        message = ctx.toMessage(shipped, sha);
+      }
+      if (shipped.parseError) report.add(rowIndex, row.line, shipped.parseError.reason);
       batch.push(message);
       batchBytes += message.value.length;
       if (batch.length >= ROWS_PER_COMMIT || batchBytes >= BYTES_PER_COMMIT) {
@@ -275,8 +283,12 @@ export class DropSource implements Source {
         batchBytes = 0;
       }
     }
-    await commitWithBackpressure(ctx, batch, this.completed(sha, name, index));
+    await commitWithBackpressure(ctx, batch, this.completed(sha, name, index, report.summary()));
     this.counts.rows += batch.length;
+    if (report.failed > 0) {
+      this.counts.failedRows += report.failed;
+      ctx.log.warn({ source: this.id, file: name, rows: index, failed: report.failed, firstError: report.errors[0] }, 'rows refused: shipped as parseError records to the DLQ');
+    }
     return fileFailure;
   }
 
@@ -345,8 +357,8 @@ export class DropSource implements Source {
     }
   }
 
-  private completed(sha: string, name: string, rows: number): Checkpoint[] {
-    const record: DropRecord = { state: 'committed', file: name, rows, at: new Date().toISOString() };
+  private completed(sha: string, name: string, rows: number, report?: RowReportSummary): Checkpoint[] {
+    const record: DropRecord = { state: 'committed', file: name, rows, ...(report && report.failed > 0 ? report : {}), at: new Date().toISOString() };
     return [
       { sourceId: this.id, key: `file:${sha}`, value: null },
       { sourceId: this.id, key: `drop:${sha}`, value: JSON.stringify(record) },
@@ -373,11 +385,16 @@ export class DropSource implements Source {
 
   private async finish(name: string, full: string, sha: string | undefined): Promise<void> {
     const ctx = this.requireCtx();
-    if ((this.config.after ?? 'move') === 'delete') await rm(full, { force: true });
-    else await rename(full, await freeName(this.doneDir, name));
+    const target = (this.config.after ?? 'move') === 'delete' ? undefined : await freeName(this.doneDir, name);
+    if (target === undefined) await rm(full, { force: true });
+    else await rename(full, target);
     if (sha !== undefined) {
       const prior = ctx.checkpoint(`drop:${sha}`);
       const record = prior === undefined ? undefined : (JSON.parse(prior) as DropRecord);
+      if (target !== undefined && record?.failed) {
+        const report = { file: name, sha256: sha, rows: record.rows, failed: record.failed, errors: record.errors ?? [], at: new Date().toISOString() };
+        await writeFile(`${target}.report.json`, JSON.stringify(report, null, 2) + '\n');
+      }
       const done: DropRecord = { state: 'done', file: name, rows: record?.rows ?? 0, at: new Date().toISOString() };
       await commitWithBackpressure(ctx, [], [{ sourceId: this.id, key: `drop:${sha}`, value: JSON.stringify(done) }]);
     }
@@ -429,11 +446,6 @@ export class DropSource implements Source {
     if (!this.ctx) throw new Error(`drop source ${this.id} used before start()`);
     return this.ctx;
   }
-}
-
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 function truncate(text: string, maxBytes: number): string {

@@ -3,16 +3,22 @@
  * parsed becomes a row with `parseError` (reason with its line number, the raw text), and the rows around it
  * flow on. The sequence is a pure function of the file's bytes, so a row's index (and so its record id) is
  * the same every time the file is read, which is what lets a crashed read resume by index.
+ *
+ * Every parsed row meets the record guard: a row no store would take (a NUL, 10,000 columns, nesting past
+ * the limit, a number that cannot stay exact) is a parseError row with the guard's reason, never a row
+ * some stores keep and others refuse. Text that is not UTF-8 is never shipped as if it were.
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { depthProblem, inspect } from '@sluice/shared/record-guard';
 import { RecordSplitter, type SplitRecord } from './record-splitter.ts';
 
 export type Row =
   | { payload: unknown; line: number }
   | {
-      parseError: { reason: string; raw: string };
+      parseError: { reason: string; raw: string; rawEncoding?: 'base64' };
       line: number;
       /** Set when the whole file is bad (invalid JSON): it goes to failed/ once this row is acknowledged. */
       fileFailure?: { reason: string; position?: number };
@@ -38,10 +44,66 @@ export interface CsvOptions {
 /** JSON files are parsed whole; above this they are refused rather than risking the agent's memory. */
 export const MAX_JSON_FILE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * The file's records. Decoding replaces invalid UTF-8 with U+FFFD, so validity is checked on the bytes
+ * alongside (native, cheap); from the first invalid chunk on, a record holding U+FFFD is marked bad.
+ */
 async function* splitFile(path: string, splitter: RecordSplitter): AsyncGenerator<SplitRecord> {
-  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
-  for await (const chunk of stream as AsyncIterable<string>) yield* splitter.push(chunk);
-  yield* splitter.end();
+  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  const validity = new Utf8Validity();
+  const marked = (records: SplitRecord[]): SplitRecord[] =>
+    validity.valid ? records : records.map((r) => (r.error === undefined && r.text.includes('\uFFFD') ? { ...r, error: NOT_UTF8 } : r));
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    validity.push(chunk);
+    yield* marked(splitter.push(decoder.decode(chunk, { stream: true })));
+  }
+  validity.end();
+  yield* marked([...splitter.push(decoder.decode()), ...splitter.end()]);
+}
+
+const NOT_UTF8 = 'not valid UTF-8 (the invalid bytes would have been stored as U+FFFD)';
+
+/** Streaming UTF-8 validation: a sequence cut by a chunk boundary is carried into the next chunk. */
+class Utf8Validity {
+  valid = true;
+  #carry: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): void {
+    if (!this.valid) return;
+    const bytes = this.#carry.length === 0 ? chunk : Buffer.concat([this.#carry, chunk]);
+    // Back up over at most 3 continuation bytes to the start of a sequence that may be incomplete.
+    let cut = bytes.length;
+    for (let back = 1; back <= Math.min(4, bytes.length); back++) {
+      const b = bytes[bytes.length - back]!;
+      if ((b & 0xc0) === 0x80) continue;
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      if (need > back) cut = bytes.length - back;
+      break;
+    }
+    this.valid = isUtf8(bytes.subarray(0, cut));
+    this.#carry = Buffer.from(bytes.subarray(cut));
+  }
+
+  end(): void {
+    if (this.#carry.length > 0) this.valid = false;
+  }
+}
+
+/** A parsed row, or the parseError row the record guard makes of it. */
+function guarded(payload: unknown, line: number, raw: () => string): Row {
+  const problem = inspect(payload);
+  if (problem === undefined) return { payload, line };
+  return { parseError: { reason: `line ${line}: ${problem}`, raw: raw() }, line };
+}
+
+/** JSON text of a value the guard refused; one too deep to serialise is described instead. */
+function rawOf(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return '(not kept: nested too deep to serialise again; the file itself holds it)';
+  }
 }
 
 export async function* csvRows(path: string, options: CsvOptions, maxRecordBytes: number): AsyncGenerator<Row> {
@@ -87,7 +149,7 @@ function* csvRecordRows(first: SplitRecord, options: CsvOptions, state: CsvState
     }
     const columns = state.columns;
     if (columns === undefined) {
-      yield { payload: fields, line: rec.line };
+      yield guarded(fields, rec.line, () => rec.text);
     } else if (fields.length !== columns.length) {
       yield {
         parseError: { reason: `line ${rec.line}: expected ${columns.length} fields, got ${fields.length}`, raw: rec.text },
@@ -96,7 +158,7 @@ function* csvRecordRows(first: SplitRecord, options: CsvOptions, state: CsvState
     } else {
       const payload: Record<string, string> = {};
       columns.forEach((name, i) => (payload[name] = fields[i] ?? ''));
-      yield { payload, line: rec.line };
+      yield guarded(payload, rec.line, () => rec.text);
     }
   }
 }
@@ -120,8 +182,12 @@ export async function* ndjsonRows(path: string, maxRecordBytes: number): AsyncGe
       yield { parseError: { reason: `line ${rec.line}: ${rec.error}`, raw: rec.text }, line: rec.line };
       continue;
     }
+    if (depthProblem(rec.text) !== undefined) {
+      yield { parseError: { reason: `line ${rec.line}: ${depthProblem(rec.text)}`, raw: rec.text }, line: rec.line };
+      continue;
+    }
     try {
-      yield { payload: JSON.parse(rec.text) as unknown, line: rec.line };
+      yield guarded(JSON.parse(rec.text) as unknown, rec.line, () => rec.text);
     } catch (error) {
       yield { parseError: { reason: `line ${rec.line}: ${(error as Error).message}`, raw: rec.text }, line: rec.line };
     }
@@ -137,7 +203,14 @@ export async function* jsonRows(path: string, size: number, maxRecordBytes: numb
   if (size > MAX_JSON_FILE_BYTES) {
     throw new DropFileError(`JSON file of ${size} bytes is over the ${MAX_JSON_FILE_BYTES}-byte limit for JSON; use NDJSON`);
   }
-  const text = await readFile(path, 'utf8');
+  const bytes = await readFile(path);
+  if (!isUtf8(bytes)) {
+    const reason = `invalid JSON: the file is ${NOT_UTF8}`;
+    if (bytes.length > maxRecordBytes) throw new DropFileError(reason);
+    yield { parseError: { reason, raw: bytes.toString('base64'), rawEncoding: 'base64' }, line: 1, fileFailure: { reason } };
+    return;
+  }
+  const text = bytes.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
@@ -152,8 +225,8 @@ export async function* jsonRows(path: string, size: number, maxRecordBytes: numb
     return;
   }
   if (!Array.isArray(value)) {
-    yield { payload: value, line: 1 };
+    yield guarded(value, 1, () => text);
     return;
   }
-  for (const item of value as unknown[]) yield { payload: item, line: 1 };
+  for (const item of value as unknown[]) yield guarded(item, 1, () => rawOf(item));
 }

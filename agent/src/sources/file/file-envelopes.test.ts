@@ -44,6 +44,22 @@ describe('FileEnvelopeEncoder', () => {
     expectSameAsReference(options('json'), [bytes(0, '{"level":"info","n":1}'), bytes(30, '  [1, 2, {"a": null}]  '), bytes(60, '{"broken":'), bytes(80, '"just a string"')]);
   });
 
+  it('a line no store would take (NUL, too deep, 1e400) is a parse error with the guard\'s reason, on both paths', () => {
+    const json = [bytes(0, '{"s":"a\\u0000"}'), bytes(20, '['.repeat(5000) + ']'.repeat(5000)), bytes(10_100, '{"n":1e400}'), bytes(10_200, '{"ok":1}')];
+    expectSameAsReference(options('json'), json);
+    const text = [bytes(0, 'nul \u0000 in a log line'), bytes(30, 'fine')];
+    expectSameAsReference(options('text'), text);
+    const reasons = (opts: FileEnvelopeOptions, records: SplitRecord[]) =>
+      new FileEnvelopeEncoder(opts).encode(file, records, now).map((m) => (JSON.parse(m.value.toString()) as { parseError?: { reason: string } }).parseError?.reason);
+    expect(reasons(options('json'), json)).toEqual([
+      expect.stringMatching(/^payload\.s: contains a NUL/),
+      expect.stringMatching(/^nested more than 16 levels deep/),
+      'payload.n: not a finite number',
+      undefined,
+    ]);
+    expect(reasons(options('text'), text)).toEqual([expect.stringMatching(/^payload\.message: contains a NUL/), undefined]);
+  });
+
   it('keys by the partition key field when configured and present, by record id otherwise', () => {
     const opts = options('json', 'user');
     const messages = new FileEnvelopeEncoder(opts).encode(file, [bytes(0, '{"user":"ann","n":1}'), bytes(30, '{"n":2}'), bytes(50, 'not json')], now);

@@ -8,6 +8,7 @@
  * envelope `fileEnvelope` builds (file-envelopes.test.ts holds the two together).
  */
 import type { Envelope } from '@sluice/shared/envelope';
+import { inspect } from '@sluice/shared/record-guard';
 import { recordId } from '@sluice/shared/record-id';
 import { partitionKeyOf, type MessageRoute } from '../../runtime/to-message.ts';
 import type { OutboxMessage } from '../source.ts';
@@ -89,13 +90,19 @@ export class FileEnvelopeEncoder {
       }
       const line = 'bytes' in record ? { offset: record.offset, text: record.bytes.toString('utf8') } : record;
       if ('text' in line) {
+        // A line the record guard refuses falls through to the plain path too, which records why.
         if (format === 'text') {
-          payloadJson = `{"message":${JSON.stringify(line.text)}}`;
-          if (route.partitionKey !== undefined) payload = { message: line.text };
+          if (!line.text.includes('\u0000')) {
+            payloadJson = `{"message":${JSON.stringify(line.text)}}`;
+            if (route.partitionKey !== undefined) payload = { message: line.text };
+          }
         } else {
           try {
-            payload = JSON.parse(line.text);
-            payloadJson = line.text; // valid JSON as it stands: embedded, not re-serialised
+            const parsed: unknown = JSON.parse(line.text);
+            if (inspect(parsed) === undefined) {
+              payload = parsed;
+              payloadJson = line.text; // valid JSON as it stands: embedded, not re-serialised
+            }
           } catch {
             // falls through to the plain path, which records the parse error
           }
@@ -175,10 +182,17 @@ export function fileEnvelope(options: Omit<FileEnvelopeOptions, 'route'>, file: 
     ingestTime: now,
   };
   if ('parseError' in record) return { ...base, payload: null, parseError: record.parseError };
-  if (options.format === 'text') return { ...base, payload: { message: record.text } };
-  try {
-    return { ...base, payload: JSON.parse(record.text) as unknown };
-  } catch (error) {
-    return { ...base, payload: null, parseError: { reason: `invalid JSON: ${(error as Error).message}`, raw: record.text, rawEncoding: 'utf8' } };
+  let payload: unknown;
+  if (options.format === 'text') {
+    payload = { message: record.text };
+  } else {
+    try {
+      payload = JSON.parse(record.text) as unknown;
+    } catch (error) {
+      return { ...base, payload: null, parseError: { reason: `invalid JSON: ${(error as Error).message}`, raw: record.text, rawEncoding: 'utf8' } };
+    }
   }
+  const refused = inspect(payload);
+  if (refused !== undefined) return { ...base, payload: null, parseError: { reason: refused, raw: record.text, rawEncoding: 'utf8' } };
+  return { ...base, payload };
 }

@@ -1,11 +1,11 @@
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, copyFileSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
 import type { Envelope } from '@sluice/shared/envelope';
 import { createLogger } from '@sluice/shared/node/logger';
+import { FileSourceHarness, fileConfig as config, lines } from '../../../test/support/file-source-harness.ts';
+import { AllowedRoots } from '../../config/allowed-roots.ts';
 import { Outbox } from '../../outbox/outbox.ts';
 import { AgentMetrics } from '../../runtime/metrics.ts';
 import { createSourceContext } from '../../runtime/source-context.ts';
@@ -17,57 +17,11 @@ afterEach(async () => {
   for (const stop of running.splice(0)) await stop();
 });
 
-function config(dir: string, extra: Partial<FileSourceConfig> = {}): FileSourceConfig {
-  return {
-    type: 'file', id: 'logs', dataset: 'app', include: [path.join(dir, '*.log*')], exclude: [], startAt: 'beginning', format: 'text',
-    maxLineBytes: 1024 * 1024, encoding: 'utf8', fingerprintBytes: 64, readChunkBytes: 4096, pollIntervalMs: 20, ...extra,
-  };
-}
-
-class Harness {
-  readonly dir = mkdtempSync(path.join(tmpdir(), 'sluice-file-'));
-  readonly outbox = new Outbox({ file: path.join(this.dir, 'state', 'outbox.db'), maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL' });
-  readonly logs = path.join(this.dir, 'logs');
-  source: FileSource | undefined;
-  abort: AbortController | undefined;
-
+class Harness extends FileSourceHarness {
   constructor() {
-    mkdirSync(this.logs);
-  }
-
-  async start(extra: Partial<FileSourceConfig> = {}): Promise<void> {
-    this.abort = new AbortController();
-    this.source = new FileSource(config(this.logs, extra), { baseDir: this.dir });
-    const ctx = createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: this.outbox, log, signal: this.abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' });
-    await this.source.start(ctx);
-    running.push(() => this.stop());
-  }
-
-  async stop(): Promise<void> {
-    this.abort?.abort();
-    await this.source?.stop();
-  }
-
-  records(): Envelope[] {
-    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages).map((m) => JSON.parse(m.value.toString()) as Envelope);
-  }
-
-  texts(): string[] {
-    return this.records().map((r) => (r.payload as { message?: string } | null)?.message ?? `<${r.parseError?.reason}>`);
-  }
-
-  async waitFor(count: number, timeoutMs = 10_000): Promise<Envelope[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.outbox.stats().rows < count) {
-      if (Date.now() > deadline) throw new Error(`expected ${count} records, have ${this.outbox.stats().rows}: ${JSON.stringify(this.texts())}`);
-      await sleep(20);
-    }
-    await sleep(100); // and no more than that
-    return this.records();
+    super(running);
   }
 }
-
-const lines = (from: number, to: number, prefix = 'line'): string => Array.from({ length: to - from }, (_, i) => `${prefix} ${from + i}\n`).join('');
 
 describe('FileSource', () => {
   it('tails a file, commits positions with the records, and resumes exactly after a restart', async () => {
@@ -189,7 +143,7 @@ describe('FileSource', () => {
     const h = new Harness();
     const small = new Outbox({ file: path.join(h.dir, 'small.db'), maxBytes: 1 << 30, maxRows: 150, synchronous: 'NORMAL' });
     const abort = new AbortController();
-    const source = new FileSource(config(h.logs), { baseDir: h.dir });
+    const source = new FileSource(config(h.logs), { baseDir: h.dir, allowedRoots: new AllowedRoots([h.logs], h.dir) });
     // More than one commit's worth (8 chunks of 4 KiB): the second commit finds the outbox over its 150 rows.
     writeFileSync(path.join(h.logs, 'app.log'), lines(0, 5000));
     await source.start(createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: small, log, signal: abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' }));

@@ -4,36 +4,24 @@
  * `pollIntervalMs` re-checks every tracked file, so a missed event delays a line but never loses it.
  *
  * Per tracked file: read a chunk → split into records → ctx.commit(records, checkpoint) in one transaction.
- * The checkpoint (keyed by device:inode) stores the identity and the resume offset, so after a crash the
- * file resumes exactly after the last committed record.
+ * The checkpoint (file-identity.ts) stores the identity and the resume offset, so after a crash the file
+ * resumes exactly after the last committed record. Every file is opened by its real path, and only when
+ * that is inside allowedRoots (file-confinement.ts).
  */
-import { createHash } from 'node:crypto';
+import { constants, watch as watchFile, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { watch as watchFile, type FSWatcher } from 'node:fs';
 import { watch, type FSWatcher as ChokidarWatcher } from 'chokidar';
-import picomatch from 'picomatch';
 import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
+import type { AllowedRoots } from '../../config/allowed-roots.ts';
 import { OutboxFullError } from '../../outbox/outbox.ts';
 import type { Checkpoint, OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
+import { FileConfinement } from './file-confinement.ts';
 import { FileEnvelopeEncoder } from './file-envelopes.ts';
+import { FileIdentities, headHash, locationOf, type FileCheckpoint } from './file-identity.ts';
+import { includeMatcher, type IncludeMatcher } from './include-matcher.ts';
 import { LineSplitter, type SplitRecord } from './line-splitter.ts';
-
-/** What a checkpoint stores per file (JSON). */
-export interface FileCheckpoint {
-  /** Stable id of this file's content generation: the fingerprint part of every record id. */
-  uid: string;
-  dev: number;
-  ino: number;
-  gen: number;
-  /** sha256 of the first `headLen` bytes (headLen grows to fingerprintBytes as the file grows). */
-  headLen: number;
-  headHash: string;
-  offset: number;
-  skipping: boolean;
-  path: string;
-}
 
 interface Tracker {
   cp: FileCheckpoint;
@@ -58,8 +46,8 @@ export class FileSource implements Source {
   readonly id: string;
   readonly kind = 'file' as const;
   readonly #config: FileSourceConfig;
-  readonly #include: string[];
-  readonly #matches: (file: string) => boolean;
+  readonly #matcher: IncludeMatcher;
+  readonly #confinement: FileConfinement;
   readonly #multiline: { startPattern: RegExp; maxLines: number; timeoutMs: number } | undefined;
   #ctx: SourceContext | undefined;
   #watcher: ChokidarWatcher | undefined;
@@ -67,9 +55,7 @@ export class FileSource implements Source {
   #wake: (() => void) | undefined;
   readonly #dirty = new Set<string>();
   readonly #trackers = new Map<string, Tracker>();
-  #checkpoints = new Map<string, FileCheckpoint>();
-  /** Identities a truncation replaced, so a copy made by copytruncate is still recognised (bounded). */
-  readonly #retired: FileCheckpoint[] = [];
+  #identities: FileIdentities | undefined;
   #firstRun = false;
   #initialScan = true;
   #state: SourceState = { state: 'starting' };
@@ -78,14 +64,11 @@ export class FileSource implements Source {
   #readBuffer: Buffer | undefined;
   #encoder: FileEnvelopeEncoder | undefined;
 
-  constructor(config: FileSourceConfig, options: { baseDir: string }) {
+  constructor(config: FileSourceConfig, options: { baseDir: string; allowedRoots: AllowedRoots }) {
     this.id = config.id;
     this.#config = config;
-    this.#include = config.include.map((g) => path.resolve(options.baseDir, g));
-    const exclude = config.exclude.map((g) => path.resolve(options.baseDir, g));
-    const isIncluded = picomatch(this.#include, { dot: true });
-    const isExcluded = exclude.length > 0 ? picomatch(exclude, { dot: true }) : () => false;
-    this.#matches = (file) => isIncluded(file) && !isExcluded(file);
+    this.#matcher = includeMatcher(config, options.baseDir);
+    this.#confinement = new FileConfinement(options.allowedRoots, this.#matcher, (error, file) => this.#ctx?.reportError(error, { source: this.id, path: file }));
     this.#multiline = config.multiline
       ? { startPattern: new RegExp(config.multiline.startPattern), maxLines: config.multiline.maxLines, timeoutMs: config.multiline.timeoutMs }
       : undefined;
@@ -93,20 +76,20 @@ export class FileSource implements Source {
 
   async start(ctx: SourceContext): Promise<void> {
     this.#ctx = ctx;
-    for (const [key, value] of ctx.checkpoints()) this.#checkpoints.set(key, JSON.parse(value) as FileCheckpoint);
-    this.#firstRun = this.#checkpoints.size === 0;
-    const bases = [...new Set(this.#include.map((g) => picomatch.scan(g).base || '/'))];
-    const deep = this.#include.some((g) => picomatch.scan(g).glob.includes('/') || picomatch.scan(g).glob.includes('**'));
-    const watcher = watch(bases, {
+    this.#identities = new FileIdentities(this.id, this.#config.fingerprintBytes, ctx.checkpoints());
+    this.#firstRun = this.#identities.empty;
+    const watcher = watch(this.#matcher.bases, {
       persistent: false,
       ignoreInitial: false,
       // atomic would fold unlink+add into one change and hide a rename-rotation from us.
       atomic: false,
-      ...(deep ? {} : { depth: 0 }),
+      // Links are followed only where they stay inside allowedRoots: nothing outside is even listed.
+      ignored: (file, stats) => this.#confinement.isOutsideLink(file, stats),
+      ...(this.#matcher.deep ? {} : { depth: 0 }),
     });
     this.#watcher = watcher;
     const onPath = (file: string): void => {
-      if (this.#matches(path.resolve(file))) this.#dirty.add(path.resolve(file));
+      if (this.#matcher.matches(path.resolve(file))) this.#dirty.add(path.resolve(file));
       this.#wake?.();
     };
     watcher.on('add', onPath).on('change', onPath).on('unlink', () => this.#wake?.());
@@ -135,7 +118,7 @@ export class FileSource implements Source {
     return {
       ...this.#state,
       position: files.map((f) => `${path.basename(f.path)}@${f.offset}`).join(', '),
-      details: { files, linesCommitted: this.#linesCommitted },
+      details: { files, linesCommitted: this.#linesCommitted, ...this.#confinement.details() },
     };
   }
 
@@ -180,35 +163,35 @@ export class FileSource implements Source {
   async #discover(file: string): Promise<void> {
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) return;
-    const devIno = `${st.dev}:${st.ino}`;
-    const tracked = this.#trackers.get(devIno);
+    const location = locationOf(st);
+    const tracked = this.#trackers.get(location);
     if (tracked) {
       tracked.cp.path = file;
       tracked.rotatedSince = undefined;
       return;
     }
-    const fh = await open(file, 'r');
+    const real = await this.#confinement.realPathInside(file);
+    if (real === undefined) return;
+    // By its real path and without following a link swapped in since: what is opened is what was checked.
+    const fh = await open(real, constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0));
     try {
-      const n = this.#config.fingerprintBytes;
-      const saved = this.#checkpoints.get(devIno);
-      let cp: FileCheckpoint | undefined;
-      if (saved && (await headHash(fh, saved.headLen)) === saved.headHash) {
-        cp = { ...saved, path: file };
-      } else if (st.size >= n) {
-        // A copy (copytruncate) or a move across devices: same first bytes as a known file, so same records.
-        const fp = await headHash(fh, n);
-        const original = [...this.#checkpoints.values(), ...this.#retired].find((c) => c.headLen === n && c.headHash === fp);
-        if (original) cp = { ...original, dev: st.dev, ino: st.ino, path: file };
+      const opened = await fh.stat();
+      if (locationOf(opened) !== location) {
+        // Replaced between the checks and the open: looked at again on the next turn.
+        await fh.close();
+        this.#dirty.add(file);
+        return;
       }
-      if (!cp) {
-        const gen = saved ? saved.gen + 1 : 0; // inode reused by a different file: a new generation
-        const headLen = Math.min(n, st.size);
-        const hash = await headHash(fh, headLen);
-        const startAtEnd = this.#firstRun && this.#initialScan && this.#config.startAt === 'end';
-        cp = { uid: fileUid(st.dev, st.ino, gen, hash), dev: st.dev, ino: st.ino, gen, headLen, headHash: hash, offset: startAtEnd ? await lastNewlineEnd(fh, st.size) : 0, skipping: false, path: file };
+      if (opened.size === 0 && !this.#identities!.hasPosition(location)) {
+        // Nothing to tell what it is yet (a copy is created empty, then filled): decided on its first write.
+        await fh.close();
+        return;
       }
-      this.#checkpoints.set(devIno, cp);
-      this.#trackers.set(devIno, { cp, fh, splitter: this.#splitter(cp), lastSize: -1, lastDataAt: Date.now(), rotatedSince: undefined, watcher: this.#watchFile(file, devIno) });
+      const startAtEnd = this.#firstRun && this.#initialScan && this.#config.startAt === 'end';
+      const { cp, checkpoints } = await this.#identities!.identify(fh, opened, file, async () => (startAtEnd ? lastNewlineEnd(fh, opened.size) : 0));
+      // The decision is committed before anything is read, so a crash cannot make a different one.
+      if (checkpoints.length > 0) await this.#commit([], checkpoints);
+      this.#trackers.set(location, { cp, fh, splitter: this.#splitter(cp), lastSize: -1, lastDataAt: Date.now(), rotatedSince: undefined, watcher: this.#watchFile(file, location) });
     } catch (error) {
       await fh.close();
       throw error;
@@ -239,29 +222,24 @@ export class FileSource implements Source {
     return new LineSplitter({ maxLineBytes: this.#config.maxLineBytes, multiline: this.#multiline, raw: true }, { offset: cp.offset, skipping: cp.skipping });
   }
 
-  /** Checkpoints of files that no longer exist are dropped after the first scan. */
+  /** Positions of files that no longer exist are dropped after the first scan (retired identities stay). */
   async #pruneCheckpoints(): Promise<void> {
-    const gone = [...this.#checkpoints.keys()].filter((k) => !this.#trackers.has(k));
-    if (gone.length === 0) return;
-    for (const k of gone) this.#checkpoints.delete(k);
-    await this.#commit([], gone.map((key) => ({ sourceId: this.id, key, value: null })));
+    const gone = this.#identities!.prune(new Set(this.#trackers.keys()));
+    if (gone.length > 0) await this.#commit([], gone);
   }
 
   /** Reads what is new in one file, detects truncation and rotation, flushes timed-out multiline events. */
   async #service(t: Tracker): Promise<void> {
     const st = await t.fh.stat();
-    const devIno = `${t.cp.dev}:${t.cp.ino}`;
-    if (st.size < t.splitter.position || (st.size !== t.lastSize && !(await this.#headStillMatches(t, st.size)))) {
-      // Truncated (or rewritten in place): the content is new, so is its generation and record ids.
-      this.#retired.push({ ...t.cp, offset: t.splitter.safeOffset });
-      if (this.#retired.length > 64) this.#retired.shift();
-      t.cp.gen += 1;
-      t.cp.headLen = Math.min(this.#config.fingerprintBytes, st.size);
-      t.cp.headHash = await headHash(t.fh, t.cp.headLen);
-      t.cp.uid = fileUid(t.cp.dev, t.cp.ino, t.cp.gen, t.cp.headHash);
-      t.cp.offset = 0;
-      t.cp.skipping = false;
+    const location = locationOf(t.cp);
+    if (await this.#truncated(t, st.size)) {
+      // Truncated (or rewritten in place): the content is new, so is its generation and record ids. The old
+      // identity is retired in the same transaction, for the copy copytruncate made (seen now or later).
+      const identities = this.#identities!;
+      const retired = identities.retire(t.cp);
+      await identities.nextGeneration(t.cp, t.fh, st.size);
       t.splitter = this.#splitter(t.cp);
+      await this.#commit([], [...retired, identities.record(t.cp)]);
       this.#ctx!.log.info({ source: this.id, path: t.cp.path }, 'file truncated; reading it again from the start');
     }
     t.lastSize = st.size;
@@ -294,12 +272,25 @@ export class FileSource implements Source {
     if (this.#multiline && t.splitter.hasPendingEvent && Date.now() - t.lastDataAt >= this.#multiline.timeoutMs) {
       await this.#commitRecords(t, t.splitter.flushEvent());
     }
-    await this.#checkRotation(t, devIno, st.nlink);
+    await this.#checkRotation(t, location, st.nlink);
+  }
+
+  /**
+   * Whether the file's content was replaced: its head changed, or it is shorter than the read position
+   * (unless it is a copy still being written: see FileCheckpoint.catchUp).
+   */
+  async #truncated(t: Tracker, size: number): Promise<boolean> {
+    if (size !== t.lastSize && !(await this.#headStillMatches(t, size))) return true;
+    if (size >= t.splitter.position) {
+      delete t.cp.catchUp;
+      return false;
+    }
+    return t.cp.catchUp !== true;
   }
 
   async #checkRotation(t: Tracker, devIno: string, nlink: number): Promise<void> {
     const now = await stat(t.cp.path).catch(() => undefined);
-    const moved = now === undefined || `${now.dev}:${now.ino}` !== devIno;
+    const moved = now === undefined || locationOf(now) !== devIno;
     if (!moved) {
       t.rotatedSince = undefined;
       return;
@@ -310,10 +301,7 @@ export class FileSource implements Source {
     await this.#commitRecords(t, t.splitter.flushAll());
     this.#trackers.delete(devIno);
     await this.#untrack(t);
-    if (nlink === 0) {
-      this.#checkpoints.delete(devIno);
-      await this.#commit([], [{ sourceId: this.id, key: devIno, value: null }]);
-    }
+    if (nlink === 0) await this.#commit([], [this.#identities!.forget(devIno)]);
   }
 
   async #headStillMatches(t: Tracker, size: number): Promise<boolean> {
@@ -343,8 +331,7 @@ export class FileSource implements Source {
   async #commitMessages(t: Tracker, messages: OutboxMessage[], lines: number): Promise<void> {
     t.cp.offset = t.splitter.safeOffset;
     t.cp.skipping = t.splitter.skipping && !t.splitter.hasPartialLine;
-    const checkpoint: Checkpoint = { sourceId: this.id, key: `${t.cp.dev}:${t.cp.ino}`, value: JSON.stringify(t.cp) };
-    await this.#commit(messages, [checkpoint]);
+    await this.#commit(messages, [this.#identities!.record(t.cp)]);
     this.#linesCommitted += lines;
   }
 
@@ -363,22 +350,6 @@ export class FileSource implements Source {
       }
     }
   }
-}
-
-async function headHash(fh: FileHandle, length: number): Promise<string> {
-  const buffer = Buffer.alloc(length);
-  let read = 0;
-  while (read < length) {
-    const { bytesRead } = await fh.read(buffer, read, length - read, read);
-    if (bytesRead === 0) break;
-    read += bytesRead;
-  }
-  return createHash('sha256').update(buffer.subarray(0, read)).digest('hex');
-}
-
-/** Derived from where the content lives and its first bytes: the same file always yields the same ids. */
-function fileUid(dev: number, ino: number, gen: number, head: string): string {
-  return createHash('sha256').update(`${dev}:${ino}:${gen}:${head}`).digest('hex').slice(0, 32);
 }
 
 /** startAt: end begins after the last complete line, so a half-written line is not cut in two. */

@@ -244,3 +244,58 @@ describe('http-poll: cursor across a crash', () => {
     expect(pagesAsked.filter((p) => p === '2')).toHaveLength(1);
   });
 });
+
+describe('http-poll: record ids', () => {
+  it('a full re-poll yields the same ids: from idField when set, else from the content (key order aside)', async () => {
+    const s = await server();
+    let poll = 0;
+    s.handler = (_req, res) => {
+      poll++;
+      // Same records each poll, in another order, keys shuffled, with a field that changes per poll.
+      const items = ITEMS.slice(0, 4).map((item) => (poll % 2 === 0 ? { seen: poll, updatedAt: item.updatedAt, id: item.id } : { id: item.id, updatedAt: item.updatedAt, seen: poll }));
+      json(res, poll % 2 === 0 ? items.reverse() : items);
+    };
+    const keyed = await startPoll({ url: `${s.url}/keyed`, idField: '/id', intervalMs: 100 });
+    await waitFor(() => s.seen.length >= 3, 10_000, 'three polls');
+    await keyed.stop();
+    expect(new Set(keyed.ctx.committed.map((m) => m.key)).size).toBe(4);
+
+    s.handler = (_req, res) => json(res, poll++ % 2 === 0 ? ITEMS.slice(0, 4) : ITEMS.slice(0, 4).reverse().map((i) => ({ updatedAt: i.updatedAt, id: i.id })));
+    const seenBefore = s.seen.length;
+    const content = await startPoll({ url: `${s.url}/content?token=a` });
+    await waitFor(() => s.seen.length >= seenBefore + 3, 10_000, 'three polls');
+    await content.stop();
+    expect(content.ctx.committed.length).toBeGreaterThanOrEqual(12);
+    expect(new Set(content.ctx.committed.map((m) => m.key)).size).toBe(4);
+  });
+
+  it('a record without its idField is shipped as a parseError (to the DLQ), under a stable id', async () => {
+    const s = await server();
+    s.handler = (_req, res) => json(res, [{ id: 1 }, { name: 'no id' }, { id: null }]);
+    const { ctx, stop } = await startPoll({ url: `${s.url}/partial`, idField: '/id', intervalMs: 100 });
+    await waitFor(() => s.seen.length >= 2, 10_000, 'two polls');
+    await stop();
+    const envelopes = ctx.envelopes();
+    expect(new Set(envelopes.map((e) => e.id)).size).toBe(3);
+    const broken = envelopes.filter((e) => e.parseError);
+    expect(broken.length).toBeGreaterThanOrEqual(4);
+    expect(broken[0]?.parseError).toMatchObject({ reason: 'idField /id is missing, null or empty in the record', raw: '{"name":"no id"}' });
+  });
+});
+
+describe('http-poll: restart', () => {
+  it('waits for the rest of the interval since the last successful poll, then polls', async () => {
+    const s = await server();
+    s.handler = (_req, res) => json(res, ITEMS.slice(0, 2));
+    const store = new Map<string, string>();
+    const config = { url: `${s.url}/slow`, intervalMs: 1500 };
+    const first = await startPoll(config, { checkpoints: store });
+    await first.ctx.until(() => first.ctx.committed.length === 2);
+    await first.stop();
+    const second = await startPoll(config, { checkpoints: store });
+    expect(second.source.status().details).toMatchObject({ nextPollAt: expect.any(String) as unknown, lastSuccessAt: expect.any(String) as unknown });
+    await waitFor(() => s.seen.length === 2, 5_000, 'the poll after the interval');
+    await second.stop();
+    expect(s.seen[1]!.at - s.seen[0]!.at).toBeGreaterThanOrEqual(1400);
+  });
+});

@@ -4,9 +4,12 @@
  * the new incremental watermark). A crash therefore resumes at exactly the first uncommitted page: no page
  * is skipped and none is committed twice.
  *
- * Record ids hash the page identity (the chain id, persisted with the chain's first commit, plus the page
- * URL) with the index in the page. The chain id keeps two polls of the same URL (a list that changed in
- * between) from sharing ids, which would make the stores drop the second poll's records as duplicates.
+ * Record ids name what a record is, not where it stood (record-key.ts): `idField`, or a hash of its content
+ * and the endpoint. Polling a full (non-incremental) endpoint again therefore ships the same ids, which the
+ * stores drop as duplicates, instead of loading everything again.
+ *
+ * The last successful poll's time is committed with the final page's checkpoint, so a restart waits for the
+ * rest of `intervalMs` instead of polling at once (an agent that restarts often must not hammer the API).
  *
  * Each request: token bucket → opossum breaker (per endpoint; 429 and other 4xx do not count as failures)
  * → got. Around it, withRetry retries network errors, timeouts, 408/429/5xx with jittered backoff that
@@ -16,7 +19,6 @@
  * We drive the page loop ourselves instead of got's `paginate`: it issues requests internally, so it
  * cannot commit per page nor put each request behind the breaker, retry and rate limit.
  */
-import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import CircuitBreaker from 'opossum';
 import got, { RequestError, type Response } from 'got';
@@ -28,6 +30,7 @@ import type { Source, SourceContext, SourceState } from '../source.ts';
 import { commitWithBackpressure } from '../commit-with-backpressure.ts';
 import { atPath } from './dot-path.ts';
 import { firstPageUrl, nextPageUrl } from './pagination.ts';
+import { RecordKeys } from './record-key.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';
@@ -36,14 +39,14 @@ export const BREAKER_GAUGE: Record<BreakerState, number> = { closed: 0, 'half-op
 
 /** What the `poll` checkpoint holds. */
 interface PollCheckpoint {
-  /** The chain in progress (undefined between chains). */
-  chain?: string;
-  /** URL of the next page of the chain in progress. */
+  /** URL of the next page of the chain in progress (or, for a cursor feed, where the next poll starts). */
   next?: string;
   /** Highest watermark of the chain in progress so far; becomes `watermark` when the chain ends. */
   chainWatermark?: string;
   /** Incremental watermark of the last finished chain. */
   watermark?: string;
+  /** When the last poll that succeeded (chain ended or paused at its cursor) finished, epoch ms. */
+  polledAt?: number;
 }
 
 /** A response the breaker saw; 4xx except 408 are the client's problem and do not trip it. */
@@ -72,12 +75,14 @@ export class HttpPollSource implements Source {
   private readonly options: HttpPollSourceOptions;
   private readonly breaker: CircuitBreaker<[string, AbortSignal], Response<string>>;
   private readonly bucket: TokenBucket | undefined;
+  private readonly keys: RecordKeys;
   private readonly stopController = new AbortController();
   private ctx: SourceContext | undefined;
   private loop: Promise<void> | undefined;
   private state: SourceState['state'] = 'stopped';
   private breakerState: BreakerState = 'closed';
   private lastError: SourceState['lastError'];
+  private nextPollAt: string | undefined;
   private stats = { polls: 0, pages: 0, records: 0, parseErrors: 0, lastPollAt: undefined as string | undefined };
 
   constructor(config: HttpPollSourceConfig, options: HttpPollSourceOptions = {}) {
@@ -86,6 +91,7 @@ export class HttpPollSource implements Source {
     this.options = options;
     const url = new URL(config.url);
     this.endpoint = `${url.origin}${url.pathname}`;
+    this.keys = new RecordKeys(this.endpoint, config.idField);
     this.bucket = config.rateLimit ? new TokenBucket(config.rateLimit.requestsPerSecond) : undefined;
     const breaker = config.breaker ?? {};
     this.breaker = new CircuitBreaker((target: string, signal: AbortSignal) => this.request(target, signal), {
@@ -129,13 +135,29 @@ export class HttpPollSource implements Source {
         breakerState: BREAKER_GAUGE[this.breakerState],
         midChain: checkpoint.next !== undefined,
         ...this.stats,
+        ...(checkpoint.polledAt === undefined ? {} : { lastSuccessAt: new Date(checkpoint.polledAt).toISOString() }),
+        ...(this.nextPollAt === undefined ? {} : { nextPollAt: this.nextPollAt }),
       },
     };
   }
 
   private async run(signal: AbortSignal): Promise<void> {
+    const interval = this.config.intervalMs ?? 60_000;
+    // After a restart: the rest of the interval since the last successful poll (at most one interval, in
+    // case the clock went back).
+    const polledAt = this.readCheckpoint().polledAt;
+    let delay = polledAt === undefined ? 0 : Math.max(0, Math.min(interval, polledAt + interval - Date.now()));
     while (!signal.aborted) {
-      let delay = this.config.intervalMs ?? 60_000;
+      if (delay > 0) {
+        this.nextPollAt = new Date(Date.now() + delay).toISOString();
+        try {
+          await sleep(delay, undefined, { signal, ref: false });
+        } catch {
+          break;
+        }
+      }
+      this.nextPollAt = undefined;
+      delay = interval;
       try {
         await this.poll(signal);
         this.state = 'running';
@@ -144,11 +166,6 @@ export class HttpPollSource implements Source {
         this.state = 'backoff';
         this.fail(error);
         delay = Math.min(delay, this.config.breaker?.resetTimeoutMs ?? 30_000);
-      }
-      try {
-        await sleep(delay, undefined, { signal, ref: false });
-      } catch {
-        break;
       }
     }
   }
@@ -159,40 +176,39 @@ export class HttpPollSource implements Source {
     this.stats.polls++;
     this.stats.lastPollAt = new Date().toISOString();
     let cp = this.readCheckpoint();
-    const chain = cp.next !== undefined && cp.chain !== undefined ? cp.chain : `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
-    let url = cp.next !== undefined && cp.chain !== undefined ? cp.next : firstPageUrl(this.config, cp.watermark ?? this.config.incremental?.initial);
+    let url = cp.next ?? firstPageUrl(this.config, cp.watermark ?? this.config.incremental?.initial);
     let chainWatermark = cp.chainWatermark;
     for (let pages = 0; ; pages++) {
       signal.throwIfAborted();
       const response = await this.fetchPage(url, signal);
       const parsed = this.parse(response);
       if ('error' in parsed) {
-        // Keep the data (a parseError record) and the position (same page next time): id from an error key
-        // so a later good answer for this page does not collide with it.
-        const pageKey = hashKey(`${chain}\n${url}\nparse-error`);
-        const envelope = this.envelope(ctx, pageKey, 0, null, { reason: parsed.error, raw: truncate(response.body, this.maxRecordBytes()) });
-        const next: PollCheckpoint = { ...cp, chain, next: url, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+        // Keep the data (a parseError record) and the position (same page next time).
+        const raw = truncate(response.body, this.maxRecordBytes());
+        const envelope = this.envelope(ctx, this.keys.parseError(url, response.body), null, { reason: parsed.error, raw });
+        const next: PollCheckpoint = { ...cp, next: url, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
         await commitWithBackpressure(ctx, [ctx.toMessage(envelope)], [this.checkpointOf(next)]);
         this.stats.parseErrors++;
         throw new Error(`${this.endpoint}: ${parsed.error}`);
       }
       const { body, records } = parsed;
-      const pageKey = hashKey(`${chain}\n${url}`);
-      const messages = records.map((item, index) => ctx.toMessage(this.envelope(ctx, pageKey, index, item)));
+      const messages = records.map((item) => ctx.toMessage(this.recordEnvelope(ctx, item)));
       chainWatermark = this.watermarkOf(records) ?? chainWatermark;
       const following = nextPageUrl(this.config, url, response, body, records.length);
       // A cursor feed that has nothing new keeps its cursor for the next poll instead of ending the chain.
       const pauseAtCursor = this.config.pagination?.type === 'cursor' && following !== undefined && (records.length === 0 || following === url);
       let next: PollCheckpoint;
       if (following !== undefined && records.length > 0 && following !== url) {
-        next = { ...cp, chain, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+        next = { ...cp, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
       } else if (pauseAtCursor) {
-        next = { ...cp, chain, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
+        next = { ...cp, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }), polledAt: Date.now() };
       } else {
         const watermark = chainWatermark ?? cp.watermark;
-        next = watermark === undefined ? {} : { watermark };
+        next = { ...(watermark === undefined ? {} : { watermark }), polledAt: Date.now() };
       }
       await commitWithBackpressure(ctx, messages, [this.checkpointOf(next)]);
+      // A page went through: whatever retries or outage came before, the source is working again.
+      this.state = 'running';
       cp = next;
       this.stats.pages++;
       this.stats.records += records.length;
@@ -281,20 +297,21 @@ export class HttpPollSource implements Source {
     return { body, records: records as unknown[] };
   }
 
-  private envelope(
-    ctx: SourceContext,
-    pageKey: string,
-    index: number,
-    payload: unknown,
-    parseError?: { reason: string; raw: string },
-  ): Envelope {
+  /** A record of a page; one without its `idField` is shipped as a parseError, so it reaches the DLQ. */
+  private recordEnvelope(ctx: SourceContext, item: unknown): Envelope {
+    const keyed = this.keys.of(item);
+    if (keyed.problem === undefined) return this.envelope(ctx, keyed.key, item);
+    return this.envelope(ctx, keyed.key, null, { reason: keyed.problem, raw: truncate(JSON.stringify(item), this.maxRecordBytes()) });
+  }
+
+  private envelope(ctx: SourceContext, key: string, payload: unknown, parseError?: { reason: string; raw: string }): Envelope {
     const now = new Date().toISOString();
     return {
-      id: recordId.poll(ctx.agentId, this.id, pageKey, index),
+      id: recordId.poll(ctx.agentId, this.id, key),
       dataset: this.config.dataset,
       agentId: ctx.agentId,
-      // The page's URL is not shipped: its query may carry a key; pageKey identifies it.
-      source: { id: this.id, kind: 'http-poll', endpoint: this.endpoint, page: pageKey, index },
+      // The page's URL is not shipped: its query may carry a key.
+      source: { id: this.id, kind: 'http-poll', endpoint: this.endpoint, key },
       eventTime: now,
       ingestTime: now,
       payload,
@@ -351,10 +368,6 @@ export class HttpPollSource implements Source {
     if (!this.ctx) throw new Error(`http-poll source ${this.id} used before start()`);
     return this.ctx;
   }
-}
-
-function hashKey(identity: string): string {
-  return createHash('sha256').update(identity).digest('hex').slice(0, 32);
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

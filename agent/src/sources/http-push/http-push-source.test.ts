@@ -27,7 +27,7 @@ async function startPush(options: MemoryContextOptions = {}, config: { maxBodyBy
   servers.push(server);
   const address = await server.listen('127.0.0.1:0');
   const base = `http://127.0.0.1:${address.port}`;
-  const post = async (body: string, headers: Record<string, string> = {}, dataset = 'events') => {
+  const post = async (body: string | Uint8Array, headers: Record<string, string> = {}, dataset = 'events') => {
     const response = await fetch(`${base}/v1/ingest/${dataset}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
@@ -90,8 +90,55 @@ describe('http-push', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ accepted: 3, parseErrors: 1 });
     const records = ctx.envelopes();
-    expect(records[1]?.parseError).toMatchObject({ raw: '{nope', reason: expect.stringMatching(/^line 2: /) as unknown });
+    expect(records[1]?.parseError).toMatchObject({ raw: '{nope', reason: expect.stringMatching(/^line 2 is not JSON: /) as unknown });
     expect(records[2]?.payload).toEqual({ a: 3 });
+  });
+
+  it('a 5,000-deep item is refused with its own reason (200, listed in errors), never a 503; the others are kept', async () => {
+    const { ctx, post } = await startPush();
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const res = await post(`[{"a":1},${deep},{"a":2}]`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ accepted: 3, parseErrors: 1, errors: [{ index: 1, reason: 'item 1 is nested more than 16 levels deep' }] });
+    const records = ctx.envelopes();
+    expect(records.map((r) => r.payload)).toEqual([{ a: 1 }, null, { a: 2 }]);
+    expect(records[1]?.parseError).toEqual({ reason: 'item 1 is nested more than 16 levels deep', raw: deep, rawEncoding: 'utf8' });
+    // A lone deep body is refused the same way, not answered 503 + Retry-After.
+    const lone = await post(deep, { 'content-type': 'application/x-ndjson' });
+    expect(lone.status).toBe(200);
+    expect(lone.body).toMatchObject({ parseErrors: 1 });
+  });
+
+  it('invalid UTF-8 becomes a parseError record with the raw bytes in base64, not text with replacement characters', async () => {
+    const { ctx, post } = await startPush();
+    const bad = Buffer.concat([Buffer.from('{"s":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const res = await post(Buffer.concat([Buffer.from('{"s":"ok"}\n'), bad, Buffer.from('\n')]), { 'content-type': 'application/x-ndjson' });
+    expect(res.status).toBe(200);
+    const [ok, refused] = ctx.envelopes();
+    expect(ok?.payload).toEqual({ s: 'ok' });
+    expect(refused?.parseError).toEqual({ reason: expect.stringMatching(/^line 2 is not valid UTF-8/) as unknown, raw: bad.toString('base64'), rawEncoding: 'base64' });
+    expect(JSON.stringify(ctx.envelopes())).not.toContain('\ufffd');
+  });
+
+  it('1e400, integers beyond 2^53 and NUL characters are refused per item, with the reason', async () => {
+    const { ctx, post } = await startPush();
+    const res = await post('[{"n":1e400},{"n":12345678901234567890},{"s":"a\\u0000"},{"n":42}]');
+    expect(res.status).toBe(200);
+    expect((res.body.errors as Array<{ reason: string }>).map((e) => e.reason)).toEqual([
+      'item 0: payload.n: not a finite number',
+      expect.stringMatching(/^item 1: payload\.n: number 12345678901234567000 is beyond/),
+      expect.stringMatching(/^item 2: payload\.s: contains a NUL character/),
+    ]);
+    expect(ctx.envelopes().at(-1)?.payload).toEqual({ n: 42 });
+  });
+
+  it('a 5 MB record is refused at the door (over maxRecordBytes), kept truncated with its reason, the batch accepted', async () => {
+    const { ctx, post } = await startPush();
+    const res = await post(JSON.stringify([{ blob: 'x'.repeat(5 * 1024 * 1024) }, { a: 1 }]));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ parseErrors: 1, errors: [{ index: 0, reason: expect.stringMatching(/^record is \d+ bytes, over maxRecordBytes \(1048576\)/) as unknown }] });
+    expect(ctx.committed.every((m) => m.value.length <= 1024 * 1024)).toBe(true);
+    expect(ctx.envelopes()[1]?.payload).toEqual({ a: 1 });
   });
 
   it('invalid JSON or an unknown content-type is a 400 InputError; an unknown dataset is 404', async () => {

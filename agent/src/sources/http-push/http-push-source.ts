@@ -6,10 +6,15 @@
  *
  * An `Idempotency-Key` header becomes the request id, and record ids are request id + index: a client that
  * retries a batch it is unsure about yields the same ids, which the stores keep once.
+ *
+ * An item no store would take (not UTF-8, not JSON, too deep, a NUL, a number that cannot stay exact, over
+ * maxRecordBytes) is a permanent answer, not a reason to retry: it is kept as a parseError record (so it
+ * reaches the DLQ with its reason and raw text), listed in the answer's `errors`, and the rest go on.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Envelope } from '@sluice/shared/envelope';
+import { jsonBatchItems, ndjsonBatchItems, truncateRaw, type BatchItem } from '@sluice/shared/json-batch';
 import { recordId } from '@sluice/shared/record-id';
 import type { HttpPushSourceConfig } from '@sluice/shared/agent-config/http-push';
 import {
@@ -22,7 +27,7 @@ import {
   isSluiceError,
   type SluiceError,
 } from '@sluice/shared/errors';
-import type { Source, SourceContext, SourceState } from '../source.ts';
+import type { OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
 import { isOutboxFull } from '../commit-with-backpressure.ts';
 
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
@@ -80,23 +85,30 @@ export class HttpPushSource implements Source {
       const kind = bodyKind(req.headers['content-type']);
       const body = await readBody(req, this.config.maxBodyBytes ?? 10 * 1024 * 1024);
       const requestId = requestIdOf(req.headers['idempotency-key']);
-      const items = kind === 'json' ? parseJsonBatch(body) : parseNdjsonBatch(body);
+      const items = kind === 'json' ? parseJsonBatch(body) : ndjsonBatchItems(body);
       const maxRecords = this.config.maxRecords ?? 100_000;
       if (items.length > maxRecords) throw PayloadTooLargeError(`batch of ${items.length} records is over the limit of ${maxRecords}`, { maxRecords });
       const maxRecordBytes = this.config.maxRecordBytes ?? 1024 * 1024;
       const now = new Date().toISOString();
+      const errors: Array<{ index: number; reason: string }> = [];
       const messages = items.map((item, index) => {
-        const envelope: Envelope = {
+        const envelope = (fields: Pick<Envelope, 'payload' | 'parseError'>): Envelope => ({
           id: recordId.push(ctx.agentId, this.id, requestId, index),
           dataset: this.dataset,
           agentId: ctx.agentId,
           source: { id: this.id, kind: 'http-push', requestId, index },
           eventTime: now,
           ingestTime: now,
-          payload: 'payload' in item ? item.payload : null,
-          ...('parseError' in item ? { parseError: { ...item.parseError, raw: truncate(item.parseError.raw, maxRecordBytes) } } : {}),
+          ...fields,
+        });
+        const refuse = (reason: string, raw: string, rawEncoding: 'utf8' | 'base64'): OutboxMessage => {
+          errors.push({ index, reason });
+          return ctx.toMessage(envelope({ payload: null, parseError: { reason, raw: truncateRaw(raw, maxRecordBytes), rawEncoding } }));
         };
-        return ctx.toMessage(envelope);
+        if ('error' in item) return refuse(item.error, item.raw, item.rawEncoding);
+        const message = ctx.toMessage(envelope({ payload: item.value }));
+        if (message.value.length <= maxRecordBytes) return message;
+        return refuse(`record is ${message.value.length} bytes, over maxRecordBytes (${maxRecordBytes}); raw text truncated`, JSON.stringify(item.value), 'utf8');
       });
       try {
         ctx.commit(messages, [], { fsync: true }); // answered 200 below: must survive a power loss
@@ -109,10 +121,10 @@ export class HttpPushSource implements Source {
         }
         throw error;
       }
-      const parseErrors = items.filter((item) => 'parseError' in item).length;
+      const parseErrors = errors.length;
       this.stats.accepted += items.length;
       this.stats.parseErrors += parseErrors;
-      send(res, 200, { accepted: items.length, parseErrors, requestId });
+      send(res, 200, { accepted: items.length, parseErrors, requestId, ...(parseErrors > 0 ? { errors } : {}) });
     } catch (error) {
       this.stats.rejected++;
       if (isSluiceError(error)) return sendError(res, error);
@@ -129,8 +141,6 @@ export class HttpPushSource implements Source {
     if (!timingSafeEqual(digest(match[1]), this.tokenDigest)) throw ForbiddenError('the token is not valid for this dataset');
   }
 }
-
-type Item = { payload: unknown } | { parseError: { reason: string; raw: string } };
 
 function bodyKind(contentType: string | undefined): 'json' | 'ndjson' {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -153,33 +163,15 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   return Buffer.concat(chunks, size);
 }
 
-/** A JSON array is the batch; a lone object is a batch of one. Invalid JSON rejects the batch (400). */
-function parseJsonBatch(body: Buffer): Item[] {
-  let value: unknown;
-  try {
-    value = JSON.parse(body.toString('utf8')) as unknown;
-  } catch (error) {
-    throw InputError(`body is not valid JSON: ${(error as Error).message}`);
-  }
-  const items = Array.isArray(value) ? (value as unknown[]) : [value];
-  return items.map((payload) => ({ payload }));
-}
-
-/** One record per non-empty line; a bad line becomes a parseError record, the batch is not rejected. */
-function parseNdjsonBatch(body: Buffer): Item[] {
-  const items: Item[] = [];
-  body
-    .toString('utf8')
-    .split('\n')
-    .forEach((rawLine, i) => {
-      const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
-      if (line.trim() === '') return;
-      try {
-        items.push({ payload: JSON.parse(line) as unknown });
-      } catch (error) {
-        items.push({ parseError: { reason: `line ${i + 1}: ${(error as Error).message}`, raw: line } });
-      }
-    });
+/**
+ * A JSON array is the batch; a lone value is a batch of one. A body that is not JSON as a whole (unbalanced
+ * brackets, a lone value that does not parse) is a 400; inside an array, each element is judged on its own.
+ */
+function parseJsonBatch(body: Buffer): BatchItem[] {
+  const items = jsonBatchItems(body);
+  if (typeof items === 'string') throw InputError(items);
+  const [only] = items;
+  if (items.length === 1 && only !== undefined && 'error' in only && only.error.startsWith('body is not JSON')) throw InputError(only.error);
   return items;
 }
 
@@ -208,9 +200,4 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
-}
-
-function truncate(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  return Buffer.from(text).subarray(0, maxBytes).toString('utf8');
 }

@@ -28,13 +28,16 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       registers: [deps.metrics.registry],
       async collect() {
         this.reset();
-        const rows = await pool.query<{ dataset: string | null; n: string }>('SELECT dataset, count(*) AS n FROM dlq WHERE replayed_at IS NULL GROUP BY dataset');
-        for (const r of rows.rows) this.set({ dataset: r.dataset ?? '(unknown)' }, Number(r.n));
+        // With PostgreSQL down the series is absent for this scrape, and every other metric still served:
+        // metrics matter most during an outage.
+        const rows = await pool.query<{ dataset: string | null; n: string }>('SELECT dataset, count(*) AS n FROM dlq WHERE replayed_at IS NULL GROUP BY dataset').catch(() => undefined);
+        for (const r of rows?.rows ?? []) this.set({ dataset: r.dataset ?? '(unknown)' }, Number(r.n));
       },
     });
 
     // Operational endpoints need a key too (viewer): probes and Prometheus send `Authorization: Bearer`.
-    app.get('/healthz', { config: { role: 'viewer' }, schema: { hide: true } }, () => ({ status: 'ok' }));
+    // Liveness checks nothing but the process, so it answers while PostgreSQL is down; /readyz reports that.
+    app.get('/healthz', { config: { role: 'viewer', liveness: true }, schema: { hide: true } }, () => ({ status: 'ok' }));
 
     app.get('/readyz', { config: { role: 'viewer' }, schema: { hide: true } }, async () => {
       const checks = await Promise.allSettled([

@@ -5,12 +5,17 @@
  *
  * Record ids come from the Idempotency-Key header (or a generated request id) + the item's index, so a
  * client retrying the same request with the same key lands each record once in every store.
+ *
+ * Bodies are read as bytes and cut into items here, not by fastify's JSON parser: that one decodes invalid
+ * UTF-8 into replacement characters (the record would be stored altered) and fails the whole request on
+ * one bad item. Each item meets the record guard, so what a store would refuse is refused at the door.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { InputError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
+import { isArrayBody, jsonBatchItems, ndjsonBatchItems, type BatchItem } from '@sluice/shared/json-batch';
 import { recordId } from '@sluice/shared/record-id';
 import type { ServerDeps } from '../server.ts';
 
@@ -22,17 +27,6 @@ export type IngestItemResult =
   | { index: number; status: 'accepted'; id: string }
   | { index: number; status: 'rejected'; reason: string };
 
-/** NDJSON: one JSON value per non-empty line; a bad line is that item's error, not the request's. */
-export function parseNdjson(text: string): Array<{ value: unknown } | { error: string }> {
-  const lines = text.split('\n').filter((line) => line.trim() !== '');
-  return lines.map((line, i) => {
-    try {
-      return { value: JSON.parse(line) as unknown };
-    } catch (error) {
-      return { error: `line ${i + 1} is not JSON: ${(error as Error).message}` };
-    }
-  });
-}
 
 function partitionKeyOf(payload: unknown, field: string | undefined): string | undefined {
   if (field === undefined || typeof payload !== 'object' || payload === null) return undefined;
@@ -43,8 +37,17 @@ function partitionKeyOf(payload: unknown, field: string | undefined): string | u
 
 export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (app) => {
-    app.addContentTypeParser(['application/x-ndjson', 'application/ndjson'], { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => {
-      done(null, { ndjson: parseNdjson(body as string) });
+    // This plugin's own JSON parser (fastify scopes parsers per plugin): the other routes keep the default.
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => {
+      const bytes = body as Buffer;
+      if (!isArrayBody(bytes)) return done(InputError('body must be a JSON array of records or NDJSON (Content-Type: application/x-ndjson)'));
+      const items = jsonBatchItems(bytes);
+      if (typeof items === 'string') return done(InputError(items));
+      done(null, { items });
+    });
+    app.addContentTypeParser(['application/x-ndjson', 'application/ndjson'], { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => {
+      done(null, { items: ndjsonBatchItems(body as Buffer) });
     });
 
     app.post<{ Params: { dataset: string }; Body: unknown }>(
@@ -64,10 +67,10 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
         if (!dataset) throw NotFoundError(`dataset ${datasetName} does not exist`);
 
         const body = request.body;
-        let items: Array<{ value: unknown } | { error: string }>;
-        if (Array.isArray(body)) items = body.map((value: unknown) => ({ value }));
-        else if (typeof body === 'object' && body !== null && 'ndjson' in body) items = (body as { ndjson: typeof items }).ndjson;
-        else throw InputError('body must be a JSON array of records or NDJSON (Content-Type: application/x-ndjson)');
+        if (typeof body !== 'object' || body === null || !('items' in body)) {
+          throw InputError('body must be a JSON array of records or NDJSON (Content-Type: application/x-ndjson)');
+        }
+        const items = (body as { items: BatchItem[] }).items;
         if (items.length === 0) throw InputError('no records in the request');
 
         const header = request.headers['idempotency-key'];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { batch, dataset, envelope } from '../testing/fixtures.ts';
-import { fnv1a, hashBucket, padOffset, segmentBatch, timePartition } from './object-keys.ts';
+import { fnv1a, hashBucket, leaveOut, padOffset, segmentBatch, timePartition } from './object-keys.ts';
 import { isPermanentS3Error } from './s3-errors.ts';
 
 describe('object keys', () => {
@@ -58,6 +58,15 @@ describe('object keys', () => {
     expect(storeAfter(write(0, 4), write(0, 3), write(3, 4))).toEqual(['r0', 'r1', 'r2', 'r3']);
     // Crash after writing [0, 3) uncommitted; the replay from 500 reaches further.
     expect(storeAfter(write(0, 3), write(0, 4))).toEqual(['r0', 'r1', 'r2', 'r3']);
+  });
+  it('leaves duplicates out of segments without changing their keys or offset ranges', () => {
+    const ds = dataset('orders', {}, 1, { objectStore: { enabled: true, partitionBy: 'hour' } });
+    const b = batch(ds, ['a', 'b', 'c'].map((id) => envelope('orders', id, {}, '2026-03-01T10:00:00Z')), 40n, 'sluice.orders', 1);
+    const segments = segmentBatch(b).segments;
+    const [kept] = leaveOut(segments, new Set([b.records[0]!, b.records[2]!]));
+    expect(kept!.records.map((r) => r.envelope.id)).toEqual(['b']);
+    expect([kept!.key, kept!.firstOffset, kept!.lastOffset]).toEqual([segments[0]!.key, 40n, 42n]);
+    expect(kept!.key.endsWith('-00000000000000000040.ndjson.gz')).toBe(true);
   });
   it('uses the configured prefix, day partitioning and the hash level', () => {
     const ds = dataset('orders', {}, 1, { objectStore: { enabled: true, prefix: 'raw/orders', partitionBy: 'day', hash: { field: 'user', buckets: 4 } } });

@@ -99,3 +99,11 @@ export function segmentBatch(batch: SinkBatch): { segments: Segment[]; rejected:
   }
   return { segments, rejected };
 }
+
+/**
+ * The segments without `records`, keys unchanged: a key stays a function of the batch's cut, so a replay
+ * overwrites what an earlier attempt wrote there even when the ledger now leaves other records out.
+ */
+export function leaveOut(segments: readonly Segment[], records: ReadonlySet<SinkRecord>): Segment[] {
+  return segments.map((s) => ({ ...s, records: s.records.filter((r) => !records.has(r)) }));
+}

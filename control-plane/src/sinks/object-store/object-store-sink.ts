@@ -1,18 +1,20 @@
 /**
  * Object-store sink over the plain S3 API (the `minio` client speaks to MinIO, AWS S3 and other S3 stores).
  * Each batch becomes one gzip NDJSON object per time partition, keyed by the Kafka offsets it holds (see
- * object-keys.ts), so a replayed batch overwrites its own objects. Blob files travel separately: see
- * `ObjectStoreSink.blobs` (blob-assembler.ts).
+ * object-keys.ts), so a replayed batch overwrites its own objects. With a ledger (id-ledger.ts) a record
+ * whose id another Kafka position already stored is left out, so a copy at a new offset is stored once too.
+ * Blob files travel separately: see `ObjectStoreSink.blobs` (blob-assembler.ts).
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import { Client } from 'minio';
 import type { DatasetVersion } from '@sluice/shared/dataset';
-import { failed, ok, type Outcome } from '@sluice/shared/outcome';
+import { failed, ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
-import type { Sink, SinkBatch, SinkWriteResult } from '../sink.ts';
+import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sink.ts';
 import { BlobAssembler } from './blob-assembler.ts';
-import { firstOffsetOfKey, segmentBatch, type Segment } from './object-keys.ts';
+import { type IdLedger, LedgerUnavailableError } from './id-ledger.ts';
+import { firstOffsetOfKey, leaveOut, segmentBatch, type Segment } from './object-keys.ts';
 import { s3ErrorCode, s3Outcome } from './s3-errors.ts';
 
 const gzip = promisify(gzipCallback);
@@ -32,6 +34,8 @@ export interface ObjectStoreSinkConfig {
    * ~15% larger, and CPU is what a consumer runs out of first.
    */
   gzipLevel?: number;
+  /** Dedupe by record id across offsets; without it, segments dedupe by Kafka offset only. */
+  ledger?: IdLedger;
   logger?: Logger;
 }
 
@@ -69,6 +73,7 @@ export class ObjectStoreSink implements Sink {
   readonly #logger: Logger;
   readonly #concurrency: number;
   readonly #gzipLevel: number;
+  readonly #ledger: IdLedger | undefined;
   #bucketReady: Promise<void> | undefined;
   #closed = false;
 
@@ -78,6 +83,7 @@ export class ObjectStoreSink implements Sink {
     this.#logger = config.logger ?? createLogger('object-store-sink');
     this.#concurrency = config.uploadConcurrency ?? 4;
     this.#gzipLevel = config.gzipLevel ?? 3;
+    this.#ledger = config.ledger;
     this.blobs = new BlobAssembler({ client: this.#client, bucket: this.bucket, ensureBucket: () => this.#ensureBucket(), logger: this.#logger });
   }
 
@@ -95,12 +101,20 @@ export class ObjectStoreSink implements Sink {
     const { segments, rejected } = segmentBatch(batch);
     try {
       await this.#ensureBucket();
-      let next = 0;
-      const worker = async (): Promise<void> => {
-        while (next < segments.length) await this.#putSegment(batch, segments[next++]!);
-      };
-      await Promise.all(Array.from({ length: Math.min(this.#concurrency, segments.length) }, worker));
+      if (this.#ledger === undefined || segments.length === 0) await this.#putSegments(batch, segments);
+      else {
+        let bodies: Array<Promise<Buffer>> = [];
+        const claimed = this.#ledger.withClaims(this.bucket, batch.dataset.spec.name, placedRecords(batch, segments, rejected.length), (duplicates) =>
+          duplicates.size === 0 ? this.#putSegments(batch, segments, bodies) : this.#putSegments(batch, leaveOut(segments, duplicates)),
+        );
+        // Encoded while the claim is on its way: with no duplicates (the usual answer) these are the bodies.
+        bodies = segments.map((segment) => this.#encode(segment));
+        for (const body of bodies) body.catch(() => undefined);
+        await claimed;
+      }
     } catch (error) {
+      // The pipeline logs the reason once per stall; nothing was claimed, so the retry starts afresh.
+      if (error instanceof LedgerUnavailableError) return retryable(error.message, 1_000);
       // The bucket may have been removed behind our back: check again on the next attempt.
       if (s3ErrorCode(error) === 'NoSuchBucket') this.#bucketReady = undefined;
       return s3Outcome(error, `writing ${segments.length} segment(s) of ${batch.topic}/${batch.partition}@${batch.firstOffset}`, this.#logger);
@@ -112,9 +126,9 @@ export class ObjectStoreSink implements Sink {
     // putObject resolves once the store has the object: nothing is buffered here.
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true;
-    return Promise.resolve();
+    await this.#ledger?.close();
   }
 
   /** Removes the bucket and everything in it. For tests and benchmarks only. */
@@ -128,15 +142,29 @@ export class ObjectStoreSink implements Sink {
     this.#bucketReady = undefined;
   }
 
+  /** `bodies[i]`, when given, is `segments[i]` encoded. */
+  async #putSegments(batch: SinkBatch, segments: readonly Segment[], bodies?: ReadonlyArray<Promise<Buffer>>): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < segments.length) {
+        const i = next++;
+        await this.#putSegment(batch, segments[i]!, bodies?.[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#concurrency, segments.length) }, worker));
+  }
+
   /**
-   * Writes the segment, then removes this partition's objects in the same folder that start inside it, after
-   * its first offset. Such an object was written by a batch that was never committed (the consumer only
-   * re-reads from its committed offset): its records are in this segment or past its end, where the next
-   * replayed segment rewrites them. So a replay holds each record once however differently it is cut, even
+   * Writes the segment (or, when every record in it is a duplicate, removes its key: an earlier attempt may
+   * have written it before those ids were another position's), then removes this partition's objects in the
+   * same folder that start inside it, after its first offset. Such an object was written by a batch that was
+   * never committed (the consumer only re-reads from its committed offset): its records are in this segment
+   * or past its end, where the next replayed segment rewrites them. So a replay holds each record once however differently it is cut, even
    * when several batches were in the sinks at the crash. Zero-padded offsets make this one bounded listing.
    */
-  async #putSegment(batch: SinkBatch, segment: Segment): Promise<void> {
-    await this.#putSegmentObject(batch, segment);
+  async #putSegment(batch: SinkBatch, segment: Segment, body?: Promise<Buffer>): Promise<void> {
+    if (segment.records.length > 0) await this.#putSegmentObject(batch, segment, await (body ?? this.#encode(segment)));
+    else await this.#client.removeObject(this.bucket, segment.key);
     if (segment.lastOffset === segment.firstOffset) return;
     const stale: string[] = [];
     const listing = this.#client.listObjectsV2(this.bucket, segment.keyPrefix, true, segment.key) as AsyncIterable<{ name?: string }>;
@@ -150,11 +178,14 @@ export class ObjectStoreSink implements Sink {
     await this.#client.removeObjects(this.bucket, stale);
   }
 
-  async #putSegmentObject(batch: SinkBatch, segment: Segment): Promise<void> {
+  #encode(segment: Segment): Promise<Buffer> {
     let ndjson = '';
     for (const r of segment.records) ndjson += `${JSON.stringify(r.envelope)}\n`;
     // Same records → same bytes: Node's gzip header carries no timestamp, so a replay writes an identical object.
-    const body = await gzip(ndjson, { level: this.#gzipLevel });
+    return gzip(ndjson, { level: this.#gzipLevel });
+  }
+
+  async #putSegmentObject(batch: SinkBatch, segment: Segment, body: Buffer): Promise<void> {
     await this.#client.putObject(this.bucket, segment.key, body, body.length, {
       // A plain .gz file, not Content-Encoding: gzip, so no HTTP client unpacks it on the way.
       'Content-Type': 'application/gzip',
@@ -182,4 +213,11 @@ export class ObjectStoreSink implements Sink {
     });
     return this.#bucketReady;
   }
+}
+
+/** The batch's records that landed in a segment, in offset order (the earlier copy of an id owns it). */
+function placedRecords(batch: SinkBatch, segments: readonly Segment[], rejected: number): readonly SinkRecord[] {
+  if (rejected === 0) return batch.records;
+  const placed = new Set(segments.flatMap((s) => s.records));
+  return batch.records.filter((r) => placed.has(r));
 }

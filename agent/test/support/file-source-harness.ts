@@ -1,0 +1,74 @@
+/**
+ * A file source over a real SQLite outbox in a temp folder, for the file source's unit tests: start, stop
+ * (the outbox keeps what was committed, as after a crash: commits are synchronous) and start again, then
+ * read back what the outbox holds.
+ */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
+import type { Envelope } from '@sluice/shared/envelope';
+import { createLogger } from '@sluice/shared/node/logger';
+import { AllowedRoots } from '../../src/config/allowed-roots.ts';
+import { Outbox } from '../../src/outbox/outbox.ts';
+import { AgentMetrics } from '../../src/runtime/metrics.ts';
+import { createSourceContext } from '../../src/runtime/source-context.ts';
+import { FileSource } from '../../src/sources/file/file-source.ts';
+
+const log = createLogger('test', { level: 'silent' });
+
+export function fileConfig(dir: string, extra: Partial<FileSourceConfig> = {}): FileSourceConfig {
+  return {
+    type: 'file', id: 'logs', dataset: 'app', include: [path.join(dir, '*.log*')], exclude: [], startAt: 'beginning', format: 'text',
+    maxLineBytes: 1024 * 1024, encoding: 'utf8', fingerprintBytes: 64, readChunkBytes: 4096, pollIntervalMs: 20, ...extra,
+  };
+}
+
+export class FileSourceHarness {
+  readonly dir = mkdtempSync(path.join(tmpdir(), 'sluice-file-'));
+  readonly outbox = new Outbox({ file: path.join(this.dir, 'state', 'outbox.db'), maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL' });
+  readonly logs = path.join(this.dir, 'logs');
+  source: FileSource | undefined;
+  abort: AbortController | undefined;
+  readonly #running: Array<() => Promise<void>>;
+
+  /** `running` collects a stop for every start, for the test file's afterEach. */
+  constructor(running: Array<() => Promise<void>>) {
+    this.#running = running;
+    mkdirSync(this.logs);
+  }
+
+  async start(extra: Partial<FileSourceConfig> = {}, allowedRoots: string[] = [this.logs]): Promise<void> {
+    this.abort = new AbortController();
+    this.source = new FileSource(fileConfig(this.logs, extra), { baseDir: this.dir, allowedRoots: new AllowedRoots(allowedRoots, this.dir) });
+    const ctx = createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: this.outbox, log, signal: this.abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' });
+    await this.source.start(ctx);
+    this.#running.push(() => this.stop());
+  }
+
+  async stop(): Promise<void> {
+    this.abort?.abort();
+    await this.source?.stop();
+  }
+
+  records(): Envelope[] {
+    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages).map((m) => JSON.parse(m.value.toString()) as Envelope);
+  }
+
+  texts(): string[] {
+    return this.records().map((r) => (r.payload as { message?: string } | null)?.message ?? `<${r.parseError?.reason}>`);
+  }
+
+  async waitFor(count: number, timeoutMs = 10_000): Promise<Envelope[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.outbox.stats().rows < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} records, have ${this.outbox.stats().rows}: ${JSON.stringify(this.texts())}`);
+      await sleep(20);
+    }
+    await sleep(100); // and no more than that
+    return this.records();
+  }
+}
+
+export const lines = (from: number, to: number, prefix = 'line'): string => Array.from({ length: to - from }, (_, i) => `${prefix} ${from + i}\n`).join('');
