@@ -24,8 +24,9 @@ export default defineConfig({
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,
-          // Deletes the topics, schemas and indices each file registered (shared/node/testing/test-resources.ts).
-          setupFiles: ['shared/node/testing/test-cleanup.ts'],
+          // The local stack's addresses into process.env (the services read only the environment), then
+          // deletes the topics, schemas and indices each file registered (shared/node/testing/test-resources.ts).
+          setupFiles: ['shared/node/testing/stack-env-setup.ts', 'shared/node/testing/test-cleanup.ts'],
         },
       },
     ],

@@ -46,6 +46,8 @@ const schema = {
 
 function config(): ControlPlaneConfig {
   return loadConfig({
+    // The control plane reads only its environment; the bench runs it against the local stack.
+    ...stack.raw,
     ...process.env,
     SLUICE_STATE_SCHEMA: stateSchema,
     SLUICE_DATA_SCHEMA: dataSchema,

@@ -9,7 +9,10 @@ import pg from 'pg';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
 import { createLogger } from '@sluice/shared/node/logger';
+import { feedStackEnv } from '@sluice/shared/node/stack-env';
+import { loadConfig } from '@sluice/control-plane/config';
 import type { Sink, SinkBatch } from '@sluice/control-plane/sinks/sink';
+import { objectStoreSinkConfig, postgresSinkConfig, searchSinkConfig } from '@sluice/control-plane/sinks/registry';
 
 const total = Number(process.env.BENCH_ROWS ?? 200_000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 5_000);
@@ -17,6 +20,9 @@ const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 2);
 const suffix = randomBytes(3).toString('hex');
 const logger = createLogger('bench-sinks', { level: 'warn' });
 const name = `bench_${suffix}`;
+// The sinks get the control plane's own settings (SLUICE_SEARCH_*, SLUICE_S3_REGION...), over the local stack.
+feedStackEnv();
+const settings = loadConfig();
 
 const schema = {
   type: 'object',
@@ -76,8 +82,8 @@ const which = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postg
 const results: Record<string, unknown> = { rows: total, batchSize, concurrency };
 
 if (which.includes('postgres')) {
-  const { PostgresSink, postgresSinkConfigFromEnv } = await import('@sluice/control-plane/sinks/postgres/postgres-sink');
-  const config = postgresSinkConfigFromEnv();
+  const { PostgresSink } = await import('@sluice/control-plane/sinks/postgres/postgres-sink');
+  const config = postgresSinkConfig(settings);
   const sink = new PostgresSink({ ...config, schema: name, poolSize: concurrency, logger });
   const ds: DatasetVersion = { spec: { name: 'orders', sinks: { postgres: { enabled: true } } }, version: 1, schema };
   const { seconds } = await run(sink, ds, total);
@@ -92,9 +98,9 @@ if (which.includes('postgres')) {
 }
 
 if (which.includes('search')) {
-  const { SearchSink, searchSinkConfigFromEnv } = await import('@sluice/control-plane/sinks/search/search-sink');
+  const { SearchSink } = await import('@sluice/control-plane/sinks/search/search-sink');
   const rows = Math.min(total, Number(process.env.BENCH_SEARCH_ROWS ?? 50_000));
-  const sink = new SearchSink({ ...searchSinkConfigFromEnv(), logger });
+  const sink = new SearchSink({ ...searchSinkConfig(settings), logger });
   const ds: DatasetVersion = { spec: { name, sinks: { search: { enabled: true } } }, version: 1, schema };
   const { seconds } = await run(sink, ds, rows);
   await sink.deleteDatasetIndices(ds);
@@ -103,8 +109,8 @@ if (which.includes('search')) {
 }
 
 if (which.includes('object-store')) {
-  const { ObjectStoreSink, objectStoreConfigFromEnv } = await import('@sluice/control-plane/sinks/object-store/object-store-sink');
-  const config = objectStoreConfigFromEnv();
+  const { ObjectStoreSink } = await import('@sluice/control-plane/sinks/object-store/object-store-sink');
+  const config = objectStoreSinkConfig(settings);
   const bucket = `bench-${suffix}`;
   const sink = new ObjectStoreSink({ ...config, bucket, logger });
   const ds: DatasetVersion = { spec: { name, sinks: { objectStore: { enabled: true, partitionBy: 'hour' } } }, version: 1, schema };

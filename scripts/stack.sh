@@ -19,14 +19,10 @@ STACK_DIR="${SLUICE_STACK_DIR:-$SLUICE_ROOT/.stack}"
 SLUICE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/sluice"
 mkdir -p "$SLUICE_CACHE"
 
-# stack.env holds the defaults; variables already in the environment win (as in shared/node/stack-env.ts).
-while IFS='=' read -r key value; do
-  [[ "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
-  if [ -z "${!key:-}" ]; then export "$key=$value"; else export "${key?}"; fi
-done <"$SCRIPTS_DIR/stack.env"
-
 # shellcheck source=stack/lib.sh
 source "$SCRIPTS_DIR/stack/lib.sh"
+# stack.env holds the defaults; variables already in the environment win.
+feed_stack_env "$SCRIPTS_DIR/stack.env"
 for f in postgres kafka minio opensearch prometheus; do
   # shellcheck source=/dev/null
   source "$SCRIPTS_DIR/stack/$f.sh"
@@ -220,12 +216,14 @@ main() {
       elif ((${#args[@]})); then
         down_many "${args[@]}"
       else
+        # shellcheck disable=SC2046 # one service name per line
         down_many "${CORE_SERVICES[@]}" $(kafka3_running); rm -f "$KAFKA3_MARKER"
       fi
       ;;
     status) status ;;
     logs) logs "${args[0]:-}" ;;
     reset)
+      # shellcheck disable=SC2046 # one service name per line
       down_many "${CORE_SERVICES[@]}" $(kafka3_running)
       say "deleting $STACK_DIR"
       rm -rf "$STACK_DIR"

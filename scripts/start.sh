@@ -10,10 +10,9 @@ cd "$ROOT"
 source "$SCRIPTS_DIR/stack/lib.sh"
 # shellcheck source=lib/deps.sh
 source "$SCRIPTS_DIR/lib/deps.sh"
-set -a
-# shellcheck source=stack.env
-source "$SCRIPTS_DIR/stack.env"
-set +a
+# The local stack's addresses and development credentials become the environment the control plane,
+# consumer and agent read (they never read the file); variables already set win.
+feed_stack_env "$SCRIPTS_DIR/stack.env"
 
 # Secrets live here; scripts/stack/prometheus.sh points the stack's Prometheus at the same folder.
 export SLUICE_RUN_DIR="${SLUICE_RUN_DIR:-$ROOT/.sluice}"
@@ -56,6 +55,7 @@ curl_with() {
 }
 
 pids=()
+# shellcheck disable=SC2317 # reached through the trap below
 stop_all() {
   trap - INT TERM EXIT
   if [ "${#pids[@]}" -gt 0 ]; then

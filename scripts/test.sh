@@ -37,8 +37,8 @@ trap finish EXIT
 step() { printf '\n== %s\n' "$*" >&2; }
 
 step "prerequisites (Debian packages, Java 17, Maven)"
-# chromium drives the console's Playwright tests; the rest is the stack's.
-ensure_apt postgresql prometheus chromium curl
+# chromium drives the console's Playwright tests; shellcheck is part of `npm run check`; the rest is the stack's.
+ensure_apt postgresql prometheus chromium curl shellcheck
 ensure_java
 
 step "npm dependencies"

@@ -16,7 +16,7 @@ import { parseConfig } from '../src/config/load-config.ts';
 import { Agent } from '../src/runtime/agent.ts';
 import { json, TestHttpServer } from './support/test-http-server.ts';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const brokers = loadStackEnv().kafkaBrokers;
 const cleanup: (() => Promise<void>)[] = [];

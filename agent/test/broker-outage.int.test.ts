@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '@sluice/shared/envelope';
-import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './agent-process.ts';
+import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 const STACK = path.join(import.meta.dirname, '../../scripts/stack.sh');
 const stack = (...args: string[]): void => {

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
 import { ownSchemas, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
-import { brokers } from './agent-process.ts';
-import { waitFor } from './support/wait-for.ts';
+import { brokers } from './support/agent-process.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const AGENT = path.join(import.meta.dirname, '../bin/sluice-agent.js');
 const CONTROL_PLANE = path.join(import.meta.dirname, '../../control-plane/bin/sluice-control-plane.js');

@@ -18,7 +18,7 @@ import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const brokers = loadStackEnv().kafkaBrokers;
 const CLI = fileURLToPath(new URL('../bin/sluice-agent.js', import.meta.url));

@@ -13,9 +13,10 @@ import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type E
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { DropSource } from '../src/sources/drop/drop-source.ts';
+import { dropConfig, type DropSourceInput } from './support/source-config.ts';
 import { startSourcePipeline, type SourcePipeline } from './support/source-pipeline.ts';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const brokers = loadStackEnv().kafkaBrokers;
 let work: string;
@@ -32,9 +33,9 @@ afterEach(async () => {
 
 const dataset = (what: string) => `drop_${what}_${randomBytes(4).toString('hex')}`;
 
-async function start(name: string, config: Partial<ConstructorParameters<typeof DropSource>[0]> = {}) {
+async function start(name: string, config: Partial<DropSourceInput> = {}) {
   const folder = join(work, 'drop');
-  const source = new DropSource({ type: 'drop', id: 'drop-it', dataset: name, path: folder, completion: { stableMs: 300 }, ...config });
+  const source = new DropSource(dropConfig({ type: 'drop', id: 'drop-it', dataset: name, path: folder, completion: { stableMs: 300 }, ...config }));
   pipeline = await startSourcePipeline({ dir: join(work, 'data'), brokers, source });
   return { folder, source };
 }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '@sluice/shared/envelope';
 import { KafkaConsumer, type IncomingMessage } from '@sluice/shared/node/kafka';
-import { agentStatus, brokers, kill9, setupAgent, spawnAgent, type TestAgentSetup } from './agent-process.ts';
+import { agentStatus, brokers, kill9, setupAgent, spawnAgent, type TestAgentSetup } from './support/agent-process.ts';
 
 const lines = (from: number, to: number, prefix = 'line'): string =>
   Array.from({ length: to - from }, (_, i) => `${prefix} ${String(from + i).padStart(5, '0')} ${'x'.repeat(40)}\n`).join('');

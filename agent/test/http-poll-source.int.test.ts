@@ -13,12 +13,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { HttpPollSource, type BreakerState } from '../src/sources/http-poll/http-poll-source.ts';
+import { httpPollConfig, type HttpPollSourceInput } from './support/source-config.ts';
 import { startSourcePipeline, type SourcePipeline } from './support/source-pipeline.ts';
 import { json, TestHttpServer } from './support/test-http-server.ts';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const brokers = loadStackEnv().kafkaBrokers;
 const cleanup: (() => Promise<void>)[] = [];
@@ -55,7 +55,7 @@ describe('http-poll source → Kafka', () => {
     cleanup.push(() => server.stop());
 
     const states: BreakerState[] = [];
-    const config: HttpPollSourceConfig = {
+    const config: HttpPollSourceInput = {
       type: 'http-poll',
       id: 'poll-it',
       dataset,
@@ -68,7 +68,7 @@ describe('http-poll source → Kafka', () => {
       rateLimit: { requestsPerSecond: 50 },
     };
     const startPipeline = async (): Promise<SourcePipeline> => {
-      const source = new HttpPollSource(config, { onBreakerState: (s) => states.push(s) });
+      const source = new HttpPollSource(httpPollConfig(config), { onBreakerState: (s) => states.push(s) });
       const pipeline = await startSourcePipeline({ dir: join(work, 'data'), brokers, source });
       cleanup.push(() => pipeline.stop(5000));
       return pipeline;
@@ -124,8 +124,8 @@ describe('http-poll source → Kafka: full (non-incremental) endpoints', () => {
     cleanup.push(() => server.stop());
     return { work, server, dataset: `poll_${name}_${randomBytes(4).toString('hex')}` };
   };
-  const start = async (dir: string, config: HttpPollSourceConfig): Promise<{ source: HttpPollSource; pipeline: SourcePipeline }> => {
-    const source = new HttpPollSource(config);
+  const start = async (dir: string, config: HttpPollSourceInput): Promise<{ source: HttpPollSource; pipeline: SourcePipeline }> => {
+    const source = new HttpPollSource(httpPollConfig(config));
     const pipeline = await startSourcePipeline({ dir, brokers, source });
     cleanup.push(() => pipeline.stop(5000));
     return { source, pipeline };
@@ -170,7 +170,7 @@ describe('http-poll source → Kafka: full (non-incremental) endpoints', () => {
   it('a restart does not poll before the interval since the last successful poll has passed', async () => {
     const { work, server, dataset } = await setup('restart');
     server.handler = (_req, res) => json(res, [{ n: 1 }, { n: 2 }]);
-    const config: HttpPollSourceConfig = { type: 'http-poll', id: 'restart', dataset, url: `${server.url}/items`, intervalMs: 4000 };
+    const config: HttpPollSourceInput = { type: 'http-poll', id: 'restart', dataset, url: `${server.url}/items`, intervalMs: 4000 };
     const first = await start(join(work, 'data'), config);
     await waitFor(() => first.pipeline.outbox.stats().rows === 0 && server.seen.length === 1 && first.source.status().details?.lastSuccessAt, 30_000, 'the first poll shipped');
     await first.pipeline.stop(10_000);

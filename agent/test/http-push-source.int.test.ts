@@ -14,9 +14,10 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { AgentHttpServer } from '../src/http/server.ts';
 import { HttpPushSource } from '../src/sources/http-push/http-push-source.ts';
+import { httpPushConfig } from './support/source-config.ts';
 import { startSourcePipeline } from './support/source-pipeline.ts';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const brokers = loadStackEnv().kafkaBrokers;
 const TOKEN = 'integration-push-token';
@@ -30,7 +31,7 @@ describe('http-push source → Kafka', () => {
     const work = await mkdtemp(join(tmpdir(), 'sluice-push-it-'));
     cleanup.push(() => rm(work, { recursive: true, force: true }));
     const dataset = `push_it_${randomBytes(4).toString('hex')}`;
-    const source = new HttpPushSource({ type: 'http-push', id: 'push-it', dataset, token: TOKEN });
+    const source = new HttpPushSource(httpPushConfig({ type: 'http-push', id: 'push-it', dataset, token: TOKEN }));
     const pipeline = await startSourcePipeline({ dir: join(work, 'data'), brokers, source, maxRows: 5, holdShipper: true });
     cleanup.push(() => pipeline.stop(10_000));
     const server = new AgentHttpServer({

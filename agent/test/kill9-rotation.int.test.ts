@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '@sluice/shared/envelope';
-import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './agent-process.ts';
+import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 const TOTAL = 200_000;
 const ROTATE_EVERY = 50_000; // → three rotations

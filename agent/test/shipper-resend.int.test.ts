@@ -9,7 +9,7 @@ import { Outbox } from '../src/outbox/outbox.ts';
 import { Shipper } from '../src/shipper/shipper.ts';
 import { KafkaProxy } from './support/kafka-proxy.ts';
 import { readTopic } from './support/topic-reader.ts';
-import { waitFor } from './support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 /**
  * The producer between the shipper and the real, shared broker goes through a proxy of this test's own

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { Outbox } from '../src/outbox/outbox.ts';
-import { agentStatus, consume, setupAgent, spawnAgent } from './agent-process.ts';
+import { agentStatus, consume, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 describe('SIGTERM', () => {
   it('drains the outbox to Kafka before exiting', async () => {

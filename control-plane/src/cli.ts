@@ -8,7 +8,7 @@ import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/ka
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
 import { ApiKeyStore, isRole, ROLES } from './auth/api-keys.ts';
 import { loadConfig, type ControlPlaneConfig } from './config.ts';
-import { buildSinks, prepareWith } from './consumer/build-sinks.ts';
+import { buildSinks } from './sinks/registry.ts';
 import { datasetTopics } from './consumer/consumer-loop.ts';
 import { startConsumer } from './consumer/consumer-service.ts';
 import { DatasetStore } from './datasets/dataset-store.ts';
@@ -54,7 +54,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
   const metrics = new ControlPlaneMetrics({ defaultMetrics: true, maxAgentLabels: config.maxAgentLabels });
   const app = await buildServer({
     pool,
-    datasets: new DatasetStore(pool, { prepare: prepareWith(sinks.registry) }),
+    datasets: new DatasetStore(pool, { prepare: (dataset) => sinks.registry.prepare(dataset) }),
     validators: new ValidatorCache(),
     apiKeys,
     metrics,

@@ -1,8 +1,10 @@
 /**
- * The control plane's settings, from SLUICE_* environment variables over scripts/stack.env (the local
- * stack's addresses). Read once at startup; bad values fail fast with the variable's name.
+ * The control plane's settings: every one comes from a SLUICE_* environment variable, and every default is
+ * here. Read once at startup; bad or missing values fail fast with the variable's name. Addresses default to
+ * the loopback ports of the local stack; credentials (the PostgreSQL URL, the S3 keys) have no default, so a
+ * deployment that forgot one stops at start instead of trying a development password. The development file
+ * scripts/stack.env is never read here: `npm start` and the tests put it into the environment.
  */
-import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { DEFAULT_TOPIC_PREFIX, DLQ_TOPIC } from '@sluice/shared/envelope';
 
 export interface ControlPlaneConfig {
@@ -32,12 +34,24 @@ export interface ControlPlaneConfig {
    */
   sinkRetry: { unknownAttempts: number; unknownRetryMs: number; pauseAfterMs: number };
   /** dedupeWindowMs: how long the object store keeps a record id out of later segments (0 = by offset only). */
-  s3: { endpoint: string; accessKey: string; secretKey: string; bucket: string; dedupeWindowMs: number };
-  searchUrl: string;
+  s3: { endpoint: string; accessKey: string; secretKey: string; region: string | undefined; bucket: string; dedupeWindowMs: number };
+  search: SearchSettings;
   /** Bootstrap admin key: its hash is stored on first start; the key itself is never logged. */
   adminKey: string | undefined;
   /** Bootstrap viewer key for Prometheus and health probes: its hash is stored on every start. */
   metricsKey: string | undefined;
+}
+
+/** The search engine and how the sink creates its daily indices; unset options leave the engine's defaults. */
+export interface SearchSettings {
+  url: string;
+  /** Basic auth; used when no API key is set. */
+  username: string | undefined;
+  password: string | undefined;
+  /** Elasticsearch API key (`Authorization: ApiKey …`); wins over username/password. */
+  apiKey: string | undefined;
+  replicas: number | undefined;
+  refreshInterval: string | undefined;
 }
 
 /** The consumer's metrics port in the local stack and compose (deploy/prometheus scrapes it). */
@@ -59,6 +73,46 @@ function port(env: NodeJS.ProcessEnv, key: string, fallback: number): number {
   return value;
 }
 
+function required(env: NodeJS.ProcessEnv, key: string): string {
+  const value = env[key];
+  if (value === undefined || value === '') throw new Error(`${key} must be set (it carries a credential, so it has no default)`);
+  return value;
+}
+
+function optional(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const value = env[key];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function brokers(env: NodeJS.ProcessEnv, key: string, fallback: string): string[] {
+  const list = (env[key] || fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (list.length === 0) throw new Error(`${key} must list at least one host:port`);
+  return list;
+}
+
+/** Durations the engines accept for `index.refresh_interval` (`-1` turns refresh off). */
+const REFRESH_INTERVAL = /^(-1|\d+(nanos|micros|ms|s|m|h|d))$/;
+
+function search(env: NodeJS.ProcessEnv): SearchSettings {
+  const replicas = optional(env, 'SLUICE_SEARCH_REPLICAS');
+  const refreshInterval = optional(env, 'SLUICE_SEARCH_REFRESH_INTERVAL');
+  if (refreshInterval !== undefined && !REFRESH_INTERVAL.test(refreshInterval)) {
+    throw new Error(`SLUICE_SEARCH_REFRESH_INTERVAL must be a duration such as 1s, 30s or -1, got ${JSON.stringify(refreshInterval)}`);
+  }
+  const username = optional(env, 'SLUICE_SEARCH_USERNAME');
+  return {
+    url: env.SLUICE_SEARCH_URL || 'http://127.0.0.1:9200',
+    username,
+    password: username === undefined ? undefined : (env.SLUICE_SEARCH_PASSWORD ?? ''),
+    apiKey: optional(env, 'SLUICE_SEARCH_API_KEY'),
+    replicas: replicas === undefined ? undefined : int(env, 'SLUICE_SEARCH_REPLICAS', 0),
+    refreshInterval,
+  };
+}
+
 function ident(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
   const value = env[key] ?? fallback;
   if (!IDENT.test(value)) throw new Error(`${key} must be a lower-case SQL identifier, got ${JSON.stringify(value)}`);
@@ -66,16 +120,15 @@ function ident(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
-  const stack = loadStackEnv(env);
   const adminKey = env.SLUICE_ADMIN_KEY === '' ? undefined : env.SLUICE_ADMIN_KEY;
   const metricsKey = env.SLUICE_METRICS_KEY === '' ? undefined : env.SLUICE_METRICS_KEY;
   // Refused rather than stored: one key cannot hold two roles (and the second insert would fail obscurely).
   if (adminKey !== undefined && adminKey === metricsKey) throw new Error('SLUICE_METRICS_KEY must differ from SLUICE_ADMIN_KEY');
   return {
-    pgUrl: stack.pgUrl,
+    pgUrl: required(env, 'SLUICE_PG_URL'),
     stateSchema: ident(env, 'SLUICE_STATE_SCHEMA', 'sluice'),
     dataSchema: ident(env, 'SLUICE_DATA_SCHEMA', 'sluice_data'),
-    kafkaBrokers: stack.kafkaBrokers,
+    kafkaBrokers: brokers(env, 'SLUICE_KAFKA_BROKERS', '127.0.0.1:9092'),
     topicPrefix: env.SLUICE_TOPIC_PREFIX ?? DEFAULT_TOPIC_PREFIX,
     dlqTopic: env.SLUICE_DLQ_TOPIC ?? DLQ_TOPIC,
     groupId: env.SLUICE_CONSUMER_GROUP ?? 'sluice-control-plane',
@@ -103,13 +156,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       pauseAfterMs: int(env, 'SLUICE_CONSUMER_PAUSE_AFTER_MS', 2_000),
     },
     s3: {
-      endpoint: stack.s3.endpoint,
-      accessKey: stack.s3.accessKey,
-      secretKey: stack.s3.secretKey,
+      endpoint: env.SLUICE_S3_ENDPOINT || 'http://127.0.0.1:9000',
+      accessKey: required(env, 'SLUICE_S3_ACCESS_KEY'),
+      secretKey: required(env, 'SLUICE_S3_SECRET_KEY'),
+      region: optional(env, 'SLUICE_S3_REGION'),
       bucket: env.SLUICE_S3_BUCKET ?? 'sluice',
       dedupeWindowMs: int(env, 'SLUICE_S3_DEDUPE_WINDOW_HOURS', 7 * 24) * 3_600_000,
     },
-    searchUrl: stack.searchUrl,
+    search: search(env),
     adminKey,
     metricsKey,
   };

@@ -3,9 +3,10 @@ import type pg from 'pg';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { IncomingMessage, KafkaConsumer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { ConsumerLoop, datasetTopics } from '../src/consumer/consumer-loop.ts';
 import { Pipeline } from '../src/consumer/pipeline.ts';
-import { SinkRegistry } from '../src/consumer/sink-registry.ts';
+import { SinkRegistry } from '../src/sinks/registry.ts';
 import { ValidatorCache } from '../src/datasets/validators.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import { MemorySink } from './support/memory-sink.ts';
@@ -50,11 +51,6 @@ class FakeConsumer {
   }
 }
 
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 describe('datasetTopics', () => {
   it('keeps the prefix topics except the DLQ', () => {
     expect(datasetTopics(['sluice.b', 'sluice.dlq', 'other', 'sluice.a', 'sluice.'], 'sluice.', 'sluice.dlq')).toEqual(['sluice.a', 'sluice.b']);
@@ -95,12 +91,12 @@ describe('ConsumerLoop', () => {
     });
     const running = loop.start();
     fake.push(...[0, 1, 2].map((i) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) })));
-    await until(() => sink.records.size === 3 && fake.commits.length >= 2);
+    await waitFor(() => sink.records.size === 3 && fake.commits.length >= 2, { timeoutMs: 4_000, intervalMs: 10 });
     expect(fake.commits[0]).toEqual([{ topic: 'sluice.a', partition: 0, offset: 1n }]);
     expect(fake.commits.at(-1)).toEqual([{ topic: 'sluice.a', partition: 0, offset: 2n }]);
 
     topics = ['sluice.a', 'sluice.b'];
-    await until(() => fake.subscriptions.length === 2);
+    await waitFor(() => fake.subscriptions.length === 2, { timeoutMs: 4_000, intervalMs: 10 });
     expect(fake.subscriptions).toEqual([['sluice.a'], ['sluice.a', 'sluice.b']]);
     await loop.stop();
     await running;
@@ -130,7 +126,7 @@ describe('ConsumerLoop', () => {
     });
     const running = loop.start();
     fake.push(...[0, 1, 2, 3, 4, 5, 6].map((i) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) })));
-    await until(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n);
+    await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 4_000, intervalMs: 10 });
     expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(7);
     const committed = fake.commits.map((c) => c[0]!.offset);

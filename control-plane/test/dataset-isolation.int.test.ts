@@ -4,7 +4,7 @@ import { KafkaProducer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { retryable, unclassified, type Outcome } from '@sluice/shared/outcome';
 import { startConsumer, type RunningConsumer } from '../src/consumer/consumer-service.ts';
-import { SinkRegistry } from '../src/consumer/sink-registry.ts';
+import { SinkRegistry } from '../src/sinks/registry.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
 import { PostgresSink } from '../src/sinks/postgres/postgres-sink.ts';
 import type { Sink, SinkBatch, SinkWriteResult } from '../src/sinks/sink.ts';

@@ -4,12 +4,13 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { KafkaConsumer } from '@sluice/shared/node/kafka';
 import { CONTENT_TYPES, KAFKA_HEADERS } from '@sluice/shared/envelope';
 import { createLogger } from '@sluice/shared/node/logger';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { ConsumerLoop } from '../src/consumer/consumer-loop.ts';
 import { PartitionOffsets } from '../src/consumer/partition-offsets.ts';
 import type { DeadLetters, DlqEntry } from '../src/consumer/dead-letters.ts';
 import { Pipeline, type PipelineOptions } from '../src/consumer/pipeline.ts';
-import { SinkRegistry } from '../src/consumer/sink-registry.ts';
+import { SinkRegistry } from '../src/sinks/registry.ts';
 import { ValidatorCache } from '../src/datasets/validators.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import { FakeKafka } from './support/fake-kafka.ts';
@@ -66,11 +67,6 @@ function setup(options: Partial<PipelineOptions> = {}) {
 const records = (ds: string, n: number, partition = 0, from = 0) =>
   Array.from({ length: n }, (_, i) => message(envelope(ds, `${ds}-${partition}-${from + i}`, { i }), { topic: `sluice.${ds}`, partition, offset: BigInt(i) }));
 
-async function until(check: () => boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!check()) throw new Error(`timed out waiting for ${what}`);
-}
-
 async function gauge(metrics: ControlPlaneMetrics, name: string, labels: Record<string, string>): Promise<number | undefined> {
   const values = (await metrics.registry.getSingleMetric(name)!.get()).values;
   return values.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
@@ -106,7 +102,7 @@ describe('Pipeline: unclassified sink errors are bounded, outages are waited out
     pg.mode = { kind: 'retryable', reason: 'connect ECONNREFUSED' };
     let settled = false;
     const processing = pipeline.process(records('stuck', 2)).finally(() => (settled = true));
-    await until(() => pg.writes >= 10, '10 attempts, well past the unclassified budget');
+    await waitFor(() => pg.writes >= 10, { timeoutMs: 10_000, intervalMs: 10, what: '10 attempts, well past the unclassified budget' });
     await new Promise((r) => setTimeout(r, 60));
     expect(settled).toBe(false);
     pg.mode = { kind: 'ok' };
@@ -127,7 +123,7 @@ describe('Pipeline: unclassified sink errors are bounded, outages are waited out
     ]);
     await shares[1]!.done;
     // Three failures in a row open a breaker; it then stays open for the minute of resetTimeoutMs.
-    await until(() => pg.writes >= 4, 'the stuck share to open its breaker');
+    await waitFor(() => pg.writes >= 4, { timeoutMs: 10_000, intervalMs: 10, what: 'the stuck share to open its breaker' });
     // A breaker shared by the sink would be open now and would hold `healthy` for a minute.
     const later = pipeline.start(records('healthy', 2, 2));
     expect(await later[0]!.done).toEqual(new Map([['healthy', { ingested: 2, failed: 0 }]]));
@@ -155,7 +151,7 @@ describe('Pipeline: unclassified sink errors are bounded, outages are waited out
     const stalls: string[] = [];
     const [files, healthy] = pipeline.start([chunk(0), chunk(1), closing, ...records('healthy', 3, 0)], (share, stall) => stalls.push(`${share.topic} ${stall.sink}`));
     expect(await healthy!.done).toEqual(new Map([['healthy', { ingested: 3, failed: 0 }]]));
-    await until(() => stalls.length > 0, 'the blob share to stall');
+    await waitFor(() => stalls.length > 0, { timeoutMs: 10_000, intervalMs: 10, what: 'the blob share to stall' });
     expect(stalls).toEqual(['sluice.stuck blobs']);
     expect(pg.records.has('file-1')).toBe(false);
     down = false;
@@ -197,22 +193,22 @@ describe('ConsumerLoop: one dataset never stops the others', () => {
     loopOver(kafka, pipeline, metrics, ['sluice.searched', 'sluice.healthy']);
     kafka.append('sluice.searched', 0, records('searched', 120));
     kafka.append('sluice.healthy', 0, records('healthy', 100));
-    await until(() => kafka.subscriptions.some((s) => s.join() === 'sluice.healthy'), 'the stalled topic to be paused');
+    await waitFor(() => kafka.subscriptions.some((s) => s.join() === 'sluice.healthy'), { timeoutMs: 10_000, intervalMs: 10, what: 'the stalled topic to be paused' });
     expect(await gauge(metrics, 'sluice_dataset_paused', { dataset: 'searched' })).toBe(1);
     // While `searched` is paused, `healthy` goes on: more records arrive and load, and commit.
     for (let round = 0; round < 4; round++) kafka.append('sluice.healthy', 0, records('healthy', 50, 0, 100 + round * 50));
-    await until(() => committedTo(kafka, 'sluice.healthy') === 300n, 'healthy to commit all 300 records');
+    await waitFor(() => committedTo(kafka, 'sluice.healthy') === 300n, { timeoutMs: 10_000, intervalMs: 10, what: 'healthy to commit all 300 records' });
     expect(pg.records.size).toBe(300);
     expect([...pg.copies.values()].every((n) => n === 1)).toBe(true);
     expect(committedTo(kafka, 'sluice.searched')).toBeUndefined();
     expect(search.records.size).toBe(0);
 
     search.mode = { kind: 'ok' };
-    await until(() => committedTo(kafka, 'sluice.searched') === 120n, 'searched to commit once its sink is back');
-    await until(() => kafka.subscriptions.at(-1)!.includes('sluice.searched'), 'searched to be subscribed again');
+    await waitFor(() => committedTo(kafka, 'sluice.searched') === 120n, { timeoutMs: 10_000, intervalMs: 10, what: 'searched to commit once its sink is back' });
+    await waitFor(() => kafka.subscriptions.at(-1)!.includes('sluice.searched'), { timeoutMs: 10_000, intervalMs: 10, what: 'searched to be subscribed again' });
     expect(await gauge(metrics, 'sluice_dataset_paused', { dataset: 'searched' })).toBe(0);
     kafka.append('sluice.searched', 0, records('searched', 10, 0, 120));
-    await until(() => committedTo(kafka, 'sluice.searched') === 130n, 'records after the resume');
+    await waitFor(() => committedTo(kafka, 'sluice.searched') === 130n, { timeoutMs: 10_000, intervalMs: 10, what: 'records after the resume' });
     expect(search.records.size).toBe(130);
     expect(Math.max(...search.copies.values())).toBe(1);
     expect(dlq.entries).toEqual([]);
@@ -225,13 +221,13 @@ describe('ConsumerLoop: one dataset never stops the others', () => {
     loopOver(kafka, pipeline, metrics, ['sluice.stuck', 'sluice.healthy']);
     kafka.append('sluice.stuck', 0, records('stuck', 30));
     kafka.append('sluice.healthy', 0, records('healthy', 30));
-    await until(() => committedTo(kafka, 'sluice.healthy') === 30n, 'healthy to load while stuck retries');
+    await waitFor(() => committedTo(kafka, 'sluice.healthy') === 30n, { timeoutMs: 10_000, intervalMs: 10, what: 'healthy to load while stuck retries' });
     expect(committedTo(kafka, 'sluice.stuck')).toBeUndefined();
-    await until(() => committedTo(kafka, 'sluice.stuck') === 30n, 'stuck to be dead-lettered and committed');
+    await waitFor(() => committedTo(kafka, 'sluice.stuck') === 30n, { timeoutMs: 10_000, intervalMs: 10, what: 'stuck to be dead-lettered and committed' });
     expect(dlq.entries.map((e) => e.recordId).sort()).toEqual(Array.from({ length: 30 }, (_, i) => `stuck-0-${i}`).sort());
     for (const e of dlq.entries) expect(e.reason).toMatch(/^sink postgres kept failing with an error it does not classify: XMinioInvalidResourceName \(\d+ attempts over \d+ s\)/);
     expect([...pg.records.keys()].filter((id) => id.startsWith('stuck'))).toEqual([]);
-    await until(() => kafka.subscriptions.at(-1)!.includes('sluice.stuck'), 'stuck to be resumed');
+    await waitFor(() => kafka.subscriptions.at(-1)!.includes('sluice.stuck'), { timeoutMs: 10_000, intervalMs: 10, what: 'stuck to be resumed' });
   });
 });
 

@@ -4,10 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { KafkaProducer, listTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
-import type { Envelope } from '@sluice/shared/envelope';
+import { CONTENT_TYPES, envelopeHeaders, type Envelope } from '@sluice/shared/envelope';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
 import { ValidatorCache } from '../src/datasets/validators.ts';
+import { INGEST_AGENT_ID } from '../src/http/routes/ingest.ts';
 import { buildServer } from '../src/http/server.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import { freshState, stackEnv, suffix } from './support/state.ts';
@@ -19,6 +20,7 @@ const produced: OutgoingMessage[] = [];
 const adminKey = 'bootstrap-admin-key-for-guard-tests-0123456789';
 const prefix = testTopicPrefix(`guard${suffix()}`);
 const dataset = `guard_${suffix()}`;
+const keyedDataset = `guard_keyed_${suffix()}`;
 
 beforeAll(async () => {
   state = await freshState();
@@ -50,6 +52,13 @@ beforeAll(async () => {
     payload: { name: dataset, sinks: { postgres: { enabled: true } }, schema: { type: 'object' } },
   });
   expect(created.statusCode).toBe(201);
+  const keyed = await app.inject({
+    method: 'POST',
+    url: '/api/v1/datasets',
+    headers: { authorization: `Bearer ${adminKey}` },
+    payload: { name: keyedDataset, partitionKey: 'device', sinks: { postgres: { enabled: true } }, schema: { type: 'object' } },
+  });
+  expect(keyed.statusCode).toBe(201);
 });
 
 afterAll(async () => {
@@ -124,5 +133,30 @@ describe('ingest API: bad items refused at the door, each with its reason, the r
   it('a body that is not JSON at all, or not an array, is still a 400 for the request', async () => {
     expect((await ingest(Buffer.from('[{"n":1}'))).status).toBe(400);
     expect((await ingest(Buffer.from('{"n":1}'))).status).toBe(400);
+  });
+});
+
+describe('ingest API: Kafka key and headers', () => {
+  it('keys by the partition key field with the agent\'s rule (objects by canonical JSON), else by record id', async () => {
+    produced.length = 0;
+    const res = await app.inject({
+      method: 'POST',
+      url: `/api/v1/ingest/${keyedDataset}`,
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', 'idempotency-key': 'keyed-1' },
+      payload: '[{"device":"d1"},{"device":7},{"device":{"site":"b","id":3}},{"device":{"id":3, "site":"b"}},{"device":null},{"n":1}]',
+    });
+    expect(res.statusCode).toBe(200);
+    // The same strings agent/src/runtime/to-message.test.ts expects of the agent for the same payloads.
+    expect(produced.map((m) => m.key.toString())).toEqual([
+      'd1',
+      '7',
+      '{"id":3,"site":"b"}',
+      '{"id":3,"site":"b"}',
+      'control-plane:ingest-api:h:keyed-1:4',
+      'control-plane:ingest-api:h:keyed-1:5',
+    ]);
+    const headers = envelopeHeaders(keyedDataset, INGEST_AGENT_ID, 1);
+    expect(headers).toEqual({ dataset: keyedDataset, 'schema-version': '1', 'agent-id': INGEST_AGENT_ID, 'content-type': CONTENT_TYPES.envelope });
+    expect(produced.every((m) => m.headers === headers)).toBe(true);
   });
 });

@@ -2,13 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS } from '@sluice/shared/envelope';
 import { createLogger } from '@sluice/shared/node/logger';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { failed, ok } from '@sluice/shared/outcome';
 import { ValidatorCache } from '../src/datasets/validators.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import type { DeadLetters, DlqEntry } from '../src/consumer/dead-letters.ts';
-import { Pipeline, highestOffsets, utf8Text, type BlobChunk } from '../src/consumer/pipeline.ts';
+import { Pipeline, highestOffsets, type BlobChunk } from '../src/consumer/pipeline.ts';
+import { utf8Text } from '../src/consumer/record-intake.ts';
 import type { Envelope } from '@sluice/shared/envelope';
-import { SinkRegistry } from '../src/consumer/sink-registry.ts';
+import { SinkRegistry } from '../src/sinks/registry.ts';
 import { MemorySink } from './support/memory-sink.ts';
 import { envelope, message } from './support/messages.ts';
 
@@ -64,11 +66,6 @@ function setup(options: { maxRecordBytes?: number; blobs?: BlobChunk[]; complete
 }
 
 /** Waits for a condition instead of a fixed time: the machine may be busy. */
-async function until(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
-  expect(check()).toBe(true);
-}
-
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanup) await c();
@@ -125,7 +122,7 @@ describe('Pipeline', () => {
     const msgs = [0, 1].map((i) => message(envelope('sensors', `s${i}`, { device: 'd' }), { offset: BigInt(i) }));
     let settled = false;
     const processing = pipeline.process(msgs).finally(() => (settled = true));
-    await until(() => search.writes > 2);
+    await waitFor(() => search.writes > 2, { timeoutMs: 10_000, intervalMs: 10 });
     expect(settled).toBe(false);
     expect((await metrics.registry.getSingleMetric('sluice_sink_paused')!.get()).values).toContainEqual(expect.objectContaining({ value: 1, labels: { sink: 'search' } }));
     search.mode = { kind: 'ok' };
@@ -140,7 +137,7 @@ describe('Pipeline', () => {
     cleanup.push(() => pipeline.close());
     pg.mode = { kind: 'throw' };
     const processing = pipeline.process([message(envelope('sensors', 't0', { device: 'd' }))]);
-    await until(() => pg.writes >= 2);
+    await waitFor(() => pg.writes >= 2, { timeoutMs: 10_000, intervalMs: 10 });
     pg.mode = { kind: 'ok' };
     await processing;
     expect([...pg.records.keys()]).toEqual(['t0']);
@@ -151,7 +148,7 @@ describe('Pipeline', () => {
     cleanup.push(() => pipeline.close());
     pg.mode = { kind: 'retryable' };
     const processing = pipeline.process([message(envelope('sensors', 'x', { device: 'd' }))]);
-    await until(() => pg.writes >= 1);
+    await waitFor(() => pg.writes >= 1, { timeoutMs: 10_000, intervalMs: 10 });
     controller.abort();
     await expect(processing).rejects.toThrow();
   });
@@ -204,7 +201,7 @@ describe('Pipeline', () => {
     cleanup.push(() => pipeline.close());
     dlq.down = true;
     const processing = pipeline.process([message('garbage', { topic: 'sluice.sensors' })]);
-    await until(() => dlq.attempts >= 2);
+    await waitFor(() => dlq.attempts >= 2, { timeoutMs: 10_000, intervalMs: 10 });
     dlq.down = false;
     await processing;
     expect(dlq.attempts).toBeGreaterThan(1);

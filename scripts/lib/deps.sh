@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced: installs the npm workspace's dependencies when node_modules is missing or older than a manifest.
 # Expects Node 24 on PATH (scripts/sluice.sh) and the repository root as the working directory.
 deps_current() {

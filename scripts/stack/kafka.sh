@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Kafka 4.1 in KRaft mode from Maven Central jars. Node 0 is the default single combined node
 # (SLUICE_KAFKA_BROKERS); nodes 1..3 form the three-node cluster for fault tests (SLUICE_KAFKA_BROKERS_3).
 # Both can run at once: separate ports, directories and cluster ids.

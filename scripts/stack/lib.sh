@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/stack.sh: helpers shared by the per-service files (process control, health polling,
 # prerequisites). Every service process is started with setsid so it outlives the shell that started it and
 # its whole process group (postgres backends included) can be signalled and measured as one.
@@ -9,6 +10,16 @@ die() { printf 'stack: error: %s\n' "$*" >&2; exit 1; }
 hostport_of() { local u="${1#*://}"; u="${u##*@}"; printf '%s\n' "${u%%/*}"; }
 host_of() { local hp; hp="$(hostport_of "$1")"; printf '%s\n' "${hp%:*}"; }
 port_of() { local hp; hp="$(hostport_of "$1")"; printf '%s\n' "${hp##*:}"; }
+
+# Exports the variables of FILE (scripts/stack.env) where the environment has none: the environment wins, as
+# in shared/node/stack-env.ts (feedStackEnv). The services read only the environment, never the file.
+feed_stack_env() {
+  local key value
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] || continue
+    if [ -z "${!key:-}" ]; then export "$key=$value"; else export "${key?}"; fi
+  done <"$1"
+}
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 

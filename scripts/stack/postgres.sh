@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # PostgreSQL 15 from Debian: a private cluster in .stack/postgres on SLUICE_PG_PORT, never the system one.
 
 PG_BIN="${SLUICE_PG_BIN:-/usr/lib/postgresql/15/bin}"

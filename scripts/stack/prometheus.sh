@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Prometheus from Debian. deploy/prometheus/prometheus.yml names the default local addresses; the copy under
 # .stack/prometheus is rendered with the addresses from scripts/stack.env so that file stays the one source,
 # and with absolute paths to the scrape credentials `npm start` keeps in .sluice/ (the viewer key for the
@@ -40,8 +41,11 @@ prometheus_refresh() {
   [ -f "$rendered" ] && before="$(cat "$rendered")"
   prometheus_render_config
   if [ "$before" != "$(cat "$rendered")" ] && [ -n "$(prometheus_pid)" ]; then
-    curl -fsS -m 5 -X POST -o /dev/null "$SLUICE_PROMETHEUS_URL/-/reload" && say "prometheus: config changed; reloaded" ||
+    if curl -fsS -m 5 -X POST -o /dev/null "$SLUICE_PROMETHEUS_URL/-/reload"; then
+      say "prometheus: config changed; reloaded"
+    else
       say "prometheus: config changed but the reload failed; see $PROMETHEUS_LOG"
+    fi
   fi
 }
 

@@ -4,7 +4,6 @@
  * done/. Everything this test makes is its own: topic prefix, consumer group, state and data schemas, bucket,
  * index prefix, drop folder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -16,8 +15,9 @@ import * as Minio from 'minio';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { freePort, stopProcess } from '@sluice/shared/node/testing/processes';
+import { freePort, ProcessGroup } from '@sluice/shared/node/testing/processes';
 import { ownSchemas, ownSearchIndices, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const stack = loadStackEnv();
@@ -35,40 +35,14 @@ const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
 const metricsKey = `slk_${randomBytes(24).toString('base64url')}`;
 const agentToken = `sat_${randomBytes(24).toString('base64url')}`;
 
-const children: ChildProcess[] = [];
-/** The last output of each process, shown when a wait times out. */
-const tails = new Map<string, string>();
+/** The control plane, consumer and agent; their last output is shown when a wait times out. */
+const processes = new ProcessGroup();
 let dir = '';
 let cpUrl = '';
 
-function start(name: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (chunk: Buffer): void => {
-    tails.set(name, ((tails.get(name) ?? '') + chunk.toString()).slice(-4000));
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && signal === null) tails.set(name, `${tails.get(name) ?? ''}\n[exited with code ${code}]`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  const output = [...tails].map(([name, tail]) => `--- ${name}:\n${tail}`).join('\n');
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}\n${output}`);
+/** A wait that, timed out, shows what the processes printed last. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<NonNullable<T>> {
+  return waitFor(probe, { timeoutMs, intervalMs: 500, what, detail: () => processes.describe() });
 }
 
 const pool = new pg.Pool({ connectionString: stack.pgUrl, max: 2 });
@@ -99,7 +73,7 @@ beforeAll(async () => {
     SLUICE_METRICS_KEY: metricsKey,
     SLUICE_LOG_LEVEL: 'warn',
   };
-  start('control plane', ['control-plane/bin/sluice-control-plane.js', 'serve'], cpEnv);
+  processes.start('control plane', ['control-plane/bin/sluice-control-plane.js', 'serve'], { cwd: ROOT, env: cpEnv });
   await until('the control plane', async () => ((await fetch(`${cpUrl}/healthz`, { headers: { authorization: `Bearer ${metricsKey}` } })).ok ? true : undefined));
   expect((await fetch(`${cpUrl}/healthz`)).status).toBe(401);
 
@@ -114,7 +88,7 @@ beforeAll(async () => {
   });
   expect(created.status, await created.clone().text()).toBe(201);
 
-  start('consumer', ['control-plane/bin/sluice-control-plane.js', 'consume'], cpEnv);
+  processes.start('consumer', ['control-plane/bin/sluice-control-plane.js', 'consume'], { cwd: ROOT, env: cpEnv });
   await writeFile(
     join(dir, 'agent.yaml'),
     [
@@ -138,14 +112,14 @@ beforeAll(async () => {
     ].join('\n'),
   );
   await mkdir(join(dir, 'drop'), { recursive: true });
-  start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { SLUICE_LOG_LEVEL: 'warn', SLUICE_AGENT_TOKEN: agentToken });
+  processes.start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { cwd: ROOT, env: { SLUICE_LOG_LEVEL: 'warn', SLUICE_AGENT_TOKEN: agentToken } });
   const agentHealth = `http://127.0.0.1:${agentPort}/healthz`;
   await until('the agent', async () => ((await fetch(agentHealth, { headers: { authorization: `Bearer ${agentToken}` } })).ok ? true : undefined));
   expect((await fetch(agentHealth)).status).toBe(401);
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all(children.map(stopProcess));
+  await processes.stopAll();
   await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE; DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`);
   await pool.end();
   await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);

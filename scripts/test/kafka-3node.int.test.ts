@@ -8,7 +8,7 @@ import {
 } from '@platformatic/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { stack, stackStatus, uniqueName } from './helpers.ts';
+import { stack, stackStatus, uniqueName } from './support/stack-control.ts';
 
 // Fault test against the three-node KRaft cluster (`stack.sh up --kafka-nodes 3`): a replication-3 topic with
 // min.insync.replicas=2 keeps accepting acks=all writes while one broker is down, loses nothing and

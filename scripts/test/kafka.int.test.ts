@@ -1,7 +1,7 @@
 import { Consumer, Producer, ProduceAcks, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { uniqueName } from './helpers.ts';
+import { uniqueName } from './support/stack-control.ts';
 
 const env = loadStackEnv();
 

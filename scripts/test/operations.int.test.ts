@@ -4,7 +4,7 @@
  * not touched): the consumer serves its counters on a port of its own, Prometheus scrapes them with a viewer
  * key, and every /metrics endpoint passes `promtool check metrics`.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,8 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { freePort, stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
+import { freePort, ProcessGroup, waitForHttpOk } from '@sluice/shared/node/testing/processes';
 import { ownSchemas, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PROMETHEUS = process.env.SLUICE_PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -30,8 +31,8 @@ const metricsKey = `slk_${randomBytes(24).toString('base64url')}`;
 const agentToken = `sat_${randomBytes(24).toString('base64url')}`;
 const pushToken = `push_${randomBytes(12).toString('hex')}`;
 
-const children: ChildProcess[] = [];
-const output = new Map<string, string>();
+/** The services this file runs; their last output is shown when a wait times out. */
+const processes = new ProcessGroup({ keepChars: 20_000 });
 let dir = '';
 let cpUrl = '';
 let agentUrl = '';
@@ -39,26 +40,12 @@ let consumerUrl = '';
 let promUrl = '';
 
 function start(name: string, args: string[], env: Record<string, string>): ChildProcess {
-  const child = spawn(args[0] === PROMETHEUS ? PROMETHEUS : process.execPath, args[0] === PROMETHEUS ? args.slice(1) : args, {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const keep = (chunk: Buffer): void => void output.set(name, ((output.get(name) ?? '') + chunk.toString()).slice(-20_000));
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  children.push(child);
-  return child;
+  return args[0] === PROMETHEUS ? processes.start(name, args.slice(1), { cwd: ROOT, env, command: PROMETHEUS }) : processes.start(name, args, { cwd: ROOT, env });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`timed out waiting for ${what}\n${[...output].map(([n, t]) => `--- ${n}:\n${t.slice(-3000)}`).join('\n')}`);
+/** A wait that, timed out, shows what the processes printed last. */
+function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<NonNullable<T>> {
+  return waitFor(probe, { timeoutMs, intervalMs: 300, what, detail: () => processes.describe(3000) });
 }
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -82,7 +69,7 @@ beforeAll(async () => {
     SLUICE_LOG_LEVEL: 'warn',
   };
   const serve = start('control plane', ['control-plane/bin/sluice-control-plane.js', 'serve'], cpEnv);
-  await waitForHttpOk(`${cpUrl}/healthz`, { child: serve, output: () => output.get('control plane') ?? '', what: 'the control plane', authorization: `Bearer ${metricsKey}`, timeoutMs: 90_000, intervalMs: 300 });
+  await waitForHttpOk(`${cpUrl}/healthz`, { child: serve, output: () => processes.output('control plane'), what: 'the control plane', authorization: `Bearer ${metricsKey}`, timeoutMs: 90_000, intervalMs: 300 });
   const created = await fetch(`${cpUrl}/api/v1/datasets`, {
     method: 'POST',
     headers: { ...bearer(adminKey), 'content-type': 'application/json' },
@@ -93,7 +80,7 @@ beforeAll(async () => {
   // Port 0: the OS picks it and the consumer logs where it listens (info), as an operator running several would read it.
   start('consumer', ['control-plane/bin/sluice-control-plane.js', 'consume'], { ...cpEnv, SLUICE_CONSUMER_METRICS_PORT: '0', SLUICE_LOG_LEVEL: 'info' });
   consumerUrl = await until('the consumer metrics address in its log', () =>
-    Promise.resolve(/"address":"(http:\/\/127\.0\.0\.1:\d+)".*consumer metrics listening/.exec(output.get('consumer') ?? '')?.[1]),
+    Promise.resolve(/"address":"(http:\/\/127\.0\.0\.1:\d+)".*consumer metrics listening/.exec(processes.output('consumer'))?.[1]),
   );
 
   await writeFile(
@@ -113,7 +100,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   const agent = start('agent', ['agent/bin/sluice-agent.js', 'run', '--config', join(dir, 'agent.yaml')], { SLUICE_LOG_LEVEL: 'warn', SLUICE_AGENT_TOKEN: agentToken });
-  await waitForHttpOk(`${agentUrl}/healthz`, { child: agent, output: () => output.get('agent') ?? '', what: 'the agent', authorization: `Bearer ${agentToken}`, timeoutMs: 90_000, intervalMs: 300 });
+  await waitForHttpOk(`${agentUrl}/healthz`, { child: agent, output: () => processes.output('agent'), what: 'the agent', authorization: `Bearer ${agentToken}`, timeoutMs: 90_000, intervalMs: 300 });
 
   const promPort = await freePort();
   promUrl = `http://127.0.0.1:${promPort}`;
@@ -130,12 +117,12 @@ beforeAll(async () => {
     ].join('\n'),
   );
   const prometheus = start('prometheus', [PROMETHEUS, `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'prom-data')}`, `--web.listen-address=127.0.0.1:${promPort}`], {});
-  await waitForHttpOk(`${promUrl}/-/ready`, { child: prometheus, output: () => output.get('prometheus') ?? '', what: 'prometheus', timeoutMs: 60_000, intervalMs: 300 });
+  await waitForHttpOk(`${promUrl}/-/ready`, { child: prometheus, output: () => processes.output('prometheus'), what: 'prometheus', timeoutMs: 60_000, intervalMs: 300 });
 }, 240_000);
 
 // Topics (by prefix) and schemas are removed after the file by the integration setup (test-resources.ts).
 afterAll(async () => {
-  await Promise.all(children.map(stopProcess));
+  await processes.stopAll();
   if (dir) await rm(dir, { recursive: true, force: true });
 }, 60_000);
 

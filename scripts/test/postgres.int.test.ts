@@ -4,7 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { uniqueName } from './helpers.ts';
+import { uniqueName } from './support/stack-control.ts';
 
 const env = loadStackEnv();
 

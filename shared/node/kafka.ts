@@ -351,53 +351,48 @@ export interface TopicSpec {
   replicas?: number;
 }
 
-/** Creates the topics that are missing; existing ones are left as they are. */
-export async function ensureTopics(brokers: string[], topics: readonly TopicSpec[]): Promise<void> {
+/** One admin connection for `work`, closed after it whatever happens. */
+async function withAdmin<T>(brokers: string[], work: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
   try {
+    return await work(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Creates the topics that are missing; existing ones are left as they are. */
+export function ensureTopics(brokers: string[], topics: readonly TopicSpec[]): Promise<void> {
+  return withAdmin(brokers, async (admin) => {
     const existing = new Set(await admin.listTopics());
     for (const topic of topics) {
       if (existing.has(topic.name)) continue;
       await admin.createTopics({ topics: [topic.name], partitions: topic.partitions ?? 3, replicas: topic.replicas ?? 1 });
     }
-  } finally {
-    await admin.close();
-  }
+  });
 }
 
 /** Deletes the topics that exist (tests clean up the topics they made). */
-export async function deleteTopics(brokers: string[], topics: readonly string[]): Promise<void> {
-  const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
-  try {
+export function deleteTopics(brokers: string[], topics: readonly string[]): Promise<void> {
+  return withAdmin(brokers, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const names = topics.filter((t) => existing.has(t));
     if (names.length > 0) await admin.deleteTopics({ topics: names });
-  } finally {
-    await admin.close();
-  }
+  });
 }
 
-export async function listTopics(brokers: string[]): Promise<string[]> {
-  const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
-  try {
-    return await admin.listTopics();
-  } finally {
-    await admin.close();
-  }
+export function listTopics(brokers: string[]): Promise<string[]> {
+  return withAdmin(brokers, (admin) => admin.listTopics());
 }
 
 /** Members of a consumer group and the partitions each holds (operations views, rebalance tests). */
-export async function describeGroup(brokers: string[], groupId: string): Promise<Array<{ clientId: string; partitions: Array<{ topic: string; partition: number }> }>> {
-  const admin = new Admin({ clientId: 'sluice-admin', bootstrapBrokers: brokers });
-  try {
-    const groups = await admin.describeGroups({ groups: [groupId] });
-    const group = groups.get(groupId);
+export function describeGroup(brokers: string[], groupId: string): Promise<Array<{ clientId: string; partitions: Array<{ topic: string; partition: number }> }>> {
+  return withAdmin(brokers, async (admin) => {
+    const group = (await admin.describeGroups({ groups: [groupId] })).get(groupId);
     if (!group) return [];
     return [...group.members.values()].map((m) => ({
       clientId: m.clientId,
       partitions: [...(m.assignments?.values() ?? [])].flatMap((a) => a.partitions.map((partition) => ({ topic: a.topic, partition }))),
     }));
-  } finally {
-    await admin.close();
-  }
+  });
 }

@@ -1,6 +1,8 @@
 /**
- * Typed view of scripts/stack.env, the single source of the local stack's addresses and credentials.
- * Variables set in the process environment override the file, as they do for scripts/stack.sh.
+ * Typed view of scripts/stack.env, the single source of the local stack's addresses and credentials, for
+ * tests, benchmarks and dev tooling only: the services never read it (their settings come from the
+ * environment; `npm start` sources the file, the tests call `feedStackEnv`). Variables set in the process
+ * environment override the file, as they do for scripts/stack.sh.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +64,13 @@ export function parseEnvFile(text: string): Record<string, string> {
 
 export function readStackEnvFile(file: string = STACK_ENV_FILE): Record<string, string> {
   return existsSync(file) ? parseEnvFile(readFileSync(file, 'utf8')) : {};
+}
+
+/** Puts the file's variables into `env` where it has none, as `set -a; source stack.env` would. */
+export function feedStackEnv(env: NodeJS.ProcessEnv = process.env, file: string = STACK_ENV_FILE): void {
+  for (const [key, value] of Object.entries(readStackEnvFile(file))) {
+    if (env[key] === undefined || env[key] === '') env[key] = value;
+  }
 }
 
 function list(value: string): string[] {

@@ -79,6 +79,27 @@ export const CONTENT_TYPES = {
   blobChunk: 'application/vnd.sluice.blob-chunk',
 } as const;
 
+// One frozen object per (dataset, agent, schema version): the Kafka client and the agent's outbox encode
+// headers once per object identity, so a stream of one dataset's records pays for it once.
+const envelopeHeaderCache = new Map<string, Readonly<Record<string, string>>>();
+
+/** The Kafka headers of an envelope message, for every producer of envelopes (agent, ingest API). */
+export function envelopeHeaders(dataset: string, agentId: string, schemaVersion?: number): Readonly<Record<string, string>> {
+  const cacheKey = `${dataset}\u0000${agentId}\u0000${schemaVersion ?? ''}`;
+  let headers = envelopeHeaderCache.get(cacheKey);
+  if (!headers) {
+    headers = Object.freeze({
+      [KAFKA_HEADERS.dataset]: dataset,
+      ...(schemaVersion === undefined ? {} : { [KAFKA_HEADERS.schemaVersion]: String(schemaVersion) }),
+      [KAFKA_HEADERS.agentId]: agentId,
+      [KAFKA_HEADERS.contentType]: CONTENT_TYPES.envelope,
+    });
+    if (envelopeHeaderCache.size > 10_000) envelopeHeaderCache.clear();
+    envelopeHeaderCache.set(cacheKey, headers);
+  }
+  return headers;
+}
+
 /** Largest blob chunk carried in one Kafka message (the broker's default message.max.bytes is ~1 MiB). */
 export const BLOB_CHUNK_BYTES = 512 * 1024;
 

@@ -1,16 +1,22 @@
 /**
- * The handful of named errors. Expected failures carry a name the HTTP layer maps to a status in one place
- * (control-plane/src/http/error-handler.ts); `BugError` marks what should never happen. One body shape.
+ * The handful of named errors. Expected failures carry a name every HTTP surface maps to a status in one
+ * place (`errorResponse` below; the control plane's and the agent's servers both answer through it);
+ * `BugError` marks what should never happen. One body shape, which a client turns back into the named
+ * error with `ResponseError` (api/response-error.ts).
  */
-export type ErrorName =
-  | 'InputError'
-  | 'NotFoundError'
-  | 'ConflictError'
-  | 'UnauthorizedError'
-  | 'ForbiddenError'
-  | 'PayloadTooLargeError'
-  | 'UnavailableError'
-  | 'BugError';
+export const ERROR_NAMES = [
+  'InputError',
+  'NotFoundError',
+  'ConflictError',
+  'UnauthorizedError',
+  'ForbiddenError',
+  'MethodNotAllowedError',
+  'PayloadTooLargeError',
+  'TooManyRequestsError',
+  'UnavailableError',
+  'BugError',
+] as const;
+export type ErrorName = (typeof ERROR_NAMES)[number];
 
 export interface ErrorBody {
   error: {
@@ -44,8 +50,15 @@ export const NotFoundError = named('NotFoundError');
 export const ConflictError = named('ConflictError');
 export const UnauthorizedError = named('UnauthorizedError');
 export const ForbiddenError = named('ForbiddenError');
+/** The path exists but not for this method (405). */
+export const MethodNotAllowedError = named('MethodNotAllowedError');
 export const PayloadTooLargeError = named('PayloadTooLargeError');
-/** Temporarily unable (outbox full, dependency down): retry after `details.retryAfterSeconds`. */
+/**
+ * Not now, because of the caller's own pace (the agent's outbox full up to its bounds until the shipper
+ * catches up): retry after `details.retryAfterSeconds`, answered as 429 with Retry-After.
+ */
+export const TooManyRequestsError = named('TooManyRequestsError');
+/** Temporarily unable (the disk full, a dependency down): retry after `details.retryAfterSeconds`. */
 export const UnavailableError = named('UnavailableError');
 export const BugError = named('BugError');
 
@@ -55,14 +68,51 @@ export const HTTP_STATUS: Readonly<Record<ErrorName, number>> = {
   UnauthorizedError: 401,
   ForbiddenError: 403,
   NotFoundError: 404,
+  MethodNotAllowedError: 405,
   ConflictError: 409,
   PayloadTooLargeError: 413,
+  TooManyRequestsError: 429,
   UnavailableError: 503,
   BugError: 500,
 };
 
 export function isSluiceError(err: unknown, name?: ErrorName): err is SluiceError {
   return err instanceof SluiceError && (name === undefined || err.name === name);
+}
+
+export function isErrorName(value: unknown): value is ErrorName {
+  return typeof value === 'string' && Object.hasOwn(HTTP_STATUS, value);
+}
+
+/** Names that tell the client to come back later, with Retry-After. */
+const RETRY_LATER: ReadonlySet<ErrorName> = new Set(['TooManyRequestsError', 'UnavailableError']);
+
+/** How long an error asks the client to wait (`details.retryAfterSeconds`), when it names a time. */
+export function retryAfterSecondsOf(error: SluiceError): number | undefined {
+  const after = (error.details as { retryAfterSeconds?: unknown } | null | undefined)?.retryAfterSeconds;
+  return typeof after === 'number' && Number.isFinite(after) ? after : undefined;
+}
+
+/** An answer to an HTTP request that failed with a named error: status, headers and the one body shape. */
+export interface ErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: ErrorBody;
+}
+
+/**
+ * The one rendering of a named error as HTTP, for every server (control plane, agent): the status from
+ * HTTP_STATUS, Retry-After (whole seconds, at least 1) on the retry-later names, and a Bearer challenge
+ * on 401. `defaultRetryAfterSeconds` is what a retry-later error that named no time asks for.
+ */
+export function errorResponse(error: SluiceError, options: { defaultRetryAfterSeconds?: number } = {}): ErrorResponse {
+  const headers: Record<string, string> = {};
+  if (RETRY_LATER.has(error.name)) {
+    const after = retryAfterSecondsOf(error) ?? options.defaultRetryAfterSeconds;
+    if (after !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(after)));
+  }
+  if (error.name === 'UnauthorizedError') headers['www-authenticate'] = 'Bearer';
+  return { status: HTTP_STATUS[error.name], headers, body: error.toBody() };
 }
 
 /** Socket-level codes (Node) meaning the other side cannot be reached right now. */

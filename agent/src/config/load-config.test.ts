@@ -49,6 +49,11 @@ describe('parseConfig', () => {
     expect(lines).toContain('sources[2].type: must be one of "file", "drop", "http-poll", "http-push"');
   });
 
+  it('a mistyped pagination type is one line naming the valid values', () => {
+    const lines = problemsOf(`${head}sources:\n  - { type: http-poll, id: p, dataset: app, url: "http://127.0.0.1/x", pagination: { type: pages, param: p } }\n`);
+    expect(lines).toEqual(['sources[0].pagination.type: must be one of "none", "link-header", "cursor", "page", "offset"']);
+  });
+
   it('checks folders against allowedRoots after resolving symlinks, and unique ids', () => {
     const link = path.join(base, 'logs', 'escape');
     symlinkSync('/etc', link);

@@ -35,19 +35,10 @@ export interface LoadedConfig {
   file: string;
 }
 
-// Strict, except that a default inside a non-discriminated oneOf (ajv cannot apply it) is tolerated: the
-// source that owns it must fall back to the same value in code. Any other strict-mode finding still throws.
-const strictLogger = {
-  log: (): void => undefined,
-  warn: (...args: unknown[]): void => {
-    const message = args.map(String).join(' ');
-    if (!message.includes('default is ignored')) throw new Error(message);
-  },
-  error: (...args: unknown[]): void => {
-    throw new Error(args.map(String).join(' '));
-  },
-};
-const ajv = new Ajv({ strict: true, strictSchema: 'log', logger: strictLogger, allErrors: true, useDefaults: true, discriminator: true });
+// The sources read their options' defaults from the validated config (no fallbacks in code), so strict mode
+// throws on a default ajv would ignore (one inside a oneOf without a discriminator). `verbose` gives a
+// discriminator error its schema, from which it names the valid values.
+const ajv = new Ajv({ strict: true, allErrors: true, useDefaults: true, discriminator: true, verbose: true });
 const validate = ajv.compile(agentConfigSchema);
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
@@ -127,13 +118,24 @@ function formatAjvError(error: ErrorObject): ConfigProblem[] {
     }
     case 'enum':
       return [{ path: formatPath(at), reason: `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues).map((v) => JSON.stringify(v)).join(', ')}` }];
-    case 'discriminator':
-      return [{ path: formatPath([...at, 'type']), reason: 'must be one of "file", "drop", "http-poll", "http-push"' }];
+    case 'discriminator': {
+      const tag = (error.params as { tag: string }).tag;
+      return [{ path: formatPath([...at, tag]), reason: `must be one of ${tagValues(error.parentSchema, tag).map((v) => JSON.stringify(v)).join(', ')}` }];
+    }
     case 'pattern':
       return [{ path: formatPath(at), reason: `must match ${(error.params as { pattern: string }).pattern}` }];
     default:
       return [{ path: formatPath(at), reason: error.message ?? error.keyword }];
   }
+}
+
+/** The values a discriminated `oneOf` accepts for its tag: each branch's `const` or `enum`. */
+function tagValues(schema: unknown, tag: string): unknown[] {
+  const branches = (schema as { oneOf?: { properties?: Record<string, { const?: unknown; enum?: unknown[] }> }[] } | undefined)?.oneOf ?? [];
+  return branches.flatMap((branch) => {
+    const property = branch.properties?.[tag];
+    return property?.const !== undefined ? [property.const] : (property?.enum ?? []);
+  });
 }
 
 function dedupe(problems: ConfigProblem[]): ConfigProblem[] {

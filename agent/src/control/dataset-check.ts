@@ -8,6 +8,7 @@
  * ships into Kafka and must run without its control plane.
  */
 import type { AgentConfig } from '@sluice/shared/agent-config/index';
+import { ResponseError } from '@sluice/shared/api/response-error';
 import type { Logger } from '@sluice/shared/node/logger';
 import { formatPath } from '../config/load-config.ts';
 
@@ -38,21 +39,25 @@ export async function checkDatasets(config: AgentConfig, options: { signal?: Abo
   await Promise.all(
     [...uses].map(async ([dataset, paths]) => {
       const url = new URL(`api/v1/datasets/${encodeURIComponent(dataset)}`, cp.url.endsWith('/') ? cp.url : `${cp.url}/`);
-      let res: Response;
+      let failed: ResponseError;
       try {
         const signal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-        res = await fetch(url, { headers: { authorization: `Bearer ${cp.apiKey}`, accept: 'application/json' }, signal });
-        await res.body?.cancel();
+        const res = await fetch(url, { headers: { authorization: `Bearer ${cp.apiKey}`, accept: 'application/json' }, signal });
+        if (res.ok) {
+          await res.body?.cancel();
+          return;
+        }
+        failed = await ResponseError.fromResponse(res);
       } catch (error) {
         warnings.add(`control plane ${cp.url} is unreachable (${errorText(error)}): datasets were not checked`);
         return;
       }
-      if (res.status === 404) {
+      if (failed.name === 'NotFoundError') {
         for (const path of paths) unknown.push({ path, dataset, reason: `dataset "${dataset}" is not registered in the control plane; its records would all go to the DLQ` });
-      } else if (res.status === 401 || res.status === 403) {
-        warnings.add(`control plane ${cp.url} refused controlPlane.apiKey (HTTP ${res.status}): datasets were not checked`);
-      } else if (!res.ok) {
-        warnings.add(`control plane ${cp.url} answered HTTP ${res.status} for dataset "${dataset}": not checked`);
+      } else if (failed.name === 'UnauthorizedError' || failed.name === 'ForbiddenError') {
+        warnings.add(`control plane ${cp.url} refused controlPlane.apiKey (HTTP ${failed.status}): datasets were not checked`);
+      } else {
+        warnings.add(`control plane ${cp.url} answered HTTP ${failed.status} for dataset "${dataset}" (${failed.name}: ${failed.message}): not checked`);
       }
     }),
   );

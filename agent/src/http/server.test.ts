@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ResponseError } from '@sluice/shared/api/response-error';
+import { TooManyRequestsError } from '@sluice/shared/errors';
 import { createLogger } from '@sluice/shared/node/logger';
 import { isLoopbackHost, parseListen } from './listen-address.ts';
 import { AgentHttpServer } from './server.ts';
@@ -35,11 +37,31 @@ describe('AgentHttpServer routes', () => {
     expect(await (await fetch(`${url}/v1/ingest/app_logs`, { method: 'POST', body: '[]' })).text()).toBe('got app_logs');
     const wrongMethod = await fetch(`${url}/v1/ingest/app_logs`);
     expect(wrongMethod.status).toBe(405);
+    expect((await ResponseError.fromResponse(wrongMethod)).name).toBe('MethodNotAllowedError');
     scope.clear();
     const gone = await fetch(`${url}/v1/ingest/app_logs`, { method: 'POST', body: '[]' });
     expect(gone.status).toBe(404);
     expect(((await gone.json()) as { error: { name: string } }).error.name).toBe('NotFoundError');
     await server.close();
+  });
+
+  it('answers a handler that throws with the one error writer: a named error as itself, anything else 500', async () => {
+    const server = newServer();
+    const { port } = await server.listen('127.0.0.1:0');
+    try {
+      server.route('POST', '/busy', () => {
+        throw TooManyRequestsError('come back soon', { retryAfterSeconds: 2 });
+      });
+      server.route('POST', '/broken', () => {
+        throw new Error('secret internals');
+      });
+      const busy = await ResponseError.fromResponse(await fetch(`http://127.0.0.1:${port}/busy`, { method: 'POST' }));
+      expect([busy.status, busy.name, busy.message, busy.retryAfterSeconds]).toEqual([429, 'TooManyRequestsError', 'come back soon', 2]);
+      const broken = await ResponseError.fromResponse(await fetch(`http://127.0.0.1:${port}/broken`, { method: 'POST' }));
+      expect([broken.status, broken.name, broken.message]).toEqual([500, 'BugError', 'internal error']);
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -10,14 +10,15 @@
  * calls `deps.http.route('POST', '/v1/ingest/app_logs', handler)`. Paths are exact or end in `/:name`
  * segments (`/v1/ingest/:dataset`, the value arrives in `params`). The runtime removes a source's routes
  * when the source stops, so a reload never leaves a stale handler behind. A handler owns the response; if it
- * throws, the server answers 500 with the error body shape of shared/src/errors.ts.
+ * throws, the server answers through send-error.ts (a named error as itself, anything else 500).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual, createHash } from 'node:crypto';
-import type { ErrorBody } from '@sluice/shared/errors';
+import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@sluice/shared/errors';
+import { bearerToken, tokenDigest, tokenMatches } from '@sluice/shared/node/bearer-token';
 import type { Logger } from '@sluice/shared/node/logger';
 import { isLoopbackHost, parseListen } from './listen-address.ts';
+import { sendError } from './send-error.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
@@ -55,7 +56,7 @@ export class AgentHttpServer implements HttpRoutes {
     this.#server = createServer((req, res) => {
       this.#dispatch(req, res).catch((error: unknown) => {
         options.log.error({ err: error, url: req.url }, 'http handler failed');
-        if (!res.headersSent) sendJson(res, 500, { error: { name: 'BugError', message: 'internal error' } } satisfies ErrorBody);
+        if (!res.headersSent) sendError(res, error);
         else res.destroy();
       });
     });
@@ -65,7 +66,7 @@ export class AgentHttpServer implements HttpRoutes {
   /** Replaces the token (config reload); removing it is refused while the server listens beyond loopback. */
   setToken(token: string | undefined): void {
     if (token === undefined && this.#exposed) throw new Error(NEEDS_TOKEN);
-    this.#tokenDigest = token === undefined ? undefined : digest(token);
+    this.#tokenDigest = token === undefined ? undefined : tokenDigest(token);
   }
 
   route(method: string, path: string, handler: RouteHandler): () => void {
@@ -122,10 +123,9 @@ export class AgentHttpServer implements HttpRoutes {
     const url = new URL(req.url ?? '/', 'http://agent');
     const method = req.method ?? 'GET';
     const builtIn = method === 'GET' && BUILT_IN_PATHS.has(url.pathname);
-    if (builtIn && this.#tokenDigest && !bearerMatches(req.headers.authorization, this.#tokenDigest)) {
+    if (builtIn && this.#tokenDigest && !tokenMatches(bearerToken(req.headers.authorization), this.#tokenDigest)) {
       req.resume();
-      res.setHeader('www-authenticate', 'Bearer');
-      sendJson(res, 401, { error: { name: 'UnauthorizedError', message: 'a valid bearer token is required (Authorization: Bearer <http.token>)' } } satisfies ErrorBody);
+      sendError(res, UnauthorizedError('a valid bearer token is required (Authorization: Bearer <http.token>)'));
       return;
     }
     if (method === 'GET' && url.pathname === '/metrics') {
@@ -153,8 +153,7 @@ export class AgentHttpServer implements HttpRoutes {
       return;
     }
     req.resume();
-    if (pathMatched) sendJson(res, 405, { error: { name: 'InputError', message: `${method} is not allowed here` } } satisfies ErrorBody);
-    else sendJson(res, 404, { error: { name: 'NotFoundError', message: `no route for ${url.pathname}` } } satisfies ErrorBody);
+    sendError(res, pathMatched ? MethodNotAllowedError(`${method} is not allowed here`) : NotFoundError(`no route for ${url.pathname}`));
   }
 }
 
@@ -182,12 +181,3 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Compared as digests in constant time, so neither the token nor its length leaks through timing. */
-function bearerMatches(header: string | undefined, expected: Buffer): boolean {
-  const given = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1];
-  return given !== undefined && timingSafeEqual(digest(given), expected);
-}

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { AgentConfig, SourceConfig } from '@sluice/shared/agent-config/index';
 import { KafkaProducer } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
+import type { Clock } from '@sluice/shared/clock';
 import { KAFKA_HEADERS } from '@sluice/shared/envelope';
 import { AllowedRoots } from '../config/allowed-roots.ts';
 import { redact } from '../config/redact.ts';
@@ -25,12 +26,13 @@ import { Shipper, type MessageSender, type SenderEvents } from '../shipper/shipp
 import { createSource } from '../sources/registry.ts';
 import type { Source, SourceState } from '../sources/source.ts';
 import { AgentMetrics } from './metrics.ts';
-import { createSourceContext } from './source-context.ts';
+import { createSourceContext, type RuntimeSourceContext } from './source-context.ts';
 
 interface RunningSource {
   config: SourceConfig;
   fingerprint: string;
   source: Source | undefined;
+  ctx: RuntimeSourceContext | undefined;
   abort: AbortController;
   routes: HttpRoutes & { clear(): void };
   lastError: { at: string; message: string } | undefined;
@@ -41,6 +43,8 @@ export interface AgentOptions {
   log: Logger;
   /** Replaces the Kafka producer (tests and benchmarks of the outbox side only). */
   createSender?: (events: SenderEvents) => MessageSender;
+  /** Time for the shipper and every source (default: the system clock). */
+  clock?: Clock;
 }
 
 export class Agent {
@@ -93,6 +97,7 @@ export class Agent {
       lingerMs: config.shipper.lingerMs,
       maxBatchBytes: config.shipper.maxBatchBytes,
       log: this.#log.child({ component: 'shipper' }),
+      clock: this.#options.clock,
       onShipped: (batch) => {
         for (const [dataset, n] of countByDataset(batch)) this.metrics.recordsShipped.inc({ dataset }, n);
       },
@@ -175,7 +180,8 @@ export class Agent {
 
   status(): unknown {
     const sources = [...this.#sources.values()].map((r) => {
-      const state: SourceState = r.source ? r.source.status() : { state: 'failed' };
+      const own: SourceState = r.source ? r.source.status() : { state: 'failed' };
+      const state = r.ctx ? r.ctx.status(own) : own;
       const lastError = state.lastError ?? r.lastError ?? (r.startError ? { at: this.#startedAt, message: r.startError } : undefined);
       const datasetProblem = this.#datasets?.problemOf(`sources[${this.config.sources.findIndex((s) => s.id === r.config.id)}].dataset`);
       return { id: r.config.id, type: r.config.type, dataset: r.config.dataset, ...state, ...(lastError ? { lastError } : {}), ...(datasetProblem ? { warnings: [datasetProblem] } : {}) };
@@ -201,7 +207,7 @@ export class Agent {
   async #startSource(config: SourceConfig): Promise<void> {
     const abort = new AbortController();
     const routes = this.#http!.scope();
-    const running: RunningSource = { config, fingerprint: fingerprintOf(config), source: undefined, abort, routes, lastError: undefined, startError: undefined };
+    const running: RunningSource = { config, fingerprint: fingerprintOf(config), source: undefined, ctx: undefined, abort, routes, lastError: undefined, startError: undefined };
     this.#sources.set(config.id, running);
     const log = this.#log.child({ source: config.id, type: config.type });
     try {
@@ -212,7 +218,7 @@ export class Agent {
         breakerState: (endpoint, state) => this.metrics.breakerState.set({ source: config.id, endpoint }, state),
       });
       running.source = source;
-      const ctx = createSourceContext({
+      const ctx = (running.ctx = createSourceContext({
         agentId: this.config.agentId,
         sourceId: config.id,
         outbox: this.outbox,
@@ -222,7 +228,8 @@ export class Agent {
         topicPrefix: this.config.kafka.topicPrefix,
         partitionKey: (config as { partitionKey?: string }).partitionKey,
         onError: (message) => (running.lastError = { at: new Date().toISOString(), message }),
-      });
+        clock: this.#options.clock,
+      }));
       await source.start(ctx);
       log.info('source started');
     } catch (error) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@sluice/shared/node/logger';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { Outbox, type OutboxFrame } from '../outbox/outbox.ts';
 import { Shipper, type MessageSender, type ResendReason, type SenderEvents } from './shipper.ts';
 
@@ -17,14 +18,6 @@ function capture() {
   const warnings = (text: string): Array<Record<string, unknown>> =>
     warn.mock.calls.filter(([, msg]) => typeof msg === 'string' && msg.startsWith(text)).map(([fields]) => fields as Record<string, unknown>);
   return { log, warnings };
-}
-
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 /** Records what a sender received; `behave` decides each send's fate. */
@@ -59,7 +52,7 @@ describe('Shipper re-sends', () => {
     ref.shipper = shipper;
     shipper.start();
     outbox.commit(Array.from({ length: 100 }, (_, i) => msg(i)));
-    await until(() => outbox.stats().rows === 0);
+    await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 5 });
     // The first retry is routine and not reported; the later ones are.
     expect(states).toEqual(['sending', 'backoff', 'backoff', 'backoff']);
     expect(shipper.status()).toMatchObject({ shipped: 100, resent: 0, consecutiveFailures: 0, lastError: { message: 'connection lost' } });
@@ -90,7 +83,7 @@ describe('Shipper re-sends', () => {
     });
     shipper.start();
     outbox.commit(Array.from({ length: 100 }, (_, i) => msg(i)));
-    await until(() => outbox.stats().rows === 0);
+    await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 5 });
     // Three sends rejected, so the batch was handed over three more times.
     expect(resent).toEqual([100, 100, 100].map((n) => ({ n, reason: 'failed-send' })));
     expect(shipper.status().resent).toBe(300);
@@ -102,10 +95,14 @@ describe('Shipper re-sends', () => {
   it('after a restart, counts once the frames the previous run had handed to a producer without an acknowledgement', async () => {
     const first = newOutbox('restart');
     for (let i = 0; i < 100; i += 10) first.commit(Array.from({ length: 10 }, (_, j) => msg(i + j)));
-    const hanging = recordingSender(() => new Promise<void>(() => undefined));
+    let handed = 0;
+    const hanging = recordingSender(() => {
+      handed++;
+      return new Promise<void>(() => undefined);
+    });
     const before = new Shipper({ outbox: first, createSender: hanging.create, batchSize: 10, lingerMs: 0, maxBatchBytes: 1 << 20, log: capture().log, maxInFlight: 2 });
     before.start();
-    await sleep(50);
+    await waitFor(() => handed === 2, 10_000, 'two batches handed to the producer'); // maxInFlight: no more go out
     await before.stop(0);
     first.close();
 
@@ -115,7 +112,7 @@ describe('Shipper re-sends', () => {
     const sender = recordingSender(() => Promise.resolve());
     const after = new Shipper({ outbox, createSender: sender.create, batchSize: 10, lingerMs: 0, maxBatchBytes: 1 << 20, log, onResent: (_m, reason) => reasons.push(reason) });
     after.start();
-    await until(() => outbox.stats().rows === 0);
+    await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 5 });
     // Two batches of one 10-record frame each were in flight when the first run stopped.
     expect(after.status().resent).toBe(20);
     expect(reasons).toEqual(['restart', 'restart']);
@@ -139,7 +136,7 @@ describe('Shipper re-sends', () => {
     const shipper = new Shipper({ outbox, createSender: sender.create, batchSize: 10, lingerMs: 0, maxBatchBytes: 1 << 20, log, acknowledgeRetryMs: 5 });
     shipper.start();
     for (let i = 0; i < 50; i += 10) outbox.commit(Array.from({ length: 10 }, (_, j) => msg(i + j)));
-    await until(() => outbox.stats().rows === 0);
+    await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 5 });
     expect(sender.received.length).toBe(50);
     expect(new Set(sender.received).size).toBe(50);
     expect(shipper.status()).toMatchObject({ shipped: 50, resent: 0 });

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '@sluice/shared/node/logger';
+import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { Outbox } from '../outbox/outbox.ts';
 import { Shipper, type MessageSender } from './shipper.ts';
 
@@ -29,14 +31,6 @@ class FakeBroker {
   }
 }
 
-async function until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
-
 describe('Shipper', () => {
   it('ships in seq order in bounded batches and deletes only acknowledged rows', async () => {
     const outbox = new Outbox({ file: path.join(dir, 'a.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
@@ -45,7 +39,7 @@ describe('Shipper', () => {
     const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100, lingerMs: 2, maxBatchBytes: 1 << 20, log, onShipped: (b) => batches.push(b.length) });
     shipper.start();
     for (let i = 0; i < 1000; i += 50) outbox.commit(Array.from({ length: 50 }, (_, j) => msg(i + j)));
-    await until(() => outbox.stats().rows === 0 && broker.received.length === 1000);
+    await waitFor(() => outbox.stats().rows === 0 && broker.received.length === 1000, { timeoutMs: 10_000, intervalMs: 10 });
     expect(broker.received).toEqual(Array.from({ length: 1000 }, (_, i) => `k${i}`));
     expect(Math.max(...batches)).toBeLessThanOrEqual(100);
     expect(shipper.status().shipped).toBe(1000);
@@ -59,7 +53,7 @@ describe('Shipper', () => {
     const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100, lingerMs: 60_000, maxBatchBytes: 1 << 20, log });
     shipper.start();
     outbox.commit(Array.from({ length: 100 }, (_, i) => msg(i))); // one frame of exactly batchSize records
-    await until(() => broker.received.length === 100, 5_000); // a linger would hold it for a minute
+    await waitFor(() => broker.received.length === 100, { timeoutMs: 5_000, intervalMs: 10 }); // a linger would hold it for a minute
     await shipper.stop(0);
     outbox.close();
   });
@@ -71,14 +65,14 @@ describe('Shipper', () => {
     const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100, lingerMs: 0, maxBatchBytes: 1 << 20, log, minRetryDelayMs: 5, maxRetryDelayMs: 20, recreateAfterFailures: 3 });
     shipper.start();
     outbox.commit(Array.from({ length: 250 }, (_, i) => msg(i)));
-    await until(() => shipper.status().consecutiveFailures >= 4);
+    await waitFor(() => shipper.status().consecutiveFailures >= 4, { timeoutMs: 10_000, intervalMs: 10 });
     expect(shipper.status().state).toBe('backoff');
     expect(shipper.status().lastError?.message).toBe('broker unreachable');
     outbox.commit(Array.from({ length: 250 }, (_, i) => msg(250 + i)));
     expect(outbox.stats().rows).toBe(500);
     expect(broker.senders).toBeGreaterThan(1); // the producer was recreated
     broker.down = false;
-    await until(() => outbox.stats().rows === 0);
+    await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 10 });
     // Batches in flight retry independently, so order across batches may change; every record arrives.
     expect([...broker.received].sort()).toEqual(Array.from({ length: 500 }, (_, i) => `k${i}`).sort());
     await shipper.stop(0);
@@ -93,12 +87,44 @@ describe('Shipper', () => {
     outbox.commit(Array.from({ length: 100 }, (_, i) => msg(i)));
     await shipper.stop(5000);
     expect(outbox.stats().rows).toBe(0);
-    const hanging = new Shipper({ outbox, createSender: () => ({ send: () => new Promise(() => undefined), close: () => Promise.resolve() }), batchSize: 10, lingerMs: 0, maxBatchBytes: 1 << 20, log });
+    let sending!: () => void;
+    const sent = new Promise<void>((resolve) => (sending = resolve));
+    const hang = (): Promise<void> => {
+      sending();
+      return new Promise(() => undefined);
+    };
+    const clock = new ManualClock();
+    const hanging = new Shipper({ outbox, createSender: () => ({ send: hang, close: () => Promise.resolve() }), batchSize: 10, lingerMs: 0, maxBatchBytes: 1 << 20, log, clock });
     hanging.start();
     outbox.commit([msg(1)]);
-    await sleep(20);
-    await hanging.stop(50);
+    await sent;
+    const stopping = hanging.stop(50);
+    // The send hangs and the row is still there: stop() waits for the drain, looking again in 50 ms, then gives up.
+    await clock.untilSleeping();
+    expect(clock.sleeping.map((s) => s.ms)).toEqual([50]);
+    clock.advance(50);
+    await stopping;
     expect(outbox.stats().rows).toBe(1);
+    outbox.close();
+  });
+
+  it('lingers lingerMs for a batch short of batchSize, then ships what arrived meanwhile as one batch', async () => {
+    const outbox = new Outbox({ file: path.join(dir, 'linger-short.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
+    const broker = new FakeBroker();
+    const clock = new ManualClock();
+    const batches: number[] = [];
+    const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100, lingerMs: 500, maxBatchBytes: 1 << 20, log, clock, onShipped: (b) => batches.push(b.length) });
+    shipper.start();
+    outbox.commit(Array.from({ length: 10 }, (_, i) => msg(i)));
+    await clock.untilSleeping();
+    expect(clock.sleeping.map((s) => s.ms)).toEqual([500]);
+    expect(broker.received).toEqual([]);
+    outbox.commit(Array.from({ length: 20 }, (_, i) => msg(10 + i)));
+    clock.advance(500);
+    await waitFor(() => broker.received.length === 30, { timeoutMs: 5_000, intervalMs: 10 });
+    expect(batches).toEqual([30]);
+    expect(clock.sleeping).toEqual([]);
+    await shipper.stop(0);
     outbox.close();
   });
 });

@@ -11,9 +11,10 @@
  * backlog are re-sends the broker cannot recognise, counted and logged (resends.ts). Every few rejected sends
  * the producer is recreated.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock, type Clock } from '@sluice/shared/clock';
 import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
+import { untilAborted } from '@sluice/shared/node/until-aborted';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
@@ -52,7 +53,12 @@ export interface ShipperOptions {
   recreateAfterFailures?: number;
   /** Pause before retrying the delete of acknowledged frames that failed (a full disk). */
   acknowledgeRetryMs?: number;
+  /** Time for the linger and the drain on stop (tests drive it with a manual clock). */
+  clock?: Clock;
 }
+
+/** How often stop() looks whether the outbox has drained. */
+const DRAIN_CHECK_MS = 50;
 
 export interface ShipperStatus {
   state: 'idle' | 'sending' | 'backoff' | 'stopped';
@@ -67,6 +73,7 @@ export interface ShipperStatus {
 
 export class Shipper {
   readonly #options: ShipperOptions;
+  readonly #clock: Clock;
   readonly #abort = new AbortController();
   #sender: MessageSender | undefined;
   #loop: Promise<void> | undefined;
@@ -85,6 +92,7 @@ export class Shipper {
 
   constructor(options: ShipperOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   start(): void {
@@ -99,9 +107,10 @@ export class Shipper {
 
   /** Waits up to `drainTimeoutMs` for the outbox to empty, then stops sending and closes the producer. */
   async stop(drainTimeoutMs = 0): Promise<void> {
-    const deadline = Date.now() + drainTimeoutMs;
-    while (this.#loop && this.#options.outbox.stats().rows > 0 && Date.now() < deadline && this.#status.state !== 'backoff') {
-      await sleep(50, undefined, { ref: false });
+    const clock = this.#clock;
+    const deadline = clock.now() + drainTimeoutMs;
+    while (this.#loop && this.#options.outbox.stats().rows > 0 && clock.now() < deadline && this.#status.state !== 'backoff') {
+      await clock.sleep(DRAIN_CHECK_MS);
     }
     this.#abort.abort(new Error('shipper stopped'));
     await this.#loop;
@@ -140,7 +149,7 @@ export class Shipper {
         if (batch.length === 0) continue;
         if (batch.reduce((n, f) => n + f.records, 0) < batchSize && lingerMs > 0 && inFlight.size === 0) {
           // A short wait fills the batch when records trickle in; under load batches are full and never wait.
-          await sleep(lingerMs, undefined, { signal, ref: false }).catch(() => undefined);
+          await this.#clock.sleep(lingerMs, { signal }).catch(() => undefined);
           if (signal.aborted) return;
           batch = outbox.read(cursor, batchSize, maxBatchBytes);
         }
@@ -278,21 +287,3 @@ export class Shipper {
   }
 }
 
-/** Lets SIGTERM stop waiting for a send that hangs on a dead broker; the rows stay in the outbox. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: Error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}

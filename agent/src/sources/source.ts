@@ -1,7 +1,7 @@
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Envelope, SourceKind } from '@sluice/shared/envelope';
+import type { Clock } from '@sluice/shared/clock';
 import type { FrameMessage } from '../outbox/frame.ts';
-import type { MessageRoute } from '../runtime/to-message.ts';
 
 /** A message as a source commits it to the outbox: what a frame carries, plus its group. */
 export interface OutboxMessage extends FrameMessage {
@@ -10,6 +10,13 @@ export interface OutboxMessage extends FrameMessage {
    * the file moves to done/ only when its group is drained).
    */
   group?: string;
+}
+
+/** Where a dataset's messages go and what they carry besides the envelope. */
+export interface MessageRoute {
+  topic: string;
+  headers: Readonly<Record<string, string>>;
+  partitionKey?: string | undefined;
 }
 
 /** A source's read position, committed in the same SQLite transaction as the messages read up to it. */
@@ -28,13 +35,25 @@ export interface SourceState {
   lastError?: { at: string; message: string };
   /** Source-specific details shown in /status (breaker state, files tracked, ...). */
   details?: Record<string, unknown>;
+  /**
+   * Set by the runtime, never by a source: since when a commit has been waiting for outbox room and why
+   * (`state` is then `paused`).
+   */
+  paused?: { since: string; reason: string };
 }
+
+/** What `tryCommit` did: committed, or refused because the outbox is over its bounds or the disk is full. */
+export type TryCommitResult =
+  | { readonly committed: true }
+  | { readonly committed: false; readonly full: 'bounds' | 'disk-full'; readonly message: string };
 
 export interface SourceContext {
   readonly agentId: string;
   readonly log: Logger;
   /** Aborted when the source must stop. */
   readonly signal: AbortSignal;
+  /** Time, for every wait and timestamp a source takes (tests drive it with a manual clock). */
+  readonly clock: Clock;
   /** Builds the outbox message for an envelope: topic from the dataset, key, headers (docs/architecture.md). */
   toMessage(envelope: Envelope, group?: string): OutboxMessage;
   /**
@@ -44,16 +63,20 @@ export interface SourceContext {
   route(dataset: string): MessageRoute;
   countRead(records: number): void;
   /**
-   * Commits messages and checkpoints in one transaction. Throws OutboxFullError when the outbox is over its
-   * bounds (nothing was written): await `capacity()` and try again.
+   * Commits messages and checkpoints in one transaction. While the outbox is full this waits for room
+   * (backpressure: the source is reported `paused`, nothing is dropped) and tries again. Rejects with the
+   * signal's reason once the source must stop, before or while waiting: a stopped source commits nothing more.
    */
-  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): void;
+  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): Promise<void>;
+  /**
+   * Commits like `commit`, but never waits: a full outbox is answered at once (nothing written), for a source
+   * whose caller must hear "later" rather than wait (http-push answers 429).
+   */
+  tryCommit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): TryCommitResult;
   /** Reads a committed checkpoint. */
   checkpoint(key: string): string | undefined;
   /** All committed checkpoints of this source, by key. */
   checkpoints(): Map<string, string>;
-  /** Resolves when the outbox has room again (backpressure); rejects when `signal` aborts. */
-  capacity(): Promise<void>;
   /** Resolves when every message of `group` has been acknowledged by Kafka and left the outbox. */
   drained(group: string): Promise<void>;
   /** Counts a source error (metric + status) and logs it once per distinct message. */

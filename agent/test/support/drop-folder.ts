@@ -2,15 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
-import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
 import { DropSource } from '../../src/sources/drop/drop-source.ts';
 import { MemoryContext, type MemoryContextOptions } from './memory-context.ts';
+import { dropConfig, type DropSourceInput } from './source-config.ts';
 
 export interface DropFolder {
   /** This test's drop folder (new for each test). */
   readonly dir: string;
   /** Starts a drop source `drop1` for dataset `orders` on the folder; stopped after the test. */
-  start(config?: Partial<DropSourceConfig>, options?: MemoryContextOptions): Promise<{ source: DropSource; ctx: MemoryContext }>;
+  start(config?: Partial<DropSourceInput>, options?: MemoryContextOptions): Promise<{ source: DropSource; ctx: MemoryContext }>;
 }
 
 /** A fresh drop folder per test and the sources started on it, stopped and removed after each test. Call at module level. */
@@ -33,7 +33,7 @@ export function useDropFolder(prefix = 'sluice-drop-'): DropFolder {
       return dir;
     },
     async start(config = {}, options = {}) {
-      const source = new DropSource({ type: 'drop', id: 'drop1', dataset: 'orders', path: dir, completion: { stableMs: 100 }, ...config });
+      const source = new DropSource(dropConfig({ type: 'drop', id: 'drop1', dataset: 'orders', path: dir, completion: { stableMs: 100 }, ...config }));
       const ctx = new MemoryContext({ sourceId: 'drop1', ...options });
       await source.start(ctx);
       running.push({ source, ctx });

@@ -1,25 +1,27 @@
 /**
  * An in-memory SourceContext for source unit tests: the outbox semantics sources rely on (atomic commit of
- * messages + checkpoints, OutboxFullError over a row bound, capacity() and drained() resolving as a fake
- * shipper acknowledges) without SQLite or Kafka. Checkpoints can be shared between two contexts to simulate
+ * messages + checkpoints, commits waiting for room over a row bound (tryCommit refusing), drained() resolving
+ * as a fake shipper acknowledges) without SQLite or Kafka. Checkpoints can be shared between two contexts to simulate
  * a restart after a crash: a new source instance reads what the old one committed.
  */
 import { createLogger } from '@sluice/shared/node/logger';
-import { OutboxFullError } from '../../src/outbox/outbox.ts';
-import type { Checkpoint, OutboxMessage, SourceContext } from '../../src/sources/source.ts';
+import { systemClock, type Clock } from '@sluice/shared/clock';
+import type { Checkpoint, MessageRoute, OutboxMessage, SourceContext, TryCommitResult } from '../../src/sources/source.ts';
 import { CONTENT_TYPES, DEFAULT_TOPIC_PREFIX, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
-import { routeFor, type MessageRoute } from '../../src/runtime/to-message.ts';
+import { routeFor } from '../../src/runtime/to-message.ts';
 
 
 export interface MemoryContextOptions {
   agentId?: string;
   sourceId?: string;
-  /** Pending (unacknowledged) rows above which commit throws OutboxFullError. */
+  /** Pending (unacknowledged) rows above which commit waits for room and tryCommit refuses. */
   maxRows?: number;
   /** Acknowledge every commit at once (a shipper that never lags). */
   autoAck?: boolean;
   /** Committed checkpoints to start from (another context's `store`, after a "crash"). */
   checkpoints?: Map<string, string>;
+  /** The source's time (a ManualClock lets a test drive its waits). */
+  clock?: Clock;
   /** Called before a commit is applied; throw to simulate a crash or a disk error (nothing is written). */
   beforeCommit?: (messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[]) => void;
 }
@@ -30,6 +32,11 @@ export class MemoryContext implements SourceContext {
   readonly log = createLogger('test', { level: process.env.SLUICE_TEST_LOG ?? 'silent' });
   readonly controller: AbortController = new AbortController();
   readonly signal: AbortSignal = this.controller.signal;
+  readonly clock: Clock;
+  /** Groups a source is waiting on in `drained()` right now. */
+  readonly draining = new Set<string>();
+  /** Commits waiting for room right now (what the runtime reports as `paused`). */
+  waitingForRoom = 0;
   /** Every message ever committed, in commit order. */
   readonly committed: OutboxMessage[] = [];
   /** Committed but not yet acknowledged by the fake shipper. */
@@ -51,6 +58,7 @@ export class MemoryContext implements SourceContext {
     this.autoAck = options.autoAck ?? true;
     this.store = options.checkpoints ?? new Map<string, string>();
     this.beforeCommit = options.beforeCommit;
+    this.clock = options.clock ?? systemClock;
   }
 
   toMessage(envelope: Envelope, group?: string): OutboxMessage {
@@ -79,8 +87,23 @@ export class MemoryContext implements SourceContext {
   /** Commits that asked to be fsynced (durable against power loss). */
   fsyncCommits = 0;
 
-  commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): void {
-    if (this.pending.length > 0 && this.pending.length + messages.length > this.maxRows) throw new OutboxFullError('bounds', 'outbox full (test double)');
+  async commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): Promise<void> {
+    let waited = false;
+    try {
+      for (;;) {
+        this.signal.throwIfAborted();
+        if (this.tryCommit(messages, checkpoints, options).committed) return;
+        if (!waited) this.waitingForRoom++;
+        waited = true;
+        await this.capacity();
+      }
+    } finally {
+      if (waited) this.waitingForRoom--;
+    }
+  }
+
+  tryCommit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], options?: { fsync?: boolean }): TryCommitResult {
+    if (this.pending.length > 0 && this.pending.length + messages.length > this.maxRows) return { committed: false, full: 'bounds', message: 'outbox full (test double)' };
     this.beforeCommit?.(messages, checkpoints);
     for (const cp of checkpoints) {
       if (cp.value === null) this.store.delete(cp.key);
@@ -92,6 +115,7 @@ export class MemoryContext implements SourceContext {
     if (options?.fsync === true) this.fsyncCommits++;
     if (this.autoAck) this.ack();
     this.wakeCommitWaiters();
+    return { committed: true };
   }
 
   checkpoint(key: string): string | undefined {
@@ -113,7 +137,17 @@ export class MemoryContext implements SourceContext {
 
   drained(group: string): Promise<void> {
     if (!this.pending.some((m) => m.group === group)) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push({ group, resolve }));
+    this.draining.add(group);
+    this.wakeCommitWaiters();
+    return new Promise((resolve) => {
+      this.drainWaiters.push({
+        group,
+        resolve: () => {
+          this.draining.delete(group);
+          resolve();
+        },
+      });
+    });
   }
 
   reportError(error: unknown, context?: Record<string, unknown>): void {

@@ -4,7 +4,12 @@
  */
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { PayloadValidator, ValidatorCache } from '../datasets/validators.ts';
-import type { DatasetLookup } from './pipeline.ts';
+
+/** The dataset registry, as the consumer asks it. */
+export interface DatasetLookup {
+  /** `atLeastVersion`: the version the record was stamped with, so a just-published one is not missed. */
+  latest(name: string, atLeastVersion?: number): Promise<DatasetVersion | undefined>;
+}
 
 /** `peek`'s answer when the registry has not been asked yet. */
 export const NOT_LOOKED_UP = Symbol('not looked up');

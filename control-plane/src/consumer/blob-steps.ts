@@ -16,10 +16,10 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import { KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
-import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import type { Outcome } from '@sluice/shared/outcome';
+import { retryOutcome, type Backoff, type UnclassifiedBudget } from '@sluice/shared/node/retry';
+import { failed, unclassified, type Outcome } from '@sluice/shared/outcome';
 import type { DlqEntry } from './dead-letters.ts';
-import { dlqEntry, type Stall, type UnclassifiedBudget } from './sink-writer.ts';
+import { dlqEntry, type Stall } from './sink-writer.ts';
 
 /** One chunk of a claim-checked blob (content-type application/vnd.sluice.blob-chunk). */
 export interface BlobChunk {
@@ -42,9 +42,9 @@ export type BlobStep =
 export interface BlobStepsOptions {
   blobs: BlobStore | undefined;
   logger: Logger;
-  retry?: { minDelayMs?: number; maxDelayMs?: number };
+  /** Waits between attempts; aborting its signal ends the steps (shutdown). */
+  backoff: Backoff;
   unclassified?: UnclassifiedBudget;
-  signal?: AbortSignal;
 }
 
 /** What a partition's steps left to do: entries to dead-letter, and the records whose blob failed. */
@@ -114,34 +114,27 @@ export class BlobSteps {
   }
 
   /** Retries until ok or failed (unclassified: within the budget, then reported as failed). */
-  async #untilAnswered(dataset: string, onStall: (stall: Stall) => void, call: () => Promise<Outcome>): Promise<Outcome> {
-    const budget = { attempts: this.#o.unclassified?.attempts ?? 5, windowMs: this.#o.unclassified?.windowMs ?? 60_000 };
-    let unknown = 0;
-    let firstUnknownAt = 0;
+  #untilAnswered(dataset: string, onStall: (stall: Stall) => void, call: () => Promise<Outcome>): Promise<Outcome> {
     let stalled = false;
-    return withRetry(
+    return retryOutcome(
       async () => {
         let result: Outcome;
         try {
           result = await call();
         } catch (error) {
-          result = { kind: 'unclassified', reason: error instanceof Error ? error.message : String(error) };
+          result = unclassified(error instanceof Error ? error.message : String(error));
         }
-        if (result.kind === 'ok' || result.kind === 'failed') return result;
-        if (!stalled) onStall({ dataset, sink: 'blobs', reason: result.reason });
-        stalled = true;
-        if (result.kind === 'retryable') throw new RetryableError(result.reason, result.afterMs === undefined ? {} : { retryAfterMs: result.afterMs });
-        if (unknown++ === 0) firstUnknownAt = Date.now();
-        const elapsedMs = Date.now() - firstUnknownAt;
-        if (unknown < budget.attempts || elapsedMs < budget.windowMs) throw new RetryableError(result.reason);
-        return { kind: 'failed', reason: `${result.reason} (unclassified, ${unknown} attempts over ${Math.round(elapsedMs / 1000)} s)` };
+        if ((result.kind === 'retryable' || result.kind === 'unclassified') && !stalled) {
+          stalled = true;
+          onStall({ dataset, sink: 'blobs', reason: result.reason });
+        }
+        return result;
       },
       {
-        retries: Infinity,
-        minDelayMs: this.#o.retry?.minDelayMs ?? 200,
-        maxDelayMs: this.#o.retry?.maxDelayMs ?? 5_000,
-        ...(this.#o.signal ? { signal: this.#o.signal } : {}),
-        onRetry: (error, attempt, delayMs) => this.#o.logger.debug({ dataset, attempt, delayMs, err: error.message }, 'waiting to retry the blob store'),
+        ...this.#o.backoff,
+        ...(this.#o.unclassified ? { unclassified: this.#o.unclassified } : {}),
+        onRetry: (outcome, attempt, delayMs) => this.#o.logger.debug({ dataset, attempt, delayMs, err: outcome.reason }, 'waiting to retry the blob store'),
+        onGiveUp: (last, spent) => failed(`${last.reason} (unclassified, ${spent.attempts} attempts over ${Math.round(spent.elapsedMs / 1000)} s)`),
       },
     );
   }

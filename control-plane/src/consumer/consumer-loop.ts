@@ -18,8 +18,8 @@
  * `maxInFlight` batches have unsettled, unparked shares; while that many wait, this loop does not pull,
  * the client's bounded stream buffer fills and fetching stops; heartbeats continue.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import { systemClock, type Clock } from '@sluice/shared/clock';
 import { DLQ_TOPIC } from '@sluice/shared/envelope';
 import type { IncomingMessage, KafkaConsumer } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
@@ -46,6 +46,8 @@ export interface ConsumerLoopOptions {
   /** How long a sink write may stall before its topic is paused (default 2 s): a blip is not worth a rejoin. */
   pauseAfterMs?: number;
   lagIntervalMs?: number;
+  /** Every wait of the loop (batch filling, refresh intervals, the pause delay) sleeps on it. */
+  clock?: Clock;
 }
 
 interface Paused {
@@ -61,7 +63,10 @@ export function datasetTopics(all: readonly string[], prefix: string, dlqTopic: 
 
 export class ConsumerLoop {
   readonly #o: ConsumerLoopOptions;
+  readonly #clock: Clock;
   #stopping = false;
+  /** Ends the periodic tasks' waits on stop. */
+  readonly #stop = new AbortController();
   #topics: string[] = [];
   /** Topics left out of the subscription while their stalled shares are retried. */
   readonly #paused = new Map<string, Paused>();
@@ -76,17 +81,15 @@ export class ConsumerLoop {
   #commits: Promise<void> = Promise.resolve();
   /** Listing failures are logged when they start and when they end, not on every refresh. */
   #listingFails = false;
-  #refreshTimer: NodeJS.Timeout | undefined;
-  #lagTimer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   /** Counts of committed batches not yet added to ingest_counts (one entry per dataset: bounded). */
   #pendingCounts = new Map<string, { ingested: number; failed: number }>();
-  #countsTimer: NodeJS.Timeout | undefined;
   /** Offset commits made since start. */
   commits = 0;
 
   constructor(options: ConsumerLoopOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   start(): Promise<void> {
@@ -96,9 +99,7 @@ export class ConsumerLoop {
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearInterval(this.#refreshTimer);
-    clearInterval(this.#lagTimer);
-    clearInterval(this.#countsTimer);
+    this.#stop.abort();
     await this.#o.consumer.stopMessages().catch(() => undefined);
     await this.#running?.catch(() => undefined);
     await this.#flushCounts();
@@ -106,21 +107,23 @@ export class ConsumerLoop {
 
   async #run(): Promise<void> {
     const { logger } = this.#o;
-    this.#refreshTimer = setInterval(() => void this.#refreshTopics(), this.#o.topicRefreshMs);
-    this.#refreshTimer.unref();
-    this.#lagTimer = setInterval(() => void this.#updateLag(), this.#o.lagIntervalMs ?? 10_000);
-    this.#lagTimer.unref();
+    this.#every(this.#o.topicRefreshMs, () => this.#refreshTopics());
+    this.#every(this.#o.lagIntervalMs ?? 10_000, () => this.#updateLag());
     // Per-minute counts are written once a second, off the batch path.
-    this.#countsTimer = setInterval(() => void this.#flushCounts(), 1_000);
-    this.#countsTimer.unref();
+    this.#every(1_000, () => this.#flushCounts());
     while (!this.#stopping) {
       await this.#refreshTopics();
       const topics = this.#topics.filter((t) => !this.#paused.has(t));
       if (topics.length === 0) {
-        // A referenced timer: with no topic yet there is no open socket either, and an unref'd wait would
-        // let the process exit quietly before the first dataset's topic appears.
         this.#topicsChanged = false;
-        await this.#sleepUnlessChanged(Math.min(this.#o.topicRefreshMs, 1_000));
+        // With no topic yet there is no open socket either, and the clock's timers do not hold the process:
+        // it would exit quietly before the first dataset's topic appears. This handle holds it meanwhile.
+        const keepAlive = setInterval(() => undefined, 60_000);
+        try {
+          await this.#sleepUnlessChanged(Math.min(this.#o.topicRefreshMs, 1_000));
+        } finally {
+          clearInterval(keepAlive);
+        }
         continue;
       }
       this.#topicsChanged = false;
@@ -130,7 +133,7 @@ export class ConsumerLoop {
       } catch (error) {
         if (this.#stopping) break;
         logger.error({ err: error }, 'consumer stream failed; resubscribing');
-        await sleep(1_000);
+        await this.#clock.sleep(1_000, { signal: this.#stop.signal }).catch(() => undefined);
       } finally {
         await this.#o.consumer.stopMessages().catch(() => undefined);
       }
@@ -155,21 +158,21 @@ export class ConsumerLoop {
       while (!this.#stopping && !this.#topicsChanged) {
         const batch = carried.length > maxRecords ? carried.slice(0, maxRecords) : carried;
         carried = carried.length > maxRecords ? carried.slice(maxRecords) : [];
-        let deadline = batch.length > 0 ? Date.now() + maxWaitMs : Infinity;
+        let deadline = batch.length > 0 ? this.#clock.now() + maxWaitMs : Infinity;
         let ended = false;
         while (batch.length < maxRecords && !this.#topicsChanged) {
           pending ??= iterator.next();
           // Wait for the first message at most a few fill periods (to notice new topics and stop
           // requests), then fill the batch for at most maxWaitMs.
-          const wait = batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - Date.now());
-          const next = await Promise.race([pending, changed, sleep(wait, TIMEOUT, { ref: false })]);
+          const wait = batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - this.#clock.now());
+          const next = await this.#raceSleep<IteratorResult<IncomingMessage[]> | typeof TIMEOUT>(wait, pending, changed);
           if (next === TIMEOUT) break;
           pending = undefined;
           if (next.done) {
             ended = true;
             break;
           }
-          if (batch.length === 0) deadline = Date.now() + maxWaitMs;
+          if (batch.length === 0) deadline = this.#clock.now() + maxWaitMs;
           const room = maxRecords - batch.length;
           for (let i = 0; i < next.value.length && i < room; i++) batch.push(next.value[i]!);
           if (next.value.length > room) carried = next.value.slice(room);
@@ -192,7 +195,7 @@ export class ConsumerLoop {
 
   /** Hands a batch to the pipeline; resolves when each of its shares is committed or parked. */
   #submit(batch: IncomingMessage[]): Promise<void> {
-    const started = performance.now();
+    const started = this.#clock.now();
     const parkers = new Map<PartitionShare, () => void>();
     const shares = this.#o.pipeline.start(batch, (share, stall) => this.#stalled(share, stall, parkers.get(share)));
     return Promise.all(
@@ -210,23 +213,23 @@ export class ConsumerLoop {
         );
         return Promise.race([committed, parked]);
       }),
-    ).then(() => this.#o.logger.debug({ records: batch.length, ms: Math.round(performance.now() - started) }, 'batch settled or parked'));
+    ).then(() => this.#o.logger.debug({ records: batch.length, ms: this.#clock.now() - started }, 'batch settled or parked'));
   }
 
   /** A sink write of the share did not succeed at once: park it and pause its topic if it stays stuck. */
   #stalled(share: PartitionShare, stall: Stall, park: (() => void) | undefined): void {
-    let settled = false;
-    share.done.then(
-      () => (settled = true),
-      () => (settled = true),
+    // A share that settles first needs no pause: its wait is cancelled.
+    const settled = new AbortController();
+    const cancel = (): void => settled.abort();
+    share.done.then(cancel, cancel);
+    this.#clock.sleep(this.#o.pauseAfterMs ?? 2_000, { signal: settled.signal }).then(
+      () => {
+        // While stopping nothing is subscribed again; parking only lets the stop stop waiting for it.
+        if (!this.#stopping) this.#pause(share.topic, stall);
+        park?.();
+      },
+      () => undefined,
     );
-    const timer = setTimeout(() => {
-      if (settled) return;
-      // While stopping nothing is subscribed again; parking only lets the stop stop waiting for it.
-      if (!this.#stopping) this.#pause(share.topic, stall);
-      park?.();
-    }, this.#o.pauseAfterMs ?? 2_000);
-    timer.unref();
   }
 
   #pause(topic: string, stall: Stall): void {
@@ -236,7 +239,7 @@ export class ConsumerLoop {
       this.#o.metrics.pausedDatasets.set({ dataset: stall.dataset }, 1);
       return;
     }
-    this.#paused.set(topic, { datasets: new Set([stall.dataset]), since: Date.now() });
+    this.#paused.set(topic, { datasets: new Set([stall.dataset]), since: this.#clock.now() });
     this.#o.metrics.pausedDatasets.set({ dataset: stall.dataset }, 1);
     this.#o.logger.warn(
       { topic, dataset: stall.dataset, sink: stall.sink, err: stall.reason },
@@ -253,7 +256,7 @@ export class ConsumerLoop {
     if (!paused || this.#offsets.unsettled(topic) > 0) return;
     this.#paused.delete(topic);
     for (const dataset of paused.datasets) this.#o.metrics.pausedDatasets.set({ dataset }, 0);
-    this.#o.logger.info({ topic, datasets: [...paused.datasets], pausedMs: Date.now() - paused.since }, 'dataset resumed: its stalled records are in the sinks or the DLQ');
+    this.#o.logger.info({ topic, datasets: [...paused.datasets], pausedMs: this.#clock.now() - paused.since }, 'dataset resumed: its stalled records are in the sinks or the DLQ');
     if (!this.#stopping) this.#changeSubscription();
   }
 
@@ -263,8 +266,36 @@ export class ConsumerLoop {
   }
 
   async #sleepUnlessChanged(ms: number): Promise<void> {
-    await Promise.race([sleep(ms), new Promise<void>((resolve) => (this.#wake = resolve))]);
+    await this.#raceSleep(ms, new Promise<void>((resolve) => (this.#wake = resolve)));
     this.#wake = () => undefined;
+  }
+
+  /** The first of `contenders` to settle, or TIMEOUT after `ms`; the sleep that lost is cancelled, not left to run out. */
+  async #raceSleep<T>(ms: number, ...contenders: Array<Promise<T>>): Promise<Awaited<T> | typeof TIMEOUT> {
+    const lost = new AbortController();
+    const timeout = this.#clock.sleep(ms, { signal: lost.signal }).then(
+      (): typeof TIMEOUT => TIMEOUT,
+      (): typeof TIMEOUT => TIMEOUT,
+    );
+    try {
+      return await Promise.race([...contenders, timeout]);
+    } finally {
+      lost.abort();
+    }
+  }
+
+  /** Runs `task` every `ms` until stop (the next wait starts when the task is done). */
+  #every(ms: number, task: () => Promise<void>): void {
+    void (async () => {
+      while (!this.#stopping) {
+        try {
+          await this.#clock.sleep(ms, { signal: this.#stop.signal });
+        } catch {
+          return;
+        }
+        await task();
+      }
+    })();
   }
 
   /** Commits the partition up to `offset` (if it moved) together with whatever else is waiting. */

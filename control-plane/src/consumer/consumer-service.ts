@@ -14,7 +14,7 @@ import { migrate } from '../db/migrate.ts';
 import { createPool } from '../db/pool.ts';
 import { startMetricsServer, type MetricsServer } from '../metrics/metrics-server.ts';
 import { ControlPlaneMetrics } from '../metrics/metrics.ts';
-import { buildSinks, type BuiltSinks } from './build-sinks.ts';
+import { buildSinks, type BuiltSinks } from '../sinks/registry.ts';
 import { ConsumerLoop } from './consumer-loop.ts';
 import { KafkaAndTableDeadLetters } from './dead-letters.ts';
 import { Pipeline } from './pipeline.ts';

@@ -6,6 +6,7 @@
  * (`GET /api/v1/dlq/counts`) although every reason names its record.
  */
 import type pg from 'pg';
+import type { ReasonKind } from '@sluice/shared/api/dlq';
 import { DLQ_TOPIC } from '@sluice/shared/envelope';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 
@@ -29,8 +30,9 @@ export interface DeadLetters {
 }
 
 /**
- * What went wrong, as a stable class. The prefixes are the reasons the consumer writes (pipeline.ts,
- * sink-writer.ts); the migration that added reason_kind classifies older entries by the same prefixes.
+ * What went wrong, as a stable class. The prefixes are the reasons the consumer writes (record-intake.ts,
+ * sink-writer.ts, blob-steps.ts); the migration that added reason_kind classifies older entries by the same
+ * prefixes.
  */
 const REASON_PREFIXES = [
   ['unknown dataset ', 'unknown_dataset'],
@@ -43,8 +45,8 @@ const REASON_PREFIXES = [
   ['record carries a blob', 'blob'],
 ] as const;
 
-export const REASON_KINDS = ['unknown_dataset', 'parse', 'schema', 'not_envelope', 'size', 'unstorable', 'sink', 'blob', 'other'] as const;
-export type ReasonKind = (typeof REASON_KINDS)[number];
+// The kinds are part of the REST contract (shared/src/api/dlq.ts); this is where a reason gets its kind.
+export type { ReasonKind };
 
 export function reasonKind(reason: string): ReasonKind {
   if (/^record is \d+ bytes, larger than the limit/.test(reason)) return 'size';

@@ -2,10 +2,9 @@
  * The consumer's core, free of Kafka so it can be tested with in-memory sinks: a batch of fetched messages
  * in, the offsets that may be committed out. Per message:
  *
+ *   intake (record-intake.ts): decoded and checked ──► invalid, or what any store would refuse ──► DLQ
  *   blob chunk ──────────────────────────────────────────────► blob store (object store, blob-steps.ts)
  *   closing blob envelope ─► blob store completes the file (sha256 checked) ─► then like any valid record
- *   oversize │ not an envelope │ unknown dataset │ parseError │ schema mismatch ──► DLQ (reason + bytes)
- *   what any store would refuse (record-guard.ts: NUL, depth, fields, numbers) ──► DLQ, before every sink
  *   valid ──► grouped by dataset + topic-partition ──► every enabled sink in parallel (sink-writer.ts)
  *                sink ok ─► done (its rejected records ─► DLQ)
  *                sink retryable (an outage) ─► breaker + backoff, same batch again, until ok (never skipped)
@@ -17,28 +16,21 @@
  * therefore holds only its own partitions (the Kafka loop pauses its topic) and loses nothing; a poison
  * record is dead-lettered and never blocks its partition. `process` waits for the whole batch.
  */
-import { isUtf8 } from 'node:buffer';
-import type { DatasetVersion } from '@sluice/shared/dataset';
-import { CONTENT_TYPES, KAFKA_HEADERS, envelopeSchema, type Envelope } from '@sluice/shared/envelope';
+import type { Clock } from '@sluice/shared/clock';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
-import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import { inspect } from '@sluice/shared/record-guard';
-import { isCsvRow } from '../datasets/csv-coercion.ts';
-import { describeErrors, createAjv, type ValidatorCache } from '../datasets/validators.ts';
+import { withRetry, type Backoff, type UnclassifiedBudget } from '@sluice/shared/node/retry';
+import type { ValidatorCache } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
-import { BatchLookups, NOT_LOOKED_UP } from './batch-lookups.ts';
+import { BatchLookups, type DatasetLookup } from './batch-lookups.ts';
 import { BlobSteps, type BlobStep, type BlobStore } from './blob-steps.ts';
 import type { DeadLetters, DlqEntry } from './dead-letters.ts';
-import type { SinkRegistry } from './sink-registry.ts';
-import { SinkWriter, dlqEntry, type Group, type Stall, type UnclassifiedBudget } from './sink-writer.ts';
+import { RecordIntake } from './record-intake.ts';
+import type { SinkRegistry } from '../sinks/registry.ts';
+import { SinkWriter, type Group, type Stall } from './sink-writer.ts';
 
 export type { BlobChunk, BlobStore } from './blob-steps.ts';
-
-export interface DatasetLookup {
-  /** `atLeastVersion`: the version the record was stamped with, so a just-published one is not missed. */
-  latest(name: string, atLeastVersion?: number): Promise<DatasetVersion | undefined>;
-}
+export type { DatasetLookup } from './batch-lookups.ts';
 
 export interface PipelineOptions {
   datasets: DatasetLookup;
@@ -56,6 +48,8 @@ export interface PipelineOptions {
   unclassified?: UnclassifiedBudget;
   /** Aborting ends a stalled retry loop (shutdown): the batch is then not committed. */
   signal?: AbortSignal;
+  /** What every wait between attempts sleeps on and what the unclassified budget is measured by. */
+  clock?: Clock;
 }
 
 export type DatasetCounts = Map<string, { ingested: number; failed: number }>;
@@ -77,14 +71,10 @@ export interface BatchResult {
   counts: DatasetCounts;
 }
 
-type Rejected = { reason: string; entry: DlqEntry };
-type Accepted = { dataset: DatasetVersion; envelope: Envelope };
-
-const envelopeValidator = createAjv().compile(envelopeSchema);
-
 export class Pipeline {
   readonly #o: PipelineOptions;
-  readonly #maxRecordBytes: number;
+  readonly #backoff: Backoff;
+  readonly #recordIntake: RecordIntake;
   readonly #writer: SinkWriter;
   readonly #blobs: BlobSteps;
   /**
@@ -95,23 +85,18 @@ export class Pipeline {
 
   constructor(options: PipelineOptions) {
     this.#o = options;
-    this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.#backoff = { minDelayMs: options.retry?.minDelayMs ?? 200, maxDelayMs: options.retry?.maxDelayMs ?? 5_000, signal: options.signal, clock: options.clock };
+    this.#recordIntake = new RecordIntake({ maxRecordBytes: options.maxRecordBytes ?? 1024 * 1024, metrics: options.metrics });
+    const { unclassified } = options;
     this.#writer = new SinkWriter({
       sinks: options.sinks,
       metrics: options.metrics,
       logger: options.logger,
-      ...(options.retry ? { retry: options.retry } : {}),
+      backoff: this.#backoff,
       ...(options.breaker ? { breaker: options.breaker } : {}),
-      ...(options.unclassified ? { unclassified: options.unclassified } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+      ...(unclassified ? { unclassified } : {}),
     });
-    this.#blobs = new BlobSteps({
-      blobs: options.blobs,
-      logger: options.logger,
-      ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.unclassified ? { unclassified: options.unclassified } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    this.#blobs = new BlobSteps({ blobs: options.blobs, logger: options.logger, backoff: this.#backoff, ...(unclassified ? { unclassified } : {}) });
   }
 
   /** The whole batch: resolves when every partition's share is done. */
@@ -148,20 +133,17 @@ export class Pipeline {
 
   /** Batches may overlap in the sinks; their intake runs one after the other (see `#intake`). */
   async #intakeInOrder(messages: readonly IncomingMessage[]): Promise<{ dead: Map<string, DlqEntry[]>; groups: Map<string, Group[]>; blobSteps: Map<string, BlobStep[]> }> {
-    const dead: DlqEntry[] = [];
-    const groups = new Map<string, Group>();
-    const blobSteps: BlobStep[] = [];
     const lookups = new BatchLookups(this.#o.datasets, this.#o.validators, (what, operation) => this.#retry(what, operation));
     const previous = this.#intake;
     let intakeDone = (): void => undefined;
     this.#intake = new Promise<void>((resolve) => (intakeDone = resolve));
     try {
       await previous;
-      await this.#intakeBatch(messages, lookups, dead, groups, blobSteps);
+      const { dead, groups, blobSteps } = await this.#recordIntake.take(messages, lookups);
+      return { dead: byPartition(dead), groups: byPartition(groups), blobSteps: byPartition(blobSteps) };
     } finally {
       intakeDone();
     }
-    return { dead: byPartition(dead), groups: byPartition([...groups.values()]), blobSteps: byPartition(blobSteps) };
   }
 
   /** One partition's share: its blob steps, its groups into the sinks, then what failed into the DLQ. */
@@ -201,135 +183,25 @@ export class Pipeline {
     return counts;
   }
 
-  async #intakeBatch(
-    messages: readonly IncomingMessage[],
-    lookups: BatchLookups,
-    dead: DlqEntry[],
-    groups: Map<string, Group>,
-    blobSteps: BlobStep[],
-  ): Promise<void> {
-    // Messages come in runs of one partition: the group of the previous one is usually the right one.
-    let last: Group | undefined;
-    for (const message of messages) {
-      if (message.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.blobChunk) {
-        blobSteps.push({ kind: 'chunk', topic: message.topic, partition: message.partition, message });
-        continue;
-      }
-      // Only what needs I/O is awaited (a dataset first seen in this batch): an await per record would
-      // cost a turn of the microtask queue each.
-      const decoded = this.#decode(message);
-      if ('reason' in decoded) {
-        this.#invalid(dead, decoded);
-        continue;
-      }
-      const { envelope } = decoded;
-      const stamped = envelope.schemaVersion ?? 0;
-      let dataset = lookups.peek(envelope.dataset, stamped);
-      if (dataset === NOT_LOOKED_UP) dataset = await lookups.lookUp(envelope.dataset, stamped);
-      const verdict = this.#check(message, envelope, dataset, lookups);
-      if ('reason' in verdict) {
-        this.#invalid(dead, verdict);
-        continue;
-      }
-      if (verdict.envelope.blob) {
-        // Its chunks sit before it in the same partition: their steps are queued before this one.
-        blobSteps.push({ kind: 'complete', topic: message.topic, partition: message.partition, message, envelope: verdict.envelope, dataset: verdict.dataset });
-      }
-      let group = last;
-      if (group?.dataset !== verdict.dataset || group.topic !== message.topic || group.partition !== message.partition) {
-        const key = `${verdict.dataset.spec.name}\u0000${message.topic}\u0000${message.partition}`;
-        group = groups.get(key);
-        if (!group) {
-          group = { dataset: verdict.dataset, topic: message.topic, partition: message.partition, records: [], messages: [] };
-          groups.set(key, group);
-        }
-        last = group;
-      }
-      group.records.push({ envelope: verdict.envelope, topic: message.topic, partition: message.partition, offset: message.offset });
-      group.messages.push(message);
-    }
-  }
-
   async close(): Promise<void> {
     this.#writer.close();
     await Promise.resolve();
   }
 
-  /** Size, UTF-8, JSON and the envelope schema: whether the bytes are a Sluice envelope at all. */
-  #decode(message: IncomingMessage): Rejected | { envelope: Envelope } {
-    const headerDataset = message.headers[KAFKA_HEADERS.dataset];
-    if (message.value.length > this.#maxRecordBytes) {
-      return this.#reject(message, `record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, headerDataset);
-    }
-    const text = utf8Text(message.value);
-    if (text === undefined) {
-      return this.#reject(message, `not a Sluice envelope: the value is not UTF-8 text (${message.value.length} bytes, starting ${message.value.subarray(0, 8).toString('hex')})`, headerDataset);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      return this.#reject(message, `not a Sluice envelope: ${(error as Error).message}`, headerDataset);
-    }
-    if (!envelopeValidator(parsed)) {
-      return this.#reject(message, `not a Sluice envelope: ${describeErrors(envelopeValidator.errors)}`, headerDataset);
-    }
-    return { envelope: parsed };
-  }
-
-  /** The dataset's side: known, not a parse failure, and the payload matches the dataset's schema. */
-  #check(message: IncomingMessage, envelope: Envelope, dataset: DatasetVersion | undefined, lookups: BatchLookups): Rejected | Accepted {
-    if (!dataset) return this.#reject(message, `unknown dataset ${envelope.dataset}`, envelope.dataset, envelope);
-    if (envelope.parseError) {
-      return this.#reject(message, `could not be parsed at the source: ${envelope.parseError.reason}`, envelope.dataset, envelope, dataset.version);
-    }
-    // Before the schema, and whatever it allows: what one store would refuse goes to none of them.
-    const refused = inspect(envelope.payload) ?? inspect({ id: envelope.id, agentId: envelope.agentId, source: envelope.source }, 'envelope');
-    if (refused !== undefined) return this.#reject(message, `refused before any store: ${refused}`, envelope.dataset, envelope, dataset.version);
-    const check = lookups.payloadCheck(dataset, isCsvRow(envelope.source))(envelope.payload);
-    if (!check.valid) {
-      return this.#reject(message, `does not match schema version ${dataset.version} of ${dataset.spec.name}: ${check.reason}`, envelope.dataset, envelope, dataset.version);
-    }
-    return { dataset, envelope: 'payload' in check ? { ...envelope, payload: check.payload } : envelope };
-  }
-
-  #invalid(dead: DlqEntry[], rejected: Rejected): void {
-    dead.push(rejected.entry);
-    this.#o.metrics.failedValidations.inc({ dataset: rejected.entry.dataset ?? '(unknown)', agent: this.#o.metrics.agentLabel(rejected.entry.headers[KAFKA_HEADERS.agentId]) });
-  }
-
-  #reject(message: IncomingMessage, reason: string, dataset?: string, envelope?: Envelope, version?: number): Rejected {
-    return { reason, entry: this.#entry(message, reason, dataset, envelope?.id, version) };
-  }
-
-  #entry(message: IncomingMessage, reason: string, dataset?: string, recordId?: string, schemaVersion?: number): DlqEntry {
-    return dlqEntry(message, reason, dataset, recordId, schemaVersion);
-  }
-
   /** Retries until success or shutdown: records are never skipped because a store is down. */
   #retry<T>(what: string, operation: () => Promise<T>): Promise<T> {
     let logged = false;
-    return withRetry(
-      async () => {
-        try {
-          return await operation();
-        } catch (error) {
-          if (error instanceof RetryableError) throw error;
-          throw new RetryableError((error as Error).message, { cause: error });
-        }
+    return withRetry(operation, {
+      ...this.#backoff,
+      retries: Infinity,
+      // The registry and the DLQ throw when they are unreachable; whatever they throw is worth waiting out.
+      isRetryable: () => true,
+      onRetry: (error, attempt, delayMs) => {
+        // Once per stall, then every 20th attempt: an outage must not flood the log.
+        if (!logged || attempt % 20 === 0) this.#o.logger.warn({ what, attempt, delayMs, err: error.message }, 'waiting to retry');
+        logged = true;
       },
-      {
-        retries: Infinity,
-        minDelayMs: this.#o.retry?.minDelayMs ?? 200,
-        maxDelayMs: this.#o.retry?.maxDelayMs ?? 5_000,
-        ...(this.#o.signal ? { signal: this.#o.signal } : {}),
-        onRetry: (error, attempt, delayMs) => {
-          // Once per stall, then every 20th attempt: an outage must not flood the log.
-          if (!logged || attempt % 20 === 0) this.#o.logger.warn({ what, attempt, delayMs, err: error.message }, 'waiting to retry');
-          logged = true;
-        },
-      },
-    );
+    });
   }
 }
 
@@ -384,14 +256,4 @@ export function highestOffsets(messages: readonly IncomingMessage[]): BatchResul
     if (m.offset > last.offset) last.offset = m.offset;
   }
   return [...highest.values()];
-}
-
-/**
- * The bytes as text if they are valid UTF-8, else undefined; a leading byte order mark is dropped. Same
- * answers as a fatal `TextDecoder`, about three times faster (validation and decoding are native here).
- */
-export function utf8Text(bytes: Buffer): string | undefined {
-  if (!isUtf8(bytes)) return undefined;
-  const bom = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
-  return bytes.toString('utf8', bom ? 3 : 0);
 }

@@ -14,19 +14,12 @@ import CircuitBreaker from 'opossum';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
-import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import { unclassified } from '@sluice/shared/outcome';
+import { retryOutcome, type Backoff, type UnclassifiedBudget } from '@sluice/shared/node/retry';
+import { retryable, unclassified } from '@sluice/shared/outcome';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sinks/sink.ts';
 import type { DlqEntry } from './dead-letters.ts';
-import type { SinkRegistry } from './sink-registry.ts';
-
-export interface UnclassifiedBudget {
-  /** Unclassified failures before giving up (default 5)... */
-  attempts?: number;
-  /** ...and time since the first of them (default 60 s): both must be spent. */
-  windowMs?: number;
-}
+import type { SinkRegistry } from '../sinks/registry.ts';
 
 /** One dataset's valid records from one topic partition, in the shape the sinks take, and their messages. */
 export interface Group {
@@ -49,16 +42,23 @@ export interface SinkWriterOptions {
   sinks: SinkRegistry;
   metrics: ControlPlaneMetrics;
   logger: Logger;
-  retry?: { minDelayMs?: number; maxDelayMs?: number };
+  /** Waits between attempts; aborting its signal ends every retry loop (shutdown): the write then rejects and nothing is committed. */
+  backoff: Backoff;
   breaker?: { resetTimeoutMs?: number; timeoutMs?: number };
   unclassified?: UnclassifiedBudget;
-  /** Aborting ends every retry loop (shutdown): the write then rejects and nothing is committed. */
-  signal?: AbortSignal;
-  now?: () => number;
 }
 
-/** A sink's own verdict that it cannot classify, carried through the breaker (which counts it). */
-class UnclassifiedError extends Error {}
+/**
+ * A sink's `retryable` or `unclassified` answer, carried through the breaker as a rejection: the breaker
+ * counts only rejections, and must count these to open. `#attempt` turns it back into the answer.
+ */
+class NotDone extends Error {
+  readonly outcome: SinkWriteResult;
+  constructor(outcome: SinkWriteResult & { reason: string }) {
+    super(outcome.reason);
+    this.outcome = outcome;
+  }
+}
 
 export class SinkWriter {
   readonly #o: SinkWriterOptions;
@@ -134,56 +134,51 @@ export class SinkWriter {
   async #write(sink: Sink, batch: SinkBatch, onStall: (reason: string) => void): Promise<SinkWriteResult> {
     const breaker = this.#breaker(sink, batch.dataset.spec.name);
     const labels = { dataset: batch.dataset.spec.name, sink: sink.name };
-    const now = this.#o.now ?? Date.now;
-    const budget = { attempts: this.#o.unclassified?.attempts ?? 5, windowMs: this.#o.unclassified?.windowMs ?? 60_000 };
-    let unknown = 0;
-    let firstUnknownAt = 0;
     let stalled = false;
-    const stall = (reason: string): void => {
-      this.#o.metrics.ingestionErrors.inc(labels);
-      if (stalled) return;
-      stalled = true;
-      this.#setStalled(sink.name, +1);
-      onStall(reason);
-    };
     try {
-      return await withRetry(
+      return await retryOutcome(
         async () => {
-          let error: unknown;
-          try {
-            return await breaker.fire(batch);
-          } catch (caught) {
-            error = caught;
+          const outcome = await this.#attempt(breaker, batch);
+          if (outcome.kind === 'retryable' || outcome.kind === 'unclassified') {
+            this.#o.metrics.ingestionErrors.inc(labels);
+            if (!stalled) {
+              stalled = true;
+              this.#setStalled(sink.name, +1);
+              onStall(outcome.reason);
+            }
           }
-          const reason = error instanceof Error ? error.message : String(error);
-          const code = (error as { code?: unknown } | null)?.code;
-          // The pipeline closed under a stalled write: end the loop, leaving the records uncommitted.
-          if (code === 'ESHUTDOWN') throw error;
-          if (error instanceof RetryableError || code === 'EOPENBREAKER' || code === 'ETIMEDOUT') {
-            stall(reason);
-            if (error instanceof RetryableError) throw error;
-            throw new RetryableError(reason, { cause: error, retryAfterMs: breaker.opened ? this.#o.breaker?.resetTimeoutMs ?? 5_000 : 0 });
-          }
-          stall(reason);
-          if (unknown++ === 0) firstUnknownAt = now();
-          const elapsedMs = now() - firstUnknownAt;
-          if (unknown >= budget.attempts && elapsedMs >= budget.windowMs) {
-            this.#o.logger.warn({ ...labels, records: batch.records.length, attempts: unknown, err: reason }, 'sink keeps failing with an unclassified error: dead-lettering the batch');
-            return unclassified(`${reason} (${unknown} attempts over ${Math.round(elapsedMs / 1000)} s)`);
-          }
-          throw new RetryableError(reason, { cause: error });
+          return outcome;
         },
         {
-          retries: Infinity,
-          minDelayMs: this.#o.retry?.minDelayMs ?? 200,
-          maxDelayMs: this.#o.retry?.maxDelayMs ?? 5_000,
-          ...(this.#o.signal ? { signal: this.#o.signal } : {}),
+          ...this.#o.backoff,
+          ...(this.#o.unclassified ? { unclassified: this.#o.unclassified } : {}),
           // The consumer logs the pause of the dataset once; each retry is only worth a debug line.
-          onRetry: (error, attempt, delayMs) => this.#o.logger.debug({ ...labels, attempt, delayMs, err: error.message }, 'waiting to retry the sink'),
+          onRetry: (outcome, attempt, delayMs) => this.#o.logger.debug({ ...labels, attempt, delayMs, err: outcome.reason }, 'waiting to retry the sink'),
+          onGiveUp: (last, spent) => {
+            this.#o.logger.warn({ ...labels, records: batch.records.length, attempts: spent.attempts, err: last.reason }, 'sink keeps failing with an unclassified error: dead-lettering the batch');
+            return unclassified(`${last.reason} (${spent.attempts} attempts over ${Math.round(spent.elapsedMs / 1000)} s)`);
+          },
         },
       );
     } finally {
       if (stalled) this.#setStalled(sink.name, -1);
+    }
+  }
+
+  /** One write through the breaker, whatever happened to it told as an outcome; rejects only on shutdown. */
+  async #attempt(breaker: CircuitBreaker<[SinkBatch], SinkWriteResult>, batch: SinkBatch): Promise<SinkWriteResult> {
+    try {
+      return await breaker.fire(batch);
+    } catch (error) {
+      if (error instanceof NotDone) return error.outcome;
+      const reason = error instanceof Error ? error.message : String(error);
+      const code = (error as { code?: unknown } | null)?.code;
+      // The pipeline closed under a stalled write: end the loop, leaving the records uncommitted.
+      if (code === 'ESHUTDOWN') throw error;
+      // The breaker's own refusals are an outage like any other; an open one is worth waiting out.
+      if (code === 'EOPENBREAKER' || code === 'ETIMEDOUT') return retryable(reason, breaker.opened ? this.#o.breaker?.resetTimeoutMs ?? 5_000 : 0);
+      // The sink threw: nobody knows what this is.
+      return unclassified(reason);
     }
   }
 
@@ -206,8 +201,7 @@ export class SinkWriter {
       const end = this.#o.metrics.sinkLatency.startTimer({ sink: sink.name });
       const result = await sink.write(batch);
       end();
-      if (result.kind === 'retryable') throw new RetryableError(result.reason, result.afterMs === undefined ? {} : { retryAfterMs: result.afterMs });
-      if (result.kind === 'unclassified') throw new UnclassifiedError(result.reason);
+      if (result.kind === 'retryable' || result.kind === 'unclassified') throw new NotDone(result);
       return result;
     };
     breaker = new CircuitBreaker(action, {

@@ -4,26 +4,21 @@
  * 500 without internals.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { HTTP_STATUS, isDependencyDown, isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
+import { SluiceError, errorResponse, isDependencyDown, isSluiceError, type ErrorBody, type ErrorName } from '@sluice/shared/errors';
 
 /** What a client is told to wait when a dependency is down and the failing code named no time. */
 const DEPENDENCY_RETRY_AFTER_SECONDS = 5;
 
 function body(name: ErrorName, message: string, details?: unknown): ErrorBody {
-  return { error: { name, message, ...(details === undefined ? {} : { details }) } };
+  return new SluiceError(name, message, details).toBody();
 }
 
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (isSluiceError(error)) {
-    const status = HTTP_STATUS[error.name];
+    const { status, headers, body: errorBody } = errorResponse(error, { defaultRetryAfterSeconds: DEPENDENCY_RETRY_AFTER_SECONDS });
     if (status === 500) request.log.error({ err: error }, 'request failed');
     else if (status === 503) request.log.warn({ err: error.message }, 'unavailable');
-    if (error.name === 'UnavailableError') {
-      const after = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? DEPENDENCY_RETRY_AFTER_SECONDS;
-      void reply.header('retry-after', String(Math.max(1, Math.ceil(after))));
-    }
-    if (error.name === 'UnauthorizedError') void reply.header('www-authenticate', 'Bearer');
-    return reply.code(status).send(error.toBody());
+    return reply.code(status).headers(headers).send(errorBody);
   }
   // A dependency that is down (PostgreSQL refusing connections) is not a bug: the client may retry.
   if (isDependencyDown(error)) {

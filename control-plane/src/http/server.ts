@@ -7,38 +7,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type pg from 'pg';
-import type { OutgoingMessage } from '@sluice/shared/node/kafka';
-import type { Logger } from '@sluice/shared/node/logger';
-import type { ApiKeyStore, Role } from '../auth/api-keys.ts';
-import type { DatasetStore } from '../datasets/dataset-store.ts';
-import type { ValidatorCache } from '../datasets/validators.ts';
-import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
+import type { Role } from '../auth/api-keys.ts';
 import { addApiKeyAuth } from './api-key-auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { dlqRoutes } from './routes/dlq.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
-
-export interface ServerDeps {
-  pool: pg.Pool;
-  datasets: DatasetStore;
-  validators: ValidatorCache;
-  apiKeys: ApiKeyStore;
-  metrics: ControlPlaneMetrics;
-  logger: Logger;
-  /** Produces to Kafka (acks=all); throws when Kafka is unreachable. */
-  produce: (messages: readonly OutgoingMessage[]) => Promise<void>;
-  /** Produces one message and answers where it landed (DLQ replays record it); throws like `produce`. */
-  produceOne: (message: OutgoingMessage) => Promise<{ topic: string; partition: number; offset: bigint }>;
-  /** Kafka reachability for /readyz and consumer lag for /health. */
-  kafka: { ping: () => Promise<void>; lag: () => Promise<Array<{ topic: string; partition: number; lag: number }>> };
-  topicPrefix: string;
-  maxRecordBytes: number;
-  /** Largest ingest request body; every other route accepts at most CONTROL_BODY_LIMIT_BYTES (or this, if smaller). */
-  bodyLimitBytes: number;
-}
+import type { ServerDeps } from './server-deps.ts';
 
 /** Dataset specs and schemas are small: 1 MiB bounds every non-ingest body. */
 export const CONTROL_BODY_LIMIT_BYTES = 1024 * 1024;

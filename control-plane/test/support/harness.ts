@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
-import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
+import { envelopeHeaders, type Envelope } from '@sluice/shared/envelope';
 import { ownSchemas, ownSearchIndices, ownTopics, testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
+import { waitFor as poll } from '@sluice/shared/node/testing/wait-for';
 import { KafkaConsumer, ensureTopics, type KafkaProducer, type IncomingMessage, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { loadConfig, type ControlPlaneConfig } from '../../src/config.ts';
 import { envelope } from './messages.ts';
@@ -57,7 +57,7 @@ export function envelopeMessage(topic: string, env: Envelope): OutgoingMessage {
     topic,
     key: env.id,
     value: Buffer.from(JSON.stringify(env)),
-    headers: { [KAFKA_HEADERS.dataset]: env.dataset, [KAFKA_HEADERS.contentType]: CONTENT_TYPES.envelope, [KAFKA_HEADERS.agentId]: env.agentId },
+    headers: envelopeHeaders(env.dataset, env.agentId, env.schemaVersion),
   };
 }
 
@@ -80,19 +80,20 @@ export async function createTopics(config: ControlPlaneConfig, names: string[]):
   await ensureTopics(stackEnv.kafkaBrokers, names.map((name) => ({ name, partitions: 3 })));
 }
 
+/**
+ * Probes a store until `done` holds for what it answers, and returns that answer (a falsy one too). A probe
+ * that throws counts as not yet: fault tests take a store down on purpose.
+ */
 export async function waitFor<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
-  while (Date.now() < deadline) {
-    try {
+  const hit = await poll(
+    async () => {
       last = await probe();
-      if (done(last)) return last;
-    } catch {
-      // The store may be down on purpose (fault tests); keep probing.
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+      return done(last) ? { value: last } : undefined;
+    },
+    { timeoutMs, intervalMs: 250, what, detail: () => `last value ${JSON.stringify(last, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` },
+  );
+  return hit.value;
 }
 
 export async function rowIds(pool: pg.Pool, table: string): Promise<string[]> {

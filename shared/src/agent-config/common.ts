@@ -1,10 +1,15 @@
 import { envelopeSchema } from '../envelope.ts';
 
-/**
- * Fields every source has. A source id is part of each record id it produces (record-id.ts), so it has one
- * rule for all kinds: stable, readable, and without the ':' that separates id parts.
- */
-export const sourceIdProperty = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' } as const;
+// A source id is part of each record id it produces (record-id.ts), so it has one rule for all kinds.
+export const sourceIdProperty = {
+  type: 'string',
+  pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$',
+  description: "The source's name, unique in the config. It is part of every record id the source makes, so keep it stable; no ':'.",
+  examples: ['app-logs'],
+} as const;
 
-/** Dataset names double as topic suffixes, SQL identifiers and index names: the envelope's rule. */
-export const datasetProperty = envelopeSchema.$defs.datasetName;
+export const datasetProperty = {
+  ...envelopeSchema.$defs.datasetName,
+  description: 'The dataset its records belong to. The name is also a topic suffix, an SQL identifier and an index name.',
+  examples: ['app_logs'],
+} as const;

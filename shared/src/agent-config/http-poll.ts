@@ -2,27 +2,40 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { JSON_POINTER_PATTERN } from '../json-pointer.ts';
 import { datasetProperty, sourceIdProperty } from './common.ts';
 
-/** Secret-bearing strings may be `${env:NAME}`; the config loader substitutes them before validation. */
-const secret = { type: 'string', minLength: 1 } as const;
+// The config loader substitutes `${env:NAME}` before validation, so a secret never has to be in the file.
+const secret = { type: 'string', minLength: 1, description: 'Use `${env:NAME}`.' } as const;
 
-/**
- * A polled REST endpoint: paginated, incremental (watermark persisted with the records), behind a circuit
- * breaker, retried with jittered backoff that honours Retry-After, and rate limited. Record ids come from
- * `idField` or the record's content, so a full (non-incremental) re-poll names the same records the same.
- */
 export const httpPollSourceConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['type', 'id', 'dataset', 'url'],
+  description:
+    "Polls a REST endpoint: paginated, incremental (the watermark is committed with the records), behind a circuit breaker, retried with jittered backoff that honours Retry-After, and rate limited. Record ids come from `idField` or the record's content, so a full re-poll names the same records the same.",
+  examples: [
+    {
+      type: 'http-poll',
+      id: 'items',
+      dataset: 'items',
+      url: 'https://api.example.com/v1/items',
+      intervalMs: 60_000,
+      auth: { bearer: { token: '${env:ITEMS_API_TOKEN}' } },
+      recordsPath: 'data.items',
+      idField: '/id',
+      pagination: { type: 'cursor', cursorPath: 'meta.next', param: 'cursor' },
+      incremental: { param: 'updated_since', fromPath: 'updatedAt', initial: '2024-01-01T00:00:00Z' },
+    },
+  ],
   properties: {
     type: { const: 'http-poll' },
     id: sourceIdProperty,
     dataset: datasetProperty,
-    url: { type: 'string', pattern: '^https?://' },
-    method: { enum: ['GET', 'POST'], default: 'GET' },
-    headers: { type: 'object', additionalProperties: { type: 'string' } },
-    intervalMs: { type: 'integer', minimum: 100, default: 60_000 },
+    url: { type: 'string', pattern: '^https?://', description: 'The endpoint, with any fixed query parameters.', examples: ['https://api.example.com/v1/items?status=open'] },
+    method: { enum: ['GET', 'POST'], default: 'GET', description: 'HTTP method.' },
+    headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra request headers.', examples: [{ 'x-tenant': 'acme' }] },
+    intervalMs: { type: 'integer', minimum: 100, default: 60_000, description: 'Wait after one poll (which follows every page) before the next.' },
     auth: {
+      description: 'One of `bearer: { token }`, `basic: { username, password }`, `apiKey: { header, value }`.',
+      examples: [{ bearer: { token: '${env:ITEMS_API_TOKEN}' } }],
       oneOf: [
         {
           type: 'object',
@@ -58,14 +71,23 @@ export const httpPollSourceConfigSchema = {
         },
       ],
     },
-    recordsPath: { type: 'string', default: '', description: "dot path into the JSON body; '' = the body is the array" },
+    recordsPath: { type: 'string', default: '', description: "Dot path to the array of records in the JSON body; '' means the body is the array.", examples: ['data.items'] },
     idField: {
       type: 'string',
       pattern: JSON_POINTER_PATTERN,
       description:
-        "JSON pointer (RFC 6901, e.g. '/id') to each record's own key: its value is the record's identity. Without it a record is identified by a hash of its content and the endpoint.",
+        "JSON pointer (RFC 6901) to each record's own key: its value is the record's identity. Without it a record is identified by a hash of its content and the endpoint.",
+      examples: ['/id'],
     },
     pagination: {
+      type: 'object',
+      discriminator: { propertyName: 'type' },
+      required: ['type'],
+      properties: { type: { enum: ['none', 'link-header', 'cursor', 'page', 'offset'] } },
+      default: { type: 'none' },
+      description:
+        'How the next page is found: `none`; `link-header` (RFC 8288 `rel=next`); `cursor` (`cursorPath` in the body, sent back as `param`); `page` (`param` counts from `startAt`, `sizeParam`=`size`); `offset` (`param` advances by the records received, `limitParam`=`limit`). A page shorter than its size ends the chain.',
+      examples: [{ type: 'cursor', cursorPath: 'meta.next', param: 'cursor' }],
       oneOf: [
         { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { enum: ['none', 'link-header'] } } },
         {
@@ -74,8 +96,8 @@ export const httpPollSourceConfigSchema = {
           required: ['type', 'cursorPath', 'param'],
           properties: {
             type: { const: 'cursor' },
-            cursorPath: { type: 'string', minLength: 1, description: 'dot path of the next cursor in the body' },
-            param: { type: 'string', minLength: 1 },
+            cursorPath: { type: 'string', minLength: 1, description: 'Dot path of the next cursor in the body.' },
+            param: { type: 'string', minLength: 1, description: 'Query parameter the cursor is sent in.' },
           },
         },
         {
@@ -84,10 +106,10 @@ export const httpPollSourceConfigSchema = {
           required: ['type', 'param'],
           properties: {
             type: { const: 'page' },
-            param: { type: 'string', minLength: 1 },
-            sizeParam: { type: 'string', minLength: 1 },
-            size: { type: 'integer', minimum: 1, default: 100 },
-            startAt: { type: 'integer', minimum: 0, default: 1 },
+            param: { type: 'string', minLength: 1, description: 'Query parameter of the page number.' },
+            sizeParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size; with it, a page shorter than `size` is the last.' },
+            size: { type: 'integer', minimum: 1, default: 100, description: 'Page size sent in `sizeParam`.' },
+            startAt: { type: 'integer', minimum: 0, default: 1, description: 'Number of the first page.' },
           },
         },
         {
@@ -96,9 +118,9 @@ export const httpPollSourceConfigSchema = {
           required: ['type', 'param', 'limitParam'],
           properties: {
             type: { const: 'offset' },
-            param: { type: 'string', minLength: 1 },
-            limitParam: { type: 'string', minLength: 1 },
-            limit: { type: 'integer', minimum: 1, default: 100 },
+            param: { type: 'string', minLength: 1, description: 'Query parameter of the offset (0 first, then advanced by the records received).' },
+            limitParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size.' },
+            limit: { type: 'integer', minimum: 1, default: 100, description: 'Page size; a page shorter than this is the last.' },
           },
         },
       ],
@@ -107,42 +129,48 @@ export const httpPollSourceConfigSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['param', 'fromPath'],
+      description: 'Asks only for what changed since the last poll: the highest `fromPath` seen is sent as `param` on the next one.',
+      examples: [{ param: 'updated_since', fromPath: 'updatedAt', initial: '2024-01-01T00:00:00Z' }],
       properties: {
-        param: { type: 'string', minLength: 1, description: 'query parameter carrying the watermark' },
-        fromPath: { type: 'string', minLength: 1, description: 'dot path in each record giving the next watermark' },
-        initial: { type: 'string' },
+        param: { type: 'string', minLength: 1, description: 'Query parameter carrying the watermark.' },
+        fromPath: { type: 'string', minLength: 1, description: 'Dot path in each record giving the next watermark.' },
+        initial: { type: 'string', description: 'The watermark of the very first poll; without it the first poll asks for everything.' },
       },
     },
     breaker: {
       type: 'object',
       additionalProperties: false,
+      default: {},
+      description: 'The circuit breaker: it opens when too many requests fail (a 4xx other than 408 does not count), and lets one through after `resetTimeoutMs`.',
       properties: {
-        timeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
-        errorThresholdPercentage: { type: 'number', minimum: 1, maximum: 100, default: 50 },
-        resetTimeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
-        volumeThreshold: { type: 'integer', minimum: 0, default: 5 },
+        timeoutMs: { type: 'integer', minimum: 1, default: 30_000, description: 'A request slower than this counts as failed.' },
+        errorThresholdPercentage: { type: 'number', minimum: 1, maximum: 100, default: 50, description: 'Share of failed requests that opens the breaker.' },
+        resetTimeoutMs: { type: 'integer', minimum: 1, default: 30_000, description: 'How long the breaker stays open before it tries again.' },
+        volumeThreshold: { type: 'integer', minimum: 0, default: 5, description: 'Requests needed before the breaker may open.' },
       },
     },
     retry: {
       type: 'object',
       additionalProperties: false,
+      default: {},
+      description: 'Retries of one page (timeouts, 408, 429, 5xx) with jittered exponential backoff; Retry-After is honoured.',
       properties: {
-        retries: { type: 'integer', minimum: 0, maximum: 100, default: 5 },
-        minDelayMs: { type: 'integer', minimum: 0, default: 500 },
-        maxDelayMs: { type: 'integer', minimum: 0, default: 30_000 },
+        retries: { type: 'integer', minimum: 0, maximum: 100, default: 5, description: 'Retries before the poll fails (and waits for the next interval).' },
+        minDelayMs: { type: 'integer', minimum: 0, default: 500, description: 'First backoff delay.' },
+        maxDelayMs: { type: 'integer', minimum: 0, default: 30_000, description: 'Longest backoff delay.' },
       },
     },
     rateLimit: {
       type: 'object',
       additionalProperties: false,
       required: ['requestsPerSecond'],
-      properties: { requestsPerSecond: { type: 'number', exclusiveMinimum: 0 } },
+      description: 'Caps the request rate (a token bucket), retries included.',
+      properties: { requestsPerSecond: { type: 'number', exclusiveMinimum: 0, description: 'Requests per second.', examples: [5] } },
     },
-    timeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
-    maxResponseBytes: { type: 'integer', minimum: 1, default: 64 * 1024 * 1024 },
-    maxRecordBytes: { type: 'integer', minimum: 64, default: 1024 * 1024 },
+    timeoutMs: { type: 'integer', minimum: 1, default: 30_000, description: 'Timeout of one request.' },
+    maxResponseBytes: { type: 'integer', minimum: 1, default: 64 * 1024 * 1024, description: 'A larger response is cut off and the page fails.' },
+    maxRecordBytes: { type: 'integer', minimum: 64, default: 1024 * 1024, description: 'A larger record is shipped as a parseError record (to the DLQ).' },
   },
 } as const;
 
-/** Defaults may not be applied inside the config's oneOf (ajv), so they stay optional here and the source falls back in code. */
-export type HttpPollSourceConfig = FromSchema<typeof httpPollSourceConfigSchema, { keepDefaultedPropertiesOptional: true }>;
+export type HttpPollSourceConfig = FromSchema<typeof httpPollSourceConfigSchema>;

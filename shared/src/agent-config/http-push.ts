@@ -1,24 +1,27 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { datasetProperty, sourceIdProperty } from './common.ts';
 
-/**
- * `POST /v1/ingest/:dataset` on the agent's HTTP server: JSON array or NDJSON, size-limited, protected by a
- * bearer token (compared in constant time; `${env:NAME}` substituted by the config loader).
- */
 export const httpPushSourceConfigSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['type', 'id', 'dataset', 'token'],
+  description:
+    "Receives batches at `POST /v1/ingest/<dataset>` on the agent's HTTP server: a JSON array or NDJSON, size-limited, protected by a bearer token. The answer is 200 only once the batch is durably in the outbox.",
+  examples: [{ type: 'http-push', id: 'sensors', dataset: 'sensor_readings', token: '${env:SLUICE_PUSH_TOKEN}' }],
   properties: {
     type: { const: 'http-push' },
     id: sourceIdProperty,
     dataset: datasetProperty,
-    token: { type: 'string', minLength: 16 },
-    maxBodyBytes: { type: 'integer', minimum: 1, default: 10 * 1024 * 1024 },
-    maxRecords: { type: 'integer', minimum: 1, default: 100_000 },
-    maxRecordBytes: { type: 'integer', minimum: 64, default: 1024 * 1024 },
+    token: {
+      type: 'string',
+      minLength: 16,
+      description: 'The bearer token senders must present (compared in constant time). Use `${env:NAME}`.',
+      examples: ['${env:SLUICE_PUSH_TOKEN}'],
+    },
+    maxBodyBytes: { type: 'integer', minimum: 1, default: 10 * 1024 * 1024, description: 'A larger request body is refused with 413.' },
+    maxRecords: { type: 'integer', minimum: 1, default: 100_000, description: 'A batch with more records is refused with 413.' },
+    maxRecordBytes: { type: 'integer', minimum: 64, default: 1024 * 1024, description: 'A larger record is shipped as a parseError record (to the DLQ) with its first bytes.' },
   },
 } as const;
 
-/** Defaults may not be applied inside the config's oneOf (ajv), so they stay optional here and the source falls back in code. */
-export type HttpPushSourceConfig = FromSchema<typeof httpPushSourceConfigSchema, { keepDefaultedPropertiesOptional: true }>;
+export type HttpPushSourceConfig = FromSchema<typeof httpPushSourceConfigSchema>;

@@ -21,66 +21,99 @@ export const agentConfigSchema = {
   additionalProperties: false,
   required: ['agentId', 'kafka'],
   properties: {
-    /** Part of every record id: no ':' allowed. */
-    agentId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$' },
-    /** Where the outbox lives; relative paths resolve against the config file's folder. */
-    dataDir: { type: 'string', minLength: 1, default: './data' },
+    agentId: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$',
+      description: "The agent's name; part of every record id, so keep it stable (no ':').",
+      examples: ['gateway-berlin-01'],
+    },
+    dataDir: { type: 'string', minLength: 1, default: './data', description: "Where the outbox lives; a relative path resolves against the config file's folder." },
     kafka: {
       type: 'object',
       additionalProperties: false,
       required: ['brokers'],
+      description: 'Where records are shipped.',
       properties: {
-        brokers: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^\\s:]+:[0-9]{1,5}$' } },
-        clientId: { type: 'string', minLength: 1, default: 'sluice-agent' },
-        compression: { enum: ['lz4', 'zstd', 'gzip', 'none'], default: 'lz4' },
-        topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]*$', default: 'sluice.' },
+        brokers: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', pattern: '^[^\\s:]+:[0-9]{1,5}$' },
+          description: 'Bootstrap brokers, `host:port`.',
+          examples: [['kafka-1:9092', 'kafka-2:9092']],
+        },
+        clientId: { type: 'string', minLength: 1, default: 'sluice-agent', description: 'Kafka client id (shows in broker logs and quotas).' },
+        compression: { enum: ['lz4', 'zstd', 'gzip', 'none'], default: 'lz4', description: 'Compression of produced batches.' },
+        topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]*$', default: 'sluice.', description: "A dataset's topic is this prefix + the dataset name." },
       },
     },
     outbox: {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'The durable local buffer between sources and Kafka. When it is full, sources pause (http-push answers 429).',
       properties: {
-        maxBytes: { type: 'integer', minimum: 1024 * 1024, default: 1024 * 1024 * 1024 },
-        maxRows: { type: 'integer', minimum: 100, default: 2_000_000 },
-        synchronous: { enum: ['FULL', 'NORMAL', 'OFF'], default: DEFAULT_OUTBOX_SYNCHRONOUS },
+        maxBytes: { type: 'integer', minimum: 1024 * 1024, default: 1024 * 1024 * 1024, description: 'Size cap of the records waiting to be shipped.' },
+        maxRows: { type: 'integer', minimum: 100, default: 2_000_000, description: 'Record count cap.' },
+        synchronous: {
+          enum: ['FULL', 'NORMAL', 'OFF'],
+          default: DEFAULT_OUTBOX_SYNCHRONOUS,
+          description:
+            'SQLite `synchronous`. NORMAL survives a killed process; a power loss may roll back the last commits and their read positions alike, so those records are read again, not lost. FULL fsyncs every commit (slower); OFF trusts the OS. http-push commits are always fsynced.',
+        },
       },
     },
     shipper: {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'Delivery from the outbox to Kafka (idempotent producer, acks=all).',
       properties: {
-        batchSize: { type: 'integer', minimum: 1, maximum: 100_000, default: 20_000 },
-        lingerMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 5 },
-        /**
-         * Uncompressed bytes per produce request. The broker's message.max.bytes (~1 MiB) limits each
-         * partition's compressed batch: the producer fills partitions up to ~1 MiB each and splits a request
-         * the broker refuses as too large.
-         */
-        maxBatchBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024, default: 4 * 1024 * 1024 },
-        /** How long SIGTERM waits for the outbox to drain before closing. */
-        drainTimeoutMs: { type: 'integer', minimum: 0, default: 10_000 },
+        batchSize: { type: 'integer', minimum: 1, maximum: 100_000, default: 20_000, description: 'Records per produce request at most.' },
+        lingerMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 5, description: 'How long a batch smaller than batchSize waits for more records.' },
+        maxBatchBytes: {
+          type: 'integer',
+          minimum: 1024,
+          maximum: 64 * 1024 * 1024,
+          default: 4 * 1024 * 1024,
+          description:
+            "Uncompressed bytes per produce request. The broker's message.max.bytes (~1 MiB) limits each partition's compressed batch: the producer fills partitions up to ~1 MiB each and splits a request the broker refuses as too large.",
+        },
+        drainTimeoutMs: { type: 'integer', minimum: 0, default: 10_000, description: 'How long SIGTERM waits for the outbox to drain before closing.' },
       },
     },
     http: {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: "The agent's HTTP server: /metrics, /healthz, /status and the http-push sources.",
       properties: {
-        /** host:port; port 0 picks a free port. Anything but loopback (127.0.0.1, ::1) requires `token`. */
-        listen: { type: 'string', pattern: '^[^\\s]*:[0-9]{1,5}$', default: '127.0.0.1:8686' },
-        /** When set, /metrics, /healthz and /status require `Authorization: Bearer <token>` (use `${env:NAME}`). */
-        token: { type: 'string', minLength: 8 },
+        listen: {
+          type: 'string',
+          pattern: '^[^\\s]*:[0-9]{1,5}$',
+          default: '127.0.0.1:8686',
+          description: '`host:port`; port 0 picks a free port. Anything but loopback (127.0.0.1, ::1) requires `token`.',
+          examples: ['0.0.0.0:8686'],
+        },
+        token: {
+          type: 'string',
+          minLength: 8,
+          description: 'When set, /metrics, /healthz and /status require `Authorization: Bearer <token>`. Use `${env:NAME}`.',
+          examples: ['${env:SLUICE_AGENT_TOKEN}'],
+        },
       },
     },
-    /** Optional: lets `validate` and `/status` say which datasets the control plane does not know. */
     controlPlane: controlPlaneConfigSchema,
-    /** Folders file and drop sources may read; paths are compared after resolving symlinks. */
-    allowedRoots: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    allowedRoots: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      default: [],
+      description: 'Folders file and drop sources may read; paths are compared after resolving symbolic links.',
+      examples: [['/var/log/app', '/srv/drop']],
+    },
     sources: {
       type: 'array',
       default: [],
+      description: 'What the agent collects; each item is one source, chosen by its `type`.',
       items: {
         type: 'object',
         discriminator: { propertyName: 'type' },

@@ -1,13 +1,13 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
+import type { DropSourceInput } from '../../../test/support/source-config.ts';
 import { useDropFolder } from '../../../test/support/drop-folder.ts';
-import { waitFor } from '../../../test/support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const folder = useDropFolder('sluice-drop-guard-');
 
-async function startDrop(config: Partial<DropSourceConfig> = {}) {
+async function startDrop(config: Partial<DropSourceInput> = {}) {
   const started = await folder.start(config);
   return { ...started, warn: vi.spyOn(started.ctx.log, 'warn') };
 }

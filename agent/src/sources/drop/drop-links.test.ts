@@ -5,10 +5,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
+import type { DropSourceInput } from '../../../test/support/source-config.ts';
 import type { MemoryContext } from '../../../test/support/memory-context.ts';
 import { useDropFolder } from '../../../test/support/drop-folder.ts';
-import { waitFor } from '../../../test/support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const folder = useDropFolder('sluice-drop-links-');
 let outside: string;
@@ -22,7 +22,7 @@ afterEach(async () => {
   await rm(outside, { recursive: true, force: true });
 });
 
-async function startDrop(config: Partial<DropSourceConfig> = {}): Promise<MemoryContext> {
+async function startDrop(config: Partial<DropSourceInput> = {}): Promise<MemoryContext> {
   return (await folder.start(config)).ctx;
 }
 

@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS } from '@sluice/shared/envelope';
+import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
 import { useDropFolder } from '../../../test/support/drop-folder.ts';
-import { waitFor } from '../../../test/support/wait-for.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 
 const folder = useDropFolder();
 const startDrop = folder.start;
@@ -59,8 +59,10 @@ describe('drop source: CSV', () => {
     await writeFile(join(folder.dir, 'a.csv'), 'x\n1\n2\n');
     const { ctx } = await startDrop({}, { autoAck: false });
     await ctx.until(() => ctx.committed.length === 2);
-    await sleep(300);
+    // Committed, and now waiting for Kafka to acknowledge the file's group: the file stays until it has.
+    await ctx.until(() => ctx.draining.size === 1);
     expect(existsSync(join(folder.dir, 'a.csv'))).toBe(true);
+    expect(existsSync(join(folder.dir, 'done', 'a.csv'))).toBe(false);
     ctx.ack();
     await waitFor(async () => (await doneFiles()).includes('a.csv'));
   });
@@ -101,22 +103,36 @@ describe('drop source: file lifecycle', () => {
   });
 
   it('waits for a file still being written (stable size and mtime), then reads it once, whole', async () => {
-    const { ctx } = await startDrop({ completion: { stableMs: 700 } });
+    const clock = new ManualClock();
+    const { ctx } = await startDrop({ completion: { stableMs: 700 } }, { clock });
     const path = join(folder.dir, 'slow.ndjson');
+    /** The source is waiting for the file to settle (looking again in 250 ms), and has read none of it. */
+    const waitingForStableFile = async (): Promise<void> => {
+      await clock.untilSleeping();
+      expect(clock.sleeping.map((s) => s.ms)).toEqual([250]);
+      expect(ctx.committed).toHaveLength(0);
+    };
     await writeFile(path, '{"n":0}\n');
     for (let i = 1; i < 5; i++) {
-      await sleep(200);
+      await waitingForStableFile();
       await appendFile(path, `{"n":${i}}\n`);
+      clock.advance(250); // the next look sees the change, and the count starts again
+    }
+    // Unchanged from now on: complete once 700 ms have passed since the last change was seen.
+    for (let waited = 0; waited < 700; waited += 250) {
+      await waitingForStableFile();
+      clock.advance(250);
     }
     await waitFor(async () => (await doneFiles()).includes('slow.ndjson'));
     expect(ctx.envelopes().map((r) => r.payload)).toEqual([0, 1, 2, 3, 4].map((n) => ({ n })));
   });
 
   it('rename-in: ignores temp names until renamed', async () => {
-    const { ctx } = await startDrop({ completion: { mode: 'rename-in' } });
     await writeFile(join(folder.dir, 'data.ndjson.tmp'), '{"a":1}\n');
     await writeFile(join(folder.dir, '.hidden.ndjson'), '{"a":2}\n');
-    await sleep(400);
+    // Files present at start are all considered before start() resolves: the temp names were passed over.
+    const { source, ctx } = await startDrop({ completion: { mode: 'rename-in' } });
+    expect(source.status().details).toMatchObject({ inFlight: 0 });
     expect(ctx.committed).toHaveLength(0);
     await rename(join(folder.dir, 'data.ndjson.tmp'), join(folder.dir, 'data.ndjson'));
     await waitFor(async () => (await doneFiles()).includes('data.ndjson'));

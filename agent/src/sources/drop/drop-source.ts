@@ -15,46 +15,19 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, extname, join, relative, resolve, sep } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { lstat, mkdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import picomatch from 'picomatch';
-import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
-import { recordId } from '@sluice/shared/record-id';
+import { untilAborted } from '@sluice/shared/node/until-aborted';
 import type { DropSourceConfig } from '@sluice/shared/agent-config/drop';
-import type { Checkpoint, OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
-import { commitWithBackpressure } from '../commit-with-backpressure.ts';
-import { csvRows, DropFileError, jsonRows, ndjsonRows, type Row } from './rows.ts';
+import type { Source, SourceContext, SourceState } from '../source.ts';
+import { DropFileError } from './rows.ts';
 import { admitDroppedFile } from './drop-admission.ts';
-import { oversizeRecord, RowReport, type RowReportSummary } from './row-report.ts';
+import { DropShipping, type DropRecord } from './drop-shipping.ts';
+import { awaitComplete } from './file-completion.ts';
 
-/** Rows per outbox transaction: big enough to amortise the fsync, small enough to resume cheaply. */
-const ROWS_PER_COMMIT = 1000;
-const BYTES_PER_COMMIT = 4 * 1024 * 1024;
-/** Blob chunks per transaction (4 MiB). */
-const CHUNKS_PER_COMMIT = 8;
 const TEMP_NAME = /(^\.|\.tmp$|\.part$)/;
-
-type Format = 'csv' | 'ndjson' | 'json' | 'blob';
-
-const CONTENT_TYPE_BY_EXT: Record<string, string> = {
-  '.pdf': 'application/pdf',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gz': 'application/gzip',
-  '.zip': 'application/zip',
-  '.txt': 'text/plain',
-  '.xml': 'application/xml',
-};
-
-interface DropRecord extends Partial<RowReportSummary> {
-  state: 'committed' | 'done';
-  file: string;
-  rows: number;
-  at: string;
-}
 
 export class DropSource implements Source {
   readonly id: string;
@@ -77,7 +50,8 @@ export class DropSource implements Source {
   private state: SourceState['state'] = 'stopped';
   private lastError: SourceState['lastError'];
   private current: string | undefined;
-  private counts = { done: 0, failed: 0, duplicates: 0, rows: 0, failedRows: 0 };
+  private readonly counts = { done: 0, failed: 0, duplicates: 0, rows: 0, failedRows: 0 };
+  private shipping: DropShipping | undefined;
 
   constructor(config: DropSourceConfig) {
     this.id = config.id;
@@ -91,6 +65,7 @@ export class DropSource implements Source {
   async start(ctx: SourceContext): Promise<void> {
     this.ctx = ctx;
     this.signal = AbortSignal.any([ctx.signal, this.stopController.signal]);
+    this.shipping = new DropShipping({ sourceId: this.id, config: this.config, ctx, signal: this.signal, counts: this.counts });
     this.state = 'starting';
     await mkdir(this.root, { recursive: true });
     this.rootReal = await realpath(this.root);
@@ -131,8 +106,9 @@ export class DropSource implements Source {
     if (this.inFlight.has(name) || this.state === 'stopped') return;
     this.inFlight.add(name);
     const full = join(this.root, name);
+    const stableMs = this.config.completion.mode === 'rename-in' ? 0 : this.config.completion.stableMs;
     // Completion waits run side by side; reading and shipping run one file at a time (bounded memory).
-    void this.awaitComplete(full)
+    void awaitComplete(full, stableMs, this.requireCtx().clock, this.signal)
       .then((ready) => {
         if (!ready) {
           this.inFlight.delete(name);
@@ -147,31 +123,6 @@ export class DropSource implements Source {
       });
   }
 
-  /** Resolves true once the file is complete, false when it vanished. */
-  private async awaitComplete(full: string): Promise<boolean> {
-    const stableMs = this.config.completion?.mode === 'rename-in' ? 0 : (this.config.completion?.stableMs ?? 2000);
-    const signature = async (): Promise<string | undefined> => {
-      try {
-        const s = await stat(full);
-        return `${s.size}:${s.mtimeMs}`;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-    };
-    let last = await signature();
-    let since = Date.now();
-    while (last !== undefined && Date.now() - since < stableMs) {
-      await sleep(Math.min(250, stableMs), undefined, { signal: this.signal, ref: false });
-      const now = await signature();
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-      }
-    }
-    return last !== undefined;
-  }
-
   private async process(name: string, full: string): Promise<void> {
     const ctx = this.requireCtx();
     if (this.signal.aborted) return;
@@ -180,8 +131,8 @@ export class DropSource implements Source {
     try {
       const info = await admitDroppedFile(full, {
         rootReal: this.rootReal,
-        maxFileBytes: this.config.maxFileBytes ?? 10 * 1024 * 1024 * 1024,
-        allowHardLinks: this.config.allowHardLinks ?? false,
+        maxFileBytes: this.config.maxFileBytes,
+        allowHardLinks: this.config.allowHardLinks,
       });
       if (!info) return;
       if (info.size === 0) {
@@ -199,12 +150,12 @@ export class DropSource implements Source {
           this.drainThenFinish(name, full, sha, undefined);
           return;
         }
-        if ((this.config.duplicates ?? 'skip') === 'skip') {
+        if (this.config.duplicates === 'skip') {
           await this.skipDuplicate(name, full, sha, record);
           return;
         }
       }
-      const fileFailure = await this.ship(name, full, sha, info.size);
+      const fileFailure = await this.shipping!.ship({ name, full, sha, size: info.size });
       handedOff = true;
       this.drainThenFinish(name, full, sha, fileFailure);
     } catch (error) {
@@ -216,159 +167,10 @@ export class DropSource implements Source {
     }
   }
 
-  /** Ships the file's rows (or blob chunks) from where a previous run stopped; returns a whole-file failure. */
-  private async ship(name: string, full: string, sha: string, size: number): Promise<{ reason: string; position?: number } | undefined> {
-    const format = this.formatOf(name);
-    if (format === 'blob') {
-      await this.shipBlob(name, full, sha, size);
-      return undefined;
-    }
-    const ctx = this.requireCtx();
-    const progressKey = `file:${sha}`;
-    const from = Number(ctx.checkpoint(progressKey) ?? '0');
-    const maxRecordBytes = this.config.maxRecordBytes ?? 1024 * 1024;
-    const rows: AsyncGenerator<Row> =
-      format === 'csv'
-        ? csvRows(
-            full,
-            {
-              delimiter: this.config.csv?.delimiter ?? ',',
-              quote: this.config.csv?.quote ?? '"',
-              header: this.config.csv?.header ?? true,
-              ...(this.config.csv?.columns ? { columns: this.config.csv.columns } : {}),
-            },
-            maxRecordBytes,
-          )
-        : format === 'ndjson'
-          ? ndjsonRows(full, maxRecordBytes)
-          : jsonRows(full, size, maxRecordBytes);
-    let index = 0;
-    let batch: OutboxMessage[] = [];
-    let batchBytes = 0;
-    let fileFailure: { reason: string; position?: number } | undefined;
-    const now = new Date().toISOString();
-    const report = new RowReport();
-    for await (const row of rows) {
-      this.signal.throwIfAborted();
-      const rowIndex = index++;
-      if (rowIndex < from) {
-        if ('parseError' in row) report.add(rowIndex, row.line, row.parseError.reason);
-        continue;
-      }
-      const envelope: Envelope = {
-        id: recordId.drop(ctx.agentId, this.id, sha, rowIndex),
-        dataset: this.config.dataset,
-        agentId: ctx.agentId,
-        // `format` tells the consumer a row came from CSV, whose fields are all strings until typed by the schema.
-        source: { id: this.id, kind: 'drop', file: name, sha256: sha, row: rowIndex, line: row.line, format },
-        eventTime: now,
-        ingestTime: now,
-        payload: 'payload' in row ? row.payload : null,
-        ...('parseError' in row ? { parseError: { ...row.parseError, raw: truncate(row.parseError.raw, maxRecordBytes) } } : {}),
-      };
-      if ('fileFailure' in row && row.fileFailure) fileFailure = row.fileFailure;
-      let message = ctx.toMessage(envelope, sha);
-      let shipped = envelope;
-      if (message.value.length > maxRecordBytes) {
-        shipped = oversizeRecord(envelope, message.value.length, maxRecordBytes);
-        message = ctx.toMessage(shipped, sha);
-      }
-      if (shipped.parseError) report.add(rowIndex, row.line, shipped.parseError.reason);
-      batch.push(message);
-      batchBytes += message.value.length;
-      if (batch.length >= ROWS_PER_COMMIT || batchBytes >= BYTES_PER_COMMIT) {
-        await commitWithBackpressure(ctx, batch, [{ sourceId: this.id, key: progressKey, value: String(index) }]);
-        this.counts.rows += batch.length;
-        batch = [];
-        batchBytes = 0;
-      }
-    }
-    await commitWithBackpressure(ctx, batch, this.completed(sha, name, index, report.summary()));
-    this.counts.rows += batch.length;
-    if (report.failed > 0) {
-      this.counts.failedRows += report.failed;
-      ctx.log.warn({ source: this.id, file: name, rows: index, failed: report.failed, firstError: report.errors[0] }, 'rows refused: shipped as parseError records to the DLQ');
-    }
-    return fileFailure;
-  }
-
-  /**
-   * A blob: chunk messages (raw bytes, key = the blob's record id so they share a partition, in order), then
-   * one envelope that points at `blobs/<sha256>`. Read chunk by chunk at its offset: never the whole file.
-   */
-  private async shipBlob(name: string, full: string, sha: string, size: number): Promise<void> {
-    const ctx = this.requireCtx();
-    const progressKey = `file:${sha}`;
-    const chunks = Math.ceil(size / BLOB_CHUNK_BYTES);
-    const contentType = this.config.blob?.contentType ?? CONTENT_TYPE_BY_EXT[extname(name).toLowerCase()] ?? 'application/octet-stream';
-    const now = new Date().toISOString();
-    const envelope: Envelope = {
-      id: recordId.drop(ctx.agentId, this.id, sha, 0),
-      dataset: this.config.dataset,
-      agentId: ctx.agentId,
-      source: { id: this.id, kind: 'drop', file: name, sha256: sha, row: 0 },
-      eventTime: now,
-      ingestTime: now,
-      payload: { fileName: name, size },
-      blob: { key: `blobs/${sha}`, size, sha256: sha, contentType, chunks, fileName: name },
-    };
-    // Keyed: the chunks and the envelope of one blob share a key and must share a partition.
-    const head: OutboxMessage = { ...ctx.toMessage(envelope, sha), keyed: true };
-    const from = Number(ctx.checkpoint(progressKey) ?? '0');
-    // Hash what is actually shipped: a file changed after it was hashed must not go out under the old sha.
-    const hash = from === 0 ? createHash('sha256') : undefined;
-    const handle = await open(full, 'r');
-    try {
-      let batch: OutboxMessage[] = [];
-      for (let i = from; i < chunks; i++) {
-        this.signal.throwIfAborted();
-        const length = Math.min(BLOB_CHUNK_BYTES, size - i * BLOB_CHUNK_BYTES);
-        const value = Buffer.allocUnsafe(length);
-        const { bytesRead } = await handle.read(value, 0, length, i * BLOB_CHUNK_BYTES);
-        if (bytesRead !== length) throw new DropFileError(`file shrank while being read (chunk ${i})`);
-        hash?.update(value);
-        batch.push({
-          topic: head.topic,
-          key: head.key,
-          value,
-          headers: {
-            ...head.headers,
-            [KAFKA_HEADERS.contentType]: CONTENT_TYPES.blobChunk,
-            [KAFKA_HEADERS.blobSha256]: sha,
-            [KAFKA_HEADERS.blobChunk]: String(i),
-            [KAFKA_HEADERS.blobChunks]: String(chunks),
-          },
-          group: sha,
-          keyed: true,
-        });
-        if (batch.length >= CHUNKS_PER_COMMIT && i + 1 < chunks) {
-          await commitWithBackpressure(ctx, batch, [{ sourceId: this.id, key: progressKey, value: String(i + 1) }]);
-          batch = [];
-        }
-      }
-      if (hash !== undefined && hash.digest('hex') !== sha) {
-        throw new DropFileError('file changed while being read (sha256 differs from the one computed before)');
-      }
-      batch.push(head);
-      await commitWithBackpressure(ctx, batch, this.completed(sha, name, 1));
-      this.counts.rows += 1;
-    } finally {
-      await handle.close();
-    }
-  }
-
-  private completed(sha: string, name: string, rows: number, report?: RowReportSummary): Checkpoint[] {
-    const record: DropRecord = { state: 'committed', file: name, rows, ...(report && report.failed > 0 ? report : {}), at: new Date().toISOString() };
-    return [
-      { sourceId: this.id, key: `file:${sha}`, value: null },
-      { sourceId: this.id, key: `drop:${sha}`, value: JSON.stringify(record) },
-    ];
-  }
-
   /** Waits (off the read queue) for Kafka to acknowledge the file's messages, then moves it away. */
   private drainThenFinish(name: string, full: string, sha: string, fileFailure: { reason: string; position?: number } | undefined): void {
     const ctx = this.requireCtx();
-    const work = abortable(ctx.drained(sha), this.signal)
+    const work = untilAborted(ctx.drained(sha), this.signal)
       .then(async () => {
         if (fileFailure) await this.moveToFailed(name, full, new DropFileError(fileFailure.reason, fileFailure));
         else await this.finish(name, full, sha);
@@ -385,7 +187,7 @@ export class DropSource implements Source {
 
   private async finish(name: string, full: string, sha: string | undefined): Promise<void> {
     const ctx = this.requireCtx();
-    const target = (this.config.after ?? 'move') === 'delete' ? undefined : await freeName(this.doneDir, name);
+    const target = this.config.after === 'delete' ? undefined : await freeName(this.doneDir, name);
     if (target === undefined) await rm(full, { force: true });
     else await rename(full, target);
     if (sha !== undefined) {
@@ -396,7 +198,7 @@ export class DropSource implements Source {
         await writeFile(`${target}.report.json`, JSON.stringify(report, null, 2) + '\n');
       }
       const done: DropRecord = { state: 'done', file: name, rows: record?.rows ?? 0, at: new Date().toISOString() };
-      await commitWithBackpressure(ctx, [], [{ sourceId: this.id, key: `drop:${sha}`, value: JSON.stringify(done) }]);
+      await ctx.commit([], [{ sourceId: this.id, key: `drop:${sha}`, value: JSON.stringify(done) }]);
     }
     this.counts.done++;
   }
@@ -427,16 +229,6 @@ export class DropSource implements Source {
     }
   }
 
-  private formatOf(name: string): Format {
-    const format = this.config.format ?? 'auto';
-    if (format !== 'auto') return format;
-    const ext = extname(name).toLowerCase();
-    if (ext === '.csv' || ext === '.tsv') return 'csv';
-    if (ext === '.ndjson' || ext === '.jsonl') return 'ndjson';
-    if (ext === '.json') return 'json';
-    return 'blob';
-  }
-
   private fail(error: unknown, context: Record<string, unknown>): void {
     this.lastError = { at: new Date().toISOString(), message: error instanceof Error ? error.message : String(error) };
     this.ctx?.reportError(error, { source: this.id, ...context });
@@ -446,11 +238,6 @@ export class DropSource implements Source {
     if (!this.ctx) throw new Error(`drop source ${this.id} used before start()`);
     return this.ctx;
   }
-}
-
-function truncate(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  return Buffer.from(text).subarray(0, maxBytes).toString('utf8');
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -471,22 +258,4 @@ async function freeName(dir: string, name: string): Promise<string> {
       throw error;
     }
   }
-}
-
-function abortable(promise: Promise<void>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise((resolvePromise, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolvePromise();
-      },
-      (error: Error) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -2,8 +2,8 @@
 // outside are refused (listed in status with their target) and never read; links inside keep working.
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { FileSourceHarness, lines } from '../../../test/support/file-source-harness.ts';
 import type { Refusal } from './file-confinement.ts';
 
@@ -32,7 +32,7 @@ describe('FileSource confinement to allowedRoots', () => {
     symlinkSync(path.join(outside, 'secret.log'), path.join(h.logs, 'late.log')); // made while running
     writeFileSync(path.join(h.logs, 'later.log'), lines(0, 1, 'later'));
     await h.waitFor(6);
-    await sleep(300);
+    await waitFor(() => refused(h).some((r) => path.basename(r.path) === 'late.log'), 10_000, 'late.log refused');
     expect(h.texts().sort()).toEqual(['app 0', 'app 1', 'app 2', 'later 0', 'real 0', 'real 1']);
     expect(refused(h).map((r) => [path.basename(r.path), r.target]).sort()).toEqual([
       ['elsewhere', path.join(outside, 'dir')],

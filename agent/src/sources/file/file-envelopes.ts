@@ -9,9 +9,9 @@
  */
 import type { Envelope } from '@sluice/shared/envelope';
 import { inspect } from '@sluice/shared/record-guard';
+import { partitionKeyOf } from '@sluice/shared/partition-key';
 import { recordId } from '@sluice/shared/record-id';
-import { partitionKeyOf, type MessageRoute } from '../../runtime/to-message.ts';
-import type { OutboxMessage } from '../source.ts';
+import type { MessageRoute, OutboxMessage } from '../source.ts';
 import type { SplitRecord } from './line-splitter.ts';
 
 export interface FileIdentity {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import type { Envelope } from '@sluice/shared/envelope';
 import { FileSourceHarness, lines } from '../../../test/support/file-source-harness.ts';
 import type { Checkpoint } from '../source.ts';
@@ -106,7 +107,7 @@ describe('FileSource identity across restarts', () => {
     truncateSync(file, 0);
     appendFileSync(file, lines(0, 5, 'after'));
     await h.waitFor(45);
-    await sleep(300);
+    await waitFor(() => h.tracks('app.log.1'), 10_000, 'the copy seen while running');
     await h.stop();
     await h.start();
     appendFileSync(file, lines(5, 7, 'after'));
@@ -160,7 +161,7 @@ describe('FileSource identity across restarts', () => {
     const content = readFileSync(file);
     const copy = `${file}.1`;
     writeFileSync(copy, content.subarray(0, 500)); // copytruncate's cp, half way
-    await sleep(300);
+    await waitFor(() => h.tracks('app.log.1'), 10_000, 'the half-written copy seen');
     appendFileSync(copy, content.subarray(500));
     truncateSync(file, 0);
     appendFileSync(file, lines(0, 2, 'after'));

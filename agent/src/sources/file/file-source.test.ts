@@ -133,7 +133,7 @@ describe('FileSource', () => {
     const file = path.join(h.logs, 'app.log');
     writeFileSync(file, lines(0, 20));
     await h.start({ startAt: 'end' });
-    await sleep(200);
+    await h.idle(); // the first scan placed app.log's position at its end
     appendFileSync(file, lines(20, 22));
     await h.waitFor(2);
     expect(h.texts()).toEqual(['line 20', 'line 21']);
@@ -146,13 +146,19 @@ describe('FileSource', () => {
     const source = new FileSource(config(h.logs), { baseDir: h.dir, allowedRoots: new AllowedRoots([h.logs], h.dir) });
     // More than one commit's worth (8 chunks of 4 KiB): the second commit finds the outbox over its 150 rows.
     writeFileSync(path.join(h.logs, 'app.log'), lines(0, 5000));
-    await source.start(createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: small, log, signal: abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' }));
+    const ctx = createSourceContext({ agentId: 'a1', sourceId: 'logs', outbox: small, log, signal: abort.signal, metrics: new AgentMetrics({ defaultMetrics: false }), topicPrefix: 'sluice.' });
+    await source.start(ctx);
     const seen: string[] = [];
     const deadline = Date.now() + 15_000;
     let sawPaused = false;
     while (seen.length < 5000 && Date.now() < deadline) {
       await sleep(30);
-      if (source.status().state === 'paused') sawPaused = true;
+      // As /status shows it: the runtime reports the source paused while its commit waits for room.
+      const status = ctx.status(source.status());
+      if (status.state === 'paused') {
+        sawPaused = true;
+        expect(status.paused?.reason).toMatch(/outbox full/);
+      }
       if (!sawPaused) continue; // the shipper lags until the source had to pause
       const batch = small.read(0, 100, Number.MAX_SAFE_INTEGER);
       seen.push(...batch.flatMap((f) => f.messages).map((m) => ((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message));

@@ -11,12 +11,10 @@
 import { constants, watch as watchFile, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { watch, type FSWatcher as ChokidarWatcher } from 'chokidar';
 import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
 import type { AllowedRoots } from '../../config/allowed-roots.ts';
-import { OutboxFullError } from '../../outbox/outbox.ts';
-import type { Checkpoint, OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
+import type { OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
 import { FileConfinement } from './file-confinement.ts';
 import { FileEnvelopeEncoder } from './file-envelopes.ts';
 import { FileIdentities, headHash, locationOf, type FileCheckpoint } from './file-identity.ts';
@@ -135,7 +133,9 @@ export class FileSource implements Source {
       this.#dirty.clear();
       for (const file of paths) {
         if (this.#aborted) return;
-        await this.#discover(file).catch((error: unknown) => ctx.reportError(error, { source: this.id, path: file }));
+        await this.#discover(file).catch((error: unknown) => {
+          if (!this.#aborted) ctx.reportError(error, { source: this.id, path: file });
+        });
       }
       if (first) {
         first = false;
@@ -155,7 +155,7 @@ export class FileSource implements Source {
 
   async #idle(): Promise<void> {
     const wake = new Promise<void>((resolve) => (this.#wake = resolve));
-    await Promise.race([wake, sleep(this.#config.pollIntervalMs, undefined, { ref: false })]);
+    await Promise.race([wake, this.#ctx!.clock.sleep(this.#config.pollIntervalMs)]);
     this.#wake = undefined;
   }
 
@@ -190,7 +190,7 @@ export class FileSource implements Source {
       const startAtEnd = this.#firstRun && this.#initialScan && this.#config.startAt === 'end';
       const { cp, checkpoints } = await this.#identities!.identify(fh, opened, file, async () => (startAtEnd ? lastNewlineEnd(fh, opened.size) : 0));
       // The decision is committed before anything is read, so a crash cannot make a different one.
-      if (checkpoints.length > 0) await this.#commit([], checkpoints);
+      if (checkpoints.length > 0) await this.#ctx!.commit([], checkpoints);
       this.#trackers.set(location, { cp, fh, splitter: this.#splitter(cp), lastSize: -1, lastDataAt: Date.now(), rotatedSince: undefined, watcher: this.#watchFile(file, location) });
     } catch (error) {
       await fh.close();
@@ -225,7 +225,7 @@ export class FileSource implements Source {
   /** Positions of files that no longer exist are dropped after the first scan (retired identities stay). */
   async #pruneCheckpoints(): Promise<void> {
     const gone = this.#identities!.prune(new Set(this.#trackers.keys()));
-    if (gone.length > 0) await this.#commit([], gone);
+    if (gone.length > 0) await this.#ctx!.commit([], gone);
   }
 
   /** Reads what is new in one file, detects truncation and rotation, flushes timed-out multiline events. */
@@ -239,7 +239,7 @@ export class FileSource implements Source {
       const retired = identities.retire(t.cp);
       await identities.nextGeneration(t.cp, t.fh, st.size);
       t.splitter = this.#splitter(t.cp);
-      await this.#commit([], [...retired, identities.record(t.cp)]);
+      await this.#ctx!.commit([], [...retired, identities.record(t.cp)]);
       this.#ctx!.log.info({ source: this.id, path: t.cp.path }, 'file truncated; reading it again from the start');
     }
     t.lastSize = st.size;
@@ -301,7 +301,7 @@ export class FileSource implements Source {
     await this.#commitRecords(t, t.splitter.flushAll());
     this.#trackers.delete(devIno);
     await this.#untrack(t);
-    if (nlink === 0) await this.#commit([], [this.#identities!.forget(devIno)]);
+    if (nlink === 0) await this.#ctx!.commit([], [this.#identities!.forget(devIno)]);
   }
 
   async #headStillMatches(t: Tracker, size: number): Promise<boolean> {
@@ -331,24 +331,8 @@ export class FileSource implements Source {
   async #commitMessages(t: Tracker, messages: OutboxMessage[], lines: number): Promise<void> {
     t.cp.offset = t.splitter.safeOffset;
     t.cp.skipping = t.splitter.skipping && !t.splitter.hasPartialLine;
-    await this.#commit(messages, [this.#identities!.record(t.cp)]);
+    await this.#ctx!.commit(messages, [this.#identities!.record(t.cp)]);
     this.#linesCommitted += lines;
-  }
-
-  /** Commits, waiting for room while the outbox is full (backpressure: the source pauses, nothing is dropped). */
-  async #commit(messages: OutboxMessage[], checkpoints: Checkpoint[]): Promise<void> {
-    const ctx = this.#ctx!;
-    for (;;) {
-      try {
-        ctx.commit(messages, checkpoints);
-        if (this.#state.state === 'paused') this.#state = { ...this.#state, state: 'running' };
-        return;
-      } catch (error) {
-        if (!(error instanceof OutboxFullError)) throw error;
-        this.#state = { ...this.#state, state: 'paused', lastError: { at: new Date().toISOString(), message: error.message } };
-        await ctx.capacity();
-      }
-    }
   }
 }
 

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { MemoryContext, type MemoryContextOptions } from '../../../test/support/memory-context.ts';
 import { json, TestHttpServer } from '../../../test/support/test-http-server.ts';
-import { waitFor } from '../../../test/support/wait-for.ts';
+import { httpPollConfig, type HttpPollSourceInput } from '../../../test/support/source-config.ts';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
+import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
 import { HttpPollSource, type BreakerState } from './http-poll-source.ts';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -17,9 +18,9 @@ async function server(): Promise<TestHttpServer> {
   return s;
 }
 
-async function startPoll(config: Partial<HttpPollSourceConfig> & { url: string }, options: MemoryContextOptions = {}, onBreaker?: (s: BreakerState) => void) {
+async function startPoll(config: Partial<HttpPollSourceInput> & { url: string }, options: MemoryContextOptions = {}, onBreaker?: (s: BreakerState) => void) {
   const source = new HttpPollSource(
-    { type: 'http-poll', id: 'poll1', dataset: 'items', intervalMs: 200, retry: { retries: 3, minDelayMs: 20, maxDelayMs: 200 }, ...config },
+    httpPollConfig({ type: 'http-poll', id: 'poll1', dataset: 'items', intervalMs: 200, retry: { retries: 3, minDelayMs: 20, maxDelayMs: 200 }, ...config }),
     onBreaker ? { onBreakerState: (s) => onBreaker(s) } : {},
   );
   const ctx = new MemoryContext({ sourceId: 'poll1', ...options });
@@ -196,10 +197,24 @@ describe('http-poll: failures', () => {
     expect(good.some((e) => errorIds.has(e.id))).toBe(false);
   });
 
+  it('cuts the raw text of an answer over maxRecordBytes so that its parseError record fits the limit', async () => {
+    const s = await server();
+    s.handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<html>${'é'.repeat(20_000)}</html>`);
+    };
+    const { ctx, stop } = await startPoll({ url: `${s.url}/big`, intervalMs: 60_000, maxRecordBytes: 16_384 });
+    await ctx.until(() => ctx.committed.length >= 1);
+    await stop();
+    expect(Buffer.byteLength(ctx.committed[0]?.value ?? '')).toBeGreaterThan(4_000);
+    expect(Buffer.byteLength(ctx.committed[0]?.value ?? '')).toBeLessThanOrEqual(16_384);
+    expect(ctx.envelopes()[0]?.parseError?.raw).toMatch(/^<html>é+$/);
+  });
+
   it('sends bearer, basic and API-key auth', async () => {
     const s = await server();
     s.handler = (_req, res) => json(res, []);
-    const auths: HttpPollSourceConfig['auth'][] = [
+    const auths: HttpPollSourceInput['auth'][] = [
       { bearer: { token: 't0k3n' } },
       { basic: { username: 'u', password: 'p' } },
       { apiKey: { header: 'X-Api-Key', value: 'k' } },
@@ -273,7 +288,8 @@ describe('http-poll: record ids', () => {
     const s = await server();
     s.handler = (_req, res) => json(res, [{ id: 1 }, { name: 'no id' }, { id: null }]);
     const { ctx, stop } = await startPoll({ url: `${s.url}/partial`, idField: '/id', intervalMs: 100 });
-    await waitFor(() => s.seen.length >= 2, 10_000, 'two polls');
+    // Two polls committed (a request seen is not yet a page committed: stopping then would drop the second).
+    await ctx.until(() => ctx.committed.length >= 6);
     await stop();
     const envelopes = ctx.envelopes();
     expect(new Set(envelopes.map((e) => e.id)).size).toBe(3);
@@ -297,5 +313,29 @@ describe('http-poll: restart', () => {
     await waitFor(() => s.seen.length === 2, 5_000, 'the poll after the interval');
     await second.stop();
     expect(s.seen[1]!.at - s.seen[0]!.at).toBeGreaterThanOrEqual(1400);
+  });
+
+  it('the poller waits a whole interval between polls, and after a restart exactly what is left of it', async () => {
+    const s = await server();
+    s.handler = (_req, res) => json(res, ITEMS.slice(0, 2));
+    const clock = new ManualClock();
+    const store = new Map<string, string>();
+    const config = { url: `${s.url}/timed`, intervalMs: 60_000 };
+    const first = await startPoll(config, { checkpoints: store, clock });
+    await first.ctx.until(() => first.ctx.committed.length === 2);
+    await clock.untilSleeping();
+    expect(clock.sleeping.map((sleep) => sleep.ms)).toEqual([60_000]);
+    await first.stop();
+    expect(clock.sleeping).toEqual([]); // the stop ended the wait
+    clock.advance(20_000); // down for a third of the interval
+    const second = await startPoll(config, { checkpoints: store, clock });
+    await clock.untilSleeping();
+    expect(clock.sleeping.map((sleep) => sleep.ms)).toEqual([40_000]);
+    expect(s.seen).toHaveLength(1);
+    clock.advance(40_000);
+    await second.ctx.until(() => second.ctx.committed.length === 2);
+    expect(s.seen).toHaveLength(2);
+    await clock.untilSleeping();
+    expect(clock.sleeping.map((sleep) => sleep.ms)).toEqual([60_000]);
   });
 });

@@ -19,15 +19,14 @@
  * We drive the page loop ourselves instead of got's `paginate`: it issues requests internally, so it
  * cannot commit per page nor put each request behind the breaker, retry and rate limit.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import CircuitBreaker from 'opossum';
 import got, { RequestError, type Response } from 'got';
 import type { Envelope } from '@sluice/shared/envelope';
+import { truncateRaw } from '@sluice/shared/json-batch';
 import { recordId } from '@sluice/shared/record-id';
 import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { RetryableError, parseRetryAfter, withRetry } from '@sluice/shared/node/retry';
 import type { Source, SourceContext, SourceState } from '../source.ts';
-import { commitWithBackpressure } from '../commit-with-backpressure.ts';
 import { atPath } from './dot-path.ts';
 import { firstPageUrl, nextPageUrl } from './pagination.ts';
 import { RecordKeys } from './record-key.ts';
@@ -93,12 +92,12 @@ export class HttpPollSource implements Source {
     this.endpoint = `${url.origin}${url.pathname}`;
     this.keys = new RecordKeys(this.endpoint, config.idField);
     this.bucket = config.rateLimit ? new TokenBucket(config.rateLimit.requestsPerSecond) : undefined;
-    const breaker = config.breaker ?? {};
+    const { breaker } = config;
     this.breaker = new CircuitBreaker((target: string, signal: AbortSignal) => this.request(target, signal), {
-      timeout: breaker.timeoutMs ?? 30_000,
-      errorThresholdPercentage: breaker.errorThresholdPercentage ?? 50,
-      resetTimeout: breaker.resetTimeoutMs ?? 30_000,
-      volumeThreshold: breaker.volumeThreshold ?? 5,
+      timeout: breaker.timeoutMs,
+      errorThresholdPercentage: breaker.errorThresholdPercentage,
+      resetTimeout: breaker.resetTimeoutMs,
+      volumeThreshold: breaker.volumeThreshold,
       errorFilter: (error: unknown) => error instanceof HttpStatusError && error.status !== 408 && error.status < 500,
     });
     this.breaker.on('open', () => this.setBreaker('open'));
@@ -142,16 +141,17 @@ export class HttpPollSource implements Source {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
-    const interval = this.config.intervalMs ?? 60_000;
+    const interval = this.config.intervalMs;
     // After a restart: the rest of the interval since the last successful poll (at most one interval, in
     // case the clock went back).
+    const { clock } = this.requireCtx();
     const polledAt = this.readCheckpoint().polledAt;
-    let delay = polledAt === undefined ? 0 : Math.max(0, Math.min(interval, polledAt + interval - Date.now()));
+    let delay = polledAt === undefined ? 0 : Math.max(0, Math.min(interval, polledAt + interval - clock.now()));
     while (!signal.aborted) {
       if (delay > 0) {
-        this.nextPollAt = new Date(Date.now() + delay).toISOString();
+        this.nextPollAt = new Date(clock.now() + delay).toISOString();
         try {
-          await sleep(delay, undefined, { signal, ref: false });
+          await clock.sleep(delay, { signal });
         } catch {
           break;
         }
@@ -165,7 +165,7 @@ export class HttpPollSource implements Source {
         if (signal.aborted) break;
         this.state = 'backoff';
         this.fail(error);
-        delay = Math.min(delay, this.config.breaker?.resetTimeoutMs ?? 30_000);
+        delay = Math.min(delay, this.config.breaker.resetTimeoutMs);
       }
     }
   }
@@ -174,7 +174,7 @@ export class HttpPollSource implements Source {
   private async poll(signal: AbortSignal): Promise<void> {
     const ctx = this.requireCtx();
     this.stats.polls++;
-    this.stats.lastPollAt = new Date().toISOString();
+    this.stats.lastPollAt = new Date(ctx.clock.now()).toISOString();
     let cp = this.readCheckpoint();
     let url = cp.next ?? firstPageUrl(this.config, cp.watermark ?? this.config.incremental?.initial);
     let chainWatermark = cp.chainWatermark;
@@ -184,10 +184,10 @@ export class HttpPollSource implements Source {
       const parsed = this.parse(response);
       if ('error' in parsed) {
         // Keep the data (a parseError record) and the position (same page next time).
-        const raw = truncate(response.body, this.maxRecordBytes());
+        const raw = truncateRaw(response.body, this.config.maxRecordBytes);
         const envelope = this.envelope(ctx, this.keys.parseError(url, response.body), null, { reason: parsed.error, raw });
         const next: PollCheckpoint = { ...cp, next: url, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
-        await commitWithBackpressure(ctx, [ctx.toMessage(envelope)], [this.checkpointOf(next)]);
+        await ctx.commit([ctx.toMessage(envelope)], [this.checkpointOf(next)]);
         this.stats.parseErrors++;
         throw new Error(`${this.endpoint}: ${parsed.error}`);
       }
@@ -201,12 +201,12 @@ export class HttpPollSource implements Source {
       if (following !== undefined && records.length > 0 && following !== url) {
         next = { ...cp, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }) };
       } else if (pauseAtCursor) {
-        next = { ...cp, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }), polledAt: Date.now() };
+        next = { ...cp, next: following, ...(chainWatermark === undefined ? {} : { chainWatermark }), polledAt: ctx.clock.now() };
       } else {
         const watermark = chainWatermark ?? cp.watermark;
-        next = { ...(watermark === undefined ? {} : { watermark }), polledAt: Date.now() };
+        next = { ...(watermark === undefined ? {} : { watermark }), polledAt: ctx.clock.now() };
       }
-      await commitWithBackpressure(ctx, messages, [this.checkpointOf(next)]);
+      await ctx.commit(messages, [this.checkpointOf(next)]);
       // A page went through: whatever retries or outage came before, the source is working again.
       this.state = 'running';
       cp = next;
@@ -218,7 +218,7 @@ export class HttpPollSource implements Source {
   }
 
   private async fetchPage(url: string, signal: AbortSignal): Promise<Response<string>> {
-    const retry = this.config.retry ?? {};
+    const { retry } = this.config;
     return withRetry(
       async () => {
         await this.bucket?.take(signal);
@@ -230,9 +230,9 @@ export class HttpPollSource implements Source {
         }
       },
       {
-        retries: retry.retries ?? 5,
-        minDelayMs: retry.minDelayMs ?? 500,
-        maxDelayMs: retry.maxDelayMs ?? 30_000,
+        retries: retry.retries,
+        minDelayMs: retry.minDelayMs,
+        maxDelayMs: retry.maxDelayMs,
         signal,
         onRetry: (error, attempt, delayMs) => {
           this.state = 'backoff';
@@ -246,14 +246,14 @@ export class HttpPollSource implements Source {
   private async request(url: string, signal: AbortSignal): Promise<Response<string>> {
     const controller = new AbortController();
     const both = AbortSignal.any([signal, controller.signal]);
-    const max = this.config.maxResponseBytes ?? 64 * 1024 * 1024;
+    const max = this.config.maxResponseBytes;
     let tooBig = false;
     let response: Response<string>;
     try {
       const pending = got(url, {
-        method: this.config.method ?? 'GET',
+        method: this.config.method,
         headers: { accept: 'application/json', ...this.config.headers, ...this.authHeaders() },
-        timeout: { request: this.config.timeoutMs ?? 30_000 },
+        timeout: { request: this.config.timeoutMs },
         retry: { limit: 0 },
         throwHttpErrors: false,
         responseType: 'text',
@@ -291,7 +291,7 @@ export class HttpPollSource implements Source {
       const type = headerValue(response.headers['content-type']) ?? 'no content-type';
       return { error: `response is not JSON (${type}): ${(error as Error).message}` };
     }
-    const path = this.config.recordsPath ?? '';
+    const path = this.config.recordsPath;
     const records = atPath(body, path);
     if (!Array.isArray(records)) return { error: `recordsPath '${path}' does not lead to an array in the response` };
     return { body, records: records as unknown[] };
@@ -301,7 +301,7 @@ export class HttpPollSource implements Source {
   private recordEnvelope(ctx: SourceContext, item: unknown): Envelope {
     const keyed = this.keys.of(item);
     if (keyed.problem === undefined) return this.envelope(ctx, keyed.key, item);
-    return this.envelope(ctx, keyed.key, null, { reason: keyed.problem, raw: truncate(JSON.stringify(item), this.maxRecordBytes()) });
+    return this.envelope(ctx, keyed.key, null, { reason: keyed.problem, raw: truncateRaw(JSON.stringify(item), this.config.maxRecordBytes) });
   }
 
   private envelope(ctx: SourceContext, key: string, payload: unknown, parseError?: { reason: string; raw: string }): Envelope {
@@ -349,10 +349,6 @@ export class HttpPollSource implements Source {
     return { sourceId: this.id, key: CHECKPOINT_KEY, value: JSON.stringify(value) };
   }
 
-  private maxRecordBytes(): number {
-    return this.config.maxRecordBytes ?? 1024 * 1024;
-  }
-
   private setBreaker(state: BreakerState): void {
     this.breakerState = state;
     this.ctx?.log.info({ source: this.id, endpoint: this.endpoint, breaker: state }, 'circuit breaker state changed');
@@ -372,9 +368,4 @@ export class HttpPollSource implements Source {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function truncate(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  return Buffer.from(text).subarray(0, maxBytes).toString('utf8');
 }

@@ -6,18 +6,16 @@ import { parseLinkHeader } from 'got';
 import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { atPath } from './dot-path.ts';
 
-type Pagination = NonNullable<HttpPollSourceConfig['pagination']>;
-
 /** The first page of a chain: the configured URL, plus the page/offset start and the incremental watermark. */
 export function firstPageUrl(config: HttpPollSourceConfig, watermark: string | undefined): string {
   const url = new URL(config.url);
-  const pagination: Pagination = config.pagination ?? { type: 'none' };
+  const { pagination } = config;
   if (pagination.type === 'page') {
-    url.searchParams.set(pagination.param, String(pagination.startAt ?? 1));
-    if (pagination.sizeParam !== undefined) url.searchParams.set(pagination.sizeParam, String(pagination.size ?? 100));
+    url.searchParams.set(pagination.param, String(pagination.startAt));
+    if (pagination.sizeParam !== undefined) url.searchParams.set(pagination.sizeParam, String(pagination.size));
   } else if (pagination.type === 'offset') {
     url.searchParams.set(pagination.param, '0');
-    url.searchParams.set(pagination.limitParam, String(pagination.limit ?? 100));
+    url.searchParams.set(pagination.limitParam, String(pagination.limit));
   }
   if (config.incremental && watermark !== undefined) url.searchParams.set(config.incremental.param, watermark);
   return url.toString();
@@ -34,7 +32,7 @@ export function nextPageUrl(
   body: unknown,
   count: number,
 ): string | undefined {
-  const pagination: Pagination = config.pagination ?? { type: 'none' };
+  const { pagination } = config;
   switch (pagination.type) {
     case 'none':
       return undefined;
@@ -53,15 +51,15 @@ export function nextPageUrl(
       return url.toString();
     }
     case 'page': {
-      const size = pagination.size ?? 100;
+      const { size } = pagination;
       if (count === 0 || (pagination.sizeParam !== undefined && count < size)) return undefined;
       const url = new URL(current);
-      const page = Number(url.searchParams.get(pagination.param) ?? pagination.startAt ?? 1);
+      const page = Number(url.searchParams.get(pagination.param) ?? pagination.startAt);
       url.searchParams.set(pagination.param, String(page + 1));
       return url.toString();
     }
     case 'offset': {
-      const limit = pagination.limit ?? 100;
+      const { limit } = pagination;
       if (count === 0 || count < limit) return undefined;
       const url = new URL(current);
       const offset = Number(url.searchParams.get(pagination.param) ?? 0);

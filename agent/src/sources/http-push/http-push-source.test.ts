@@ -4,6 +4,7 @@ import { MemoryContext, type MemoryContextOptions } from '../../../test/support/
 import { createLogger } from '@sluice/shared/node/logger';
 import { AgentHttpServer } from '../../http/server.ts';
 import { HttpPushSource } from './http-push-source.ts';
+import { httpPushConfig } from '../../../test/support/source-config.ts';
 
 const TOKEN = 'push-token-0123456789';
 let servers: AgentHttpServer[] = [];
@@ -13,7 +14,7 @@ afterEach(async () => {
 });
 
 async function startPush(options: MemoryContextOptions = {}, config: { maxBodyBytes?: number; maxRecords?: number } = {}) {
-  const source = new HttpPushSource({ type: 'http-push', id: 'push1', dataset: 'events', token: TOKEN, ...config });
+  const source = new HttpPushSource(httpPushConfig({ type: 'http-push', id: 'push1', dataset: 'events', token: TOKEN, ...config }));
   const ctx = new MemoryContext({ sourceId: 'push1', ...options });
   await source.start(ctx);
   // Mounted the way sources/registry.ts does, on the agent's own HTTP server.
@@ -156,7 +157,8 @@ describe('http-push', () => {
     const full = await post('[3]');
     expect(full.status).toBe(429);
     expect(full.headers.get('retry-after')).toBe('1');
-    expect(full.body.error?.name).toBe('UnavailableError');
+    // Named for what it is (the client's own pace), so a client can tell it from "the agent is in trouble" (503).
+    expect(full.body.error?.name).toBe('TooManyRequestsError');
     expect(ctx.committed).toHaveLength(2);
     ctx.ack();
     expect((await post('[3]')).status).toBe(200);

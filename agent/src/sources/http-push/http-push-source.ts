@@ -11,9 +11,10 @@
  * maxRecordBytes) is a permanent answer, not a reason to retry: it is kept as a parseError record (so it
  * reaches the DLQ with its reason and raw text), listed in the answer's `errors`, and the rest go on.
  */
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Envelope } from '@sluice/shared/envelope';
+import { bearerToken, tokenDigest, tokenMatches } from '@sluice/shared/node/bearer-token';
 import { jsonBatchItems, ndjsonBatchItems, truncateRaw, type BatchItem } from '@sluice/shared/json-batch';
 import { recordId } from '@sluice/shared/record-id';
 import type { HttpPushSourceConfig } from '@sluice/shared/agent-config/http-push';
@@ -21,14 +22,15 @@ import {
   ForbiddenError,
   InputError,
   PayloadTooLargeError,
+  TooManyRequestsError,
   UnauthorizedError,
   UnavailableError,
-  HTTP_STATUS,
   isSluiceError,
+  type ErrorName,
   type SluiceError,
 } from '@sluice/shared/errors';
+import { sendError as sendErrorBody } from '../../http/send-error.ts';
 import type { OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
-import { isOutboxFull } from '../commit-with-backpressure.ts';
 
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
@@ -48,7 +50,7 @@ export class HttpPushSource implements Source {
     this.id = config.id;
     this.dataset = config.dataset;
     this.config = config;
-    this.tokenDigest = digest(config.token);
+    this.tokenDigest = tokenDigest(config.token);
   }
 
   start(ctx: SourceContext): Promise<void> {
@@ -83,12 +85,12 @@ export class HttpPushSource implements Source {
       }
       this.authorize(req.headers.authorization);
       const kind = bodyKind(req.headers['content-type']);
-      const body = await readBody(req, this.config.maxBodyBytes ?? 10 * 1024 * 1024);
+      const body = await readBody(req, this.config.maxBodyBytes);
       const requestId = requestIdOf(req.headers['idempotency-key']);
       const items = kind === 'json' ? parseJsonBatch(body) : ndjsonBatchItems(body);
-      const maxRecords = this.config.maxRecords ?? 100_000;
+      const { maxRecords } = this.config;
       if (items.length > maxRecords) throw PayloadTooLargeError(`batch of ${items.length} records is over the limit of ${maxRecords}`, { maxRecords });
-      const maxRecordBytes = this.config.maxRecordBytes ?? 1024 * 1024;
+      const { maxRecordBytes } = this.config;
       const now = new Date().toISOString();
       const errors: Array<{ index: number; reason: string }> = [];
       const messages = items.map((item, index) => {
@@ -110,16 +112,13 @@ export class HttpPushSource implements Source {
         if (message.value.length <= maxRecordBytes) return message;
         return refuse(`record is ${message.value.length} bytes, over maxRecordBytes (${maxRecordBytes}); raw text truncated`, JSON.stringify(item.value), 'utf8');
       });
-      try {
-        ctx.commit(messages, [], { fsync: true }); // answered 200 below: must survive a power loss
-      } catch (error) {
-        if (isOutboxFull(error)) {
-          this.stats.outboxFull++;
-          // Bounds: the shipper will make room soon (429). Disk full: the agent itself is in trouble (503).
-          const status = error.reason === 'bounds' ? 429 : 503;
-          return sendError(res, UnavailableError(`outbox full (${error.reason}): retry later`, { retryAfterSeconds: 1 }), status);
-        }
-        throw error;
+      // Never waits for room: the client is told when to come back (Retry-After) instead of being held open.
+      const result = ctx.tryCommit(messages, [], { fsync: true }); // answered 200 below: must survive a power loss
+      if (!result.committed) {
+        this.stats.outboxFull++;
+        // Bounds: the shipper will make room soon (429). Disk full: the agent itself is in trouble (503).
+        const named = result.full === 'bounds' ? TooManyRequestsError : UnavailableError;
+        return sendError(res, named(`outbox full (${result.full}): retry later`, { retryAfterSeconds: 1 }));
       }
       const parseErrors = errors.length;
       this.stats.accepted += items.length;
@@ -135,10 +134,9 @@ export class HttpPushSource implements Source {
   }
 
   private authorize(header: string | undefined): void {
-    const match = header === undefined ? null : /^Bearer\s+(.+)$/i.exec(header.trim());
-    if (!match?.[1]) throw UnauthorizedError('a bearer token is required (Authorization: Bearer <token>)');
-    // Compare digests: equal length, constant time, and the token's length is not leaked either.
-    if (!timingSafeEqual(digest(match[1]), this.tokenDigest)) throw ForbiddenError('the token is not valid for this dataset');
+    const token = bearerToken(header);
+    if (!token) throw UnauthorizedError('a bearer token is required (Authorization: Bearer <token>)');
+    if (!tokenMatches(token, this.tokenDigest)) throw ForbiddenError('the token is not valid for this dataset');
   }
 }
 
@@ -182,22 +180,15 @@ function requestIdOf(header: string | string[] | undefined): string {
   return IDEMPOTENCY_KEY.test(key) ? key : createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-function sendError(res: ServerResponse, error: SluiceError, status: number = HTTP_STATUS[error.name]): void {
-  const headers: Record<string, string> = {};
-  const retryAfter = (error.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
-  if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter);
-  if (error.name === 'UnauthorizedError') headers['www-authenticate'] = 'Bearer';
-  // The body may not have been read (auth, size): close the connection rather than read what we refused.
-  if (status === 413 || status === 401 || status === 403) headers.connection = 'close';
-  send(res, status, error.toBody(), headers);
+/** Refusals that may come before the body was read (auth, size): the connection is closed, not drained. */
+const BODY_MAYBE_UNREAD: ReadonlySet<ErrorName> = new Set(['PayloadTooLargeError', 'UnauthorizedError', 'ForbiddenError']);
+
+function sendError(res: ServerResponse, error: SluiceError): void {
+  sendErrorBody(res, error, { closeConnection: BODY_MAYBE_UNREAD.has(error.name) });
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
-}
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
 }

@@ -1,7 +1,19 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { datasetSchema, type DatasetSpec } from '@sluice/shared/dataset';
+import type { Outcome } from '@sluice/shared/outcome';
+import {
+  addVersionResponseSchema,
+  createDatasetResponseSchema,
+  datasetListSchema,
+  datasetViewSchema,
+  type AddVersionResponse,
+  type CreateDatasetResponse,
+  type DatasetListResponse,
+  type DatasetViewResponse,
+} from '@sluice/shared/api/datasets';
+import { errorResponses } from '@sluice/shared/api/error-body';
 
-import type { ServerDeps } from '../server.ts';
+import type { ServerDeps } from '../server-deps.ts';
 
 const { $id: _id, ...datasetBody } = datasetSchema;
 
@@ -16,9 +28,9 @@ const nameParams = { type: 'object', required: ['name'], properties: { name: dat
 
 export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> } }>(
+    app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> }; Reply: CreateDatasetResponse }>(
       '/datasets',
-      { config: { role: 'operator' }, schema: { tags: ['datasets'], body: createDatasetBody } },
+      { config: { role: 'operator' }, schema: { tags: ['datasets'], body: createDatasetBody, response: { 201: createDatasetResponseSchema, ...errorResponses } } },
       async (request, reply) => {
         const { schema, ...spec } = request.body;
         const result = await deps.datasets.create(spec, schema);
@@ -26,15 +38,19 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
     );
 
-    app.get('/datasets', { config: { role: 'viewer' }, schema: { tags: ['datasets'] } }, async () => ({ items: await deps.datasets.list() }));
+    app.get<{ Reply: DatasetListResponse }>(
+      '/datasets',
+      { config: { role: 'viewer' }, schema: { tags: ['datasets'], response: { 200: datasetListSchema, ...errorResponses } } },
+      async () => ({ items: await deps.datasets.list() }),
+    );
 
-    app.get<{ Params: { name: string } }>(
+    app.get<{ Params: { name: string }; Reply: DatasetViewResponse }>(
       '/datasets/:name',
-      { config: { role: 'viewer' }, schema: { tags: ['datasets'], params: nameParams } },
+      { config: { role: 'viewer' }, schema: { tags: ['datasets'], params: nameParams, response: { 200: datasetViewSchema, ...errorResponses } } },
       (request) => deps.datasets.get(request.params.name),
     );
 
-    app.post<{ Params: { name: string }; Querystring: { force?: boolean }; Body: { schema: Record<string, unknown> } }>(
+    app.post<{ Params: { name: string }; Querystring: { force?: boolean }; Body: { schema: Record<string, unknown> }; Reply: AddVersionResponse }>(
       '/datasets/:name/versions',
       {
         config: { role: 'operator' },
@@ -43,6 +59,7 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
           params: nameParams,
           querystring: { type: 'object', properties: { force: { type: 'boolean' } } },
           body: { type: 'object', required: ['schema'], additionalProperties: false, properties: { schema: { type: 'object' } } },
+          response: { 201: addVersionResponseSchema, ...errorResponses },
         },
       },
       async (request, reply) => {
@@ -55,7 +72,7 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
   };
 }
 
-function describePrepared(prepared: ReadonlyArray<{ sink: string; outcome: { kind: string; reason?: string } }>): Array<Record<string, string>> {
-  return prepared.map((p) => ({ sink: p.sink, outcome: p.outcome.kind, ...(p.outcome.reason ? { reason: p.outcome.reason } : {}) }));
+function describePrepared(prepared: ReadonlyArray<{ sink: string; outcome: Outcome }>): CreateDatasetResponse['prepared'] {
+  return prepared.map((p) => ({ sink: p.sink, outcome: p.outcome.kind, ...('reason' in p.outcome && p.outcome.reason ? { reason: p.outcome.reason } : {}) }));
 }
 

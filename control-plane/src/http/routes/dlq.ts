@@ -9,9 +9,19 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { ConflictError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
-import { DLQ_HEADERS, REASON_KINDS } from '../../consumer/dead-letters.ts';
+import { errorResponses } from '@sluice/shared/api/error-body';
+import {
+  REASON_KINDS,
+  dlqCountsSchema,
+  dlqEntryDetailSchema,
+  dlqListSchema,
+  dlqReplayResponseSchema,
+  type DlqEntryView,
+  type DlqReplayView,
+} from '@sluice/shared/api/dlq';
+import { DLQ_HEADERS } from '../../consumer/dead-letters.ts';
 import { withTransaction } from '../../db/transaction.ts';
-import type { ServerDeps } from '../server.ts';
+import type { ServerDeps } from '../server-deps.ts';
 
 interface DlqRow {
   id: string;
@@ -39,7 +49,7 @@ interface ReplayRow {
   offset: string;
 }
 
-function view(row: DlqRow): Record<string, unknown> {
+function view(row: DlqRow): DlqEntryView {
   const text = row.original.toString('utf8');
   // Valid UTF-8 round-trips; poison bytes are shown base64 only.
   const isText = Buffer.from(text, 'utf8').equals(row.original);
@@ -51,7 +61,7 @@ function view(row: DlqRow): Record<string, unknown> {
     partition: row.partition,
     offset: row.offset,
     reason: row.reason,
-    reasonKind: row.reason_kind,
+    reasonKind: row.reason_kind as DlqEntryView['reasonKind'],
     schemaVersion: row.schema_version,
     headers: row.headers,
     size: row.original.length,
@@ -62,7 +72,7 @@ function view(row: DlqRow): Record<string, unknown> {
   };
 }
 
-function replayView(row: ReplayRow): Record<string, unknown> {
+function replayView(row: ReplayRow): DlqReplayView {
   return {
     replayedAt: row.replayed_at.toISOString(),
     keyId: row.key_id,
@@ -98,6 +108,7 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
               before: { type: 'string', pattern: '^[0-9]{1,19}$', description: 'page: entries with a smaller id' },
             },
           },
+          response: { 200: dlqListSchema, ...errorResponses },
         },
       },
       async (request) => {
@@ -120,7 +131,11 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
       '/dlq/counts',
       {
         config: { role: 'viewer' },
-        schema: { tags: ['dlq'], querystring: { type: 'object', properties: { dataset: { type: 'string' }, since: sinceProperty } } },
+        schema: {
+          tags: ['dlq'],
+          querystring: { type: 'object', properties: { dataset: { type: 'string' }, since: sinceProperty } },
+          response: { 200: dlqCountsSchema, ...errorResponses },
+        },
       },
       async (request) => {
         const { dataset, since } = request.query;
@@ -148,12 +163,16 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
     );
 
-    app.get<{ Params: { id: string } }>('/dlq/:id', { config: { role: 'viewer' }, schema: { tags: ['dlq'], params: idParams } }, async (request) => {
-      const found = await deps.pool.query<DlqRow>('SELECT * FROM dlq WHERE id = $1', [request.params.id]);
-      const row = found.rows[0];
-      if (!row) throw NotFoundError(`no DLQ entry ${request.params.id}`);
-      return { ...view(row), replays: (await replaysOf(row.id)).map(replayView) };
-    });
+    app.get<{ Params: { id: string } }>(
+      '/dlq/:id',
+      { config: { role: 'viewer' }, schema: { tags: ['dlq'], params: idParams, response: { 200: dlqEntryDetailSchema, ...errorResponses } } },
+      async (request) => {
+        const found = await deps.pool.query<DlqRow>('SELECT * FROM dlq WHERE id = $1', [request.params.id]);
+        const row = found.rows[0];
+        if (!row) throw NotFoundError(`no DLQ entry ${request.params.id}`);
+        return { ...view(row), replays: (await replaysOf(row.id)).map(replayView) };
+      },
+    );
 
     app.post<{ Params: { id: string }; Querystring: { force?: boolean }; Body: { force?: boolean } | undefined }>(
       '/dlq/:id/replay',
@@ -164,6 +183,7 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
           params: idParams,
           querystring: { type: 'object', properties: { force: { type: 'boolean' } } },
           body: { type: ['object', 'null'], additionalProperties: false, properties: { force: { type: 'boolean', description: 'replay an entry that was replayed before' } } },
+          response: { 200: dlqReplayResponseSchema, ...errorResponses },
         },
       },
       async (request) => {

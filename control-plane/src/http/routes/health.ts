@@ -2,7 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Gauge } from 'prom-client';
 import { UnavailableError } from '@sluice/shared/errors';
 import { METRICS } from '@sluice/shared/metric-names';
-import type { ServerDeps } from '../server.ts';
+import { errorResponses } from '@sluice/shared/api/error-body';
+import { livenessSchema, pipelineHealthSchema, readinessSchema } from '@sluice/shared/api/health';
+import type { ServerDeps } from '../server-deps.ts';
 
 async function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -37,9 +39,9 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     // Operational endpoints need a key too (viewer): probes and Prometheus send `Authorization: Bearer`.
     // Liveness checks nothing but the process, so it answers while PostgreSQL is down; /readyz reports that.
-    app.get('/healthz', { config: { role: 'viewer', liveness: true }, schema: { hide: true } }, () => ({ status: 'ok' }));
+    app.get('/healthz', { config: { role: 'viewer', liveness: true }, schema: { hide: true, response: { 200: livenessSchema, ...errorResponses } } }, () => ({ status: 'ok' }));
 
-    app.get('/readyz', { config: { role: 'viewer' }, schema: { hide: true } }, async () => {
+    app.get('/readyz', { config: { role: 'viewer' }, schema: { hide: true, response: { 200: readinessSchema, ...errorResponses } } }, async () => {
       const checks = await Promise.allSettled([
         withTimeout('PostgreSQL', pool.query('SELECT 1'), 3_000),
         withTimeout('Kafka', deps.kafka.ping(), 5_000),
@@ -49,7 +51,7 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       return { status: 'ready' };
     });
 
-    app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true } }, async (_request, reply) => {
+    app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true, response: errorResponses } }, async (_request, reply) => {
       const text = await deps.metrics.registry.metrics();
       return reply.header('content-type', deps.metrics.registry.contentType).send(text);
     });
@@ -58,7 +60,11 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       '/api/v1/health',
       {
         config: { role: 'viewer' },
-        schema: { tags: ['health'], querystring: { type: 'object', properties: { minutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 } } } },
+        schema: {
+          tags: ['health'],
+          querystring: { type: 'object', properties: { minutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 } } },
+          response: { 200: pipelineHealthSchema, ...errorResponses },
+        },
       },
       async (request) => {
         const minutes = request.query.minutes ?? 60;

@@ -12,12 +12,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { envelopeHeaders, topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { InputError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
+import { errorResponses } from '@sluice/shared/api/error-body';
+import { ingestResponseSchema } from '@sluice/shared/api/ingest';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 import { isArrayBody, jsonBatchItems, ndjsonBatchItems, type BatchItem } from '@sluice/shared/json-batch';
+import { partitionKeyOf } from '@sluice/shared/partition-key';
 import { recordId } from '@sluice/shared/record-id';
-import type { ServerDeps } from '../server.ts';
+import type { ServerDeps } from '../server-deps.ts';
 
 export const INGEST_AGENT_ID = 'control-plane';
 export const INGEST_SOURCE_ID = 'ingest-api';
@@ -26,14 +29,6 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.-]{1,200}$/;
 export type IngestItemResult =
   | { index: number; status: 'accepted'; id: string }
   | { index: number; status: 'rejected'; reason: string };
-
-
-function partitionKeyOf(payload: unknown, field: string | undefined): string | undefined {
-  if (field === undefined || typeof payload !== 'object' || payload === null) return undefined;
-  const value = (payload as Record<string, unknown>)[field];
-  if (typeof value === 'string') return value;
-  return value === undefined || value === null ? undefined : JSON.stringify(value);
-}
 
 export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (app) => {
@@ -59,6 +54,7 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['ingest'],
           params: { type: 'object', required: ['dataset'], properties: { dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' } } },
           headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY.source } } },
+          response: { 200: ingestResponseSchema, ...errorResponses },
         },
       },
       async (request) => {
@@ -108,12 +104,7 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
             topic: topicForDataset(dataset.spec.name, deps.topicPrefix),
             key: partitionKeyOf(item.value, dataset.spec.partitionKey) ?? id,
             value,
-            headers: {
-              [KAFKA_HEADERS.dataset]: dataset.spec.name,
-              [KAFKA_HEADERS.schemaVersion]: String(dataset.version),
-              [KAFKA_HEADERS.agentId]: INGEST_AGENT_ID,
-              [KAFKA_HEADERS.contentType]: CONTENT_TYPES.envelope,
-            },
+            headers: envelopeHeaders(dataset.spec.name, INGEST_AGENT_ID, dataset.version),
           });
           results.push({ index, status: 'accepted', id });
         });

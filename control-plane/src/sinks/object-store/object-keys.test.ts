@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batch, dataset, envelope } from '../testing/fixtures.ts';
+import { batch, dataset, envelope } from '../../../test/support/sink-fixtures.ts';
 import { fnv1a, hashBucket, leaveOut, padOffset, segmentBatch, timePartition } from './object-keys.ts';
 import { isPermanentS3Error } from './s3-errors.ts';
 

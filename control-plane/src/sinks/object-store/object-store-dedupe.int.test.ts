@@ -4,17 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '@sluice/shared/envelope';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
+import { loadConfig } from '../../config.ts';
 import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
+import { objectStoreSinkConfig } from '../registry.ts';
 import type { SinkBatch } from '../sink.ts';
-import { batch, dataset, envelope, uniqueSuffix } from '../testing/fixtures.ts';
-import { startTcpProxy, type TcpProxy } from '../testing/tcp-proxy.ts';
+import { batch, dataset, envelope, uniqueSuffix } from '../../../test/support/sink-fixtures.ts';
+import { objectStoreUnderTest } from '../../../test/support/object-store-under-test.ts';
+import { describeSinkConformance } from '../../../test/support/sink-conformance.ts';
+import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.ts';
 import { IdLedger, type IdLedgerOptions } from './id-ledger.ts';
-import { createS3Client, ObjectStoreSink, objectStoreConfigFromEnv, type ObjectStoreSinkConfig } from './object-store-sink.ts';
+import { createS3Client, ObjectStoreSink, type ObjectStoreSinkConfig } from './object-store-sink.ts';
 
 const stack = loadStackEnv();
 const schema = `os_dedupe_${uniqueSuffix()}`;
-const config = { ...objectStoreConfigFromEnv(), bucket: `dedupe-test-${uniqueSuffix()}` };
+const config = { ...objectStoreSinkConfig(loadConfig()), bucket: `dedupe-test-${uniqueSuffix()}` };
 const client = createS3Client(config);
 const logger = createLogger('object-store-dedupe-test', { level: 'warn' });
 let pool: pg.Pool;
@@ -247,4 +251,10 @@ describe('ObjectStoreSink with its id ledger, against the real MinIO and Postgre
     expect((await sink.write(at(old, 5000n, 'sluice.orders', 1))).kind).toBe('ok');
     expect(await storedIds(name)).toEqual(['fresh', 'o1', 'o1', 'o2', 'o2', 'o3', 'o3']);
   });
+});
+
+// The sink as production builds it, with its ledger in this file's schema.
+describeSinkConformance('object-store with its id ledger', {
+  store: { host: new URL(config.endpoint).hostname, port: Number(new URL(config.endpoint).port) },
+  create: (via) => Promise.resolve(objectStoreUnderTest(config, via, () => new IdLedger({ pool: createPool(stack.pgUrl, schema, 4), ownsPool: true, logger }))),
 });

@@ -25,8 +25,8 @@ export interface ObjectStoreSinkConfig {
   accessKey: string;
   secretKey: string;
   region?: string;
-  /** Default `sluice`. */
-  bucket?: string;
+  /** Created if missing. The operator's setting and its default live in config.ts. */
+  bucket: string;
   /** Segments of one batch uploaded at once. Default 4. */
   uploadConcurrency?: number;
   /**
@@ -39,17 +39,7 @@ export interface ObjectStoreSinkConfig {
   logger?: Logger;
 }
 
-export function objectStoreConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ObjectStoreSinkConfig {
-  return {
-    endpoint: env.SLUICE_S3_ENDPOINT ?? 'http://127.0.0.1:9000',
-    accessKey: env.SLUICE_S3_ACCESS_KEY ?? 'sluice',
-    secretKey: env.SLUICE_S3_SECRET_KEY ?? 'sluice-dev-secret',
-    bucket: env.SLUICE_S3_BUCKET ?? 'sluice',
-    ...(env.SLUICE_S3_REGION ? { region: env.SLUICE_S3_REGION } : {}),
-  };
-}
-
-export function createS3Client(config: ObjectStoreSinkConfig): Client {
+export function createS3Client(config: Pick<ObjectStoreSinkConfig, 'endpoint' | 'accessKey' | 'secretKey' | 'region'>): Client {
   const url = new URL(config.endpoint);
   const useSSL = url.protocol === 'https:';
   return new Client({
@@ -78,7 +68,7 @@ export class ObjectStoreSink implements Sink {
   #closed = false;
 
   constructor(config: ObjectStoreSinkConfig) {
-    this.bucket = config.bucket ?? 'sluice';
+    this.bucket = config.bucket;
     this.#client = createS3Client(config);
     this.#logger = config.logger ?? createLogger('object-store-sink');
     this.#concurrency = config.uploadConcurrency ?? 4;

@@ -25,8 +25,8 @@ import { classifyPgError, describePgError, sqlState } from './pg-errors.ts';
 
 export interface PostgresSinkConfig {
   connectionString: string;
-  /** Schema holding the data tables. Default `sluice_data`. */
-  schema?: string;
+  /** Schema holding the data tables. The operator's setting and its default live in config.ts. */
+  schema: string;
   /** Pool size; each write holds one connection for its transaction. Default 4. */
   poolSize?: number;
   /** How long to wait for a connection before calling the database unavailable. Default 5 s. */
@@ -34,13 +34,6 @@ export interface PostgresSinkConfig {
   /** Server-side limit per statement. Default 120 s. */
   statementTimeoutMs?: number;
   logger?: Logger;
-}
-
-export function postgresSinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env): PostgresSinkConfig {
-  return {
-    connectionString: env.SLUICE_PG_URL ?? 'postgres://sluice:sluice@127.0.0.1:55432/sluice',
-    schema: env.SLUICE_PG_DATA_SCHEMA ?? 'sluice_data',
-  };
 }
 
 /** A prepared table: where it is and the typed columns (with the type the table really has) to fill. */
@@ -71,7 +64,7 @@ export class PostgresSink implements Sink {
   #closed = false;
 
   constructor(config: PostgresSinkConfig) {
-    this.#schema = config.schema ?? 'sluice_data';
+    this.#schema = config.schema;
     if (!SCHEMA_NAME.test(this.#schema)) throw new TypeError(`invalid PostgreSQL schema name ${JSON.stringify(this.#schema)}`);
     this.#logger = config.logger ?? createLogger('postgres-sink');
     this.#pool = new pg.Pool({

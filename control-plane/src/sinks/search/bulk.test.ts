@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { batch, dataset, envelope } from '../testing/fixtures.ts';
+import { batch, dataset, envelope } from '../../../test/support/sink-fixtures.ts';
 import { bulkBodies, bulkItem, classifyBulkResponse, classifyItem } from './bulk.ts';
 import { dailyIndex, fieldMapping, indexTemplate } from './index-template.ts';
 import { SearchSink } from './search-sink.ts';

@@ -35,21 +35,6 @@ export interface SearchSinkConfig {
   logger?: Logger;
 }
 
-export function searchSinkConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SearchSinkConfig {
-  const replicas = env.SLUICE_SEARCH_REPLICAS;
-  const refresh = env.SLUICE_SEARCH_REFRESH_INTERVAL;
-  const template: TemplateOptions = {
-    ...(replicas !== undefined && replicas !== '' ? { replicas: Number(replicas) } : {}),
-    ...(refresh !== undefined && refresh !== '' ? { refreshInterval: refresh } : {}),
-  };
-  return {
-    url: env.SLUICE_SEARCH_URL ?? 'http://127.0.0.1:9200',
-    ...(env.SLUICE_SEARCH_USERNAME ? { username: env.SLUICE_SEARCH_USERNAME, password: env.SLUICE_SEARCH_PASSWORD ?? '' } : {}),
-    ...(env.SLUICE_SEARCH_API_KEY ? { apiKey: env.SLUICE_SEARCH_API_KEY } : {}),
-    template,
-  };
-}
-
 /** The engine answered with a status that says "not now" (or did not answer at all). */
 class SearchUnavailable extends Error {
   readonly retryAfterMs: number | undefined;

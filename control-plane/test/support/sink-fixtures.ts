@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DatasetSpec, DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
-import type { SinkBatch, SinkRecord } from '../sink.ts';
+import type { SinkBatch, SinkRecord } from '../../src/sinks/sink.ts';
 
 export function uniqueSuffix(): string {
   return randomBytes(4).toString('hex');

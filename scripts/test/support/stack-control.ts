@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-export const STACK_SH = fileURLToPath(new URL('../stack.sh', import.meta.url));
+export const STACK_SH = fileURLToPath(new URL('../../stack.sh', import.meta.url));
 
 /** A name no other test run uses, so each test owns its topic / schema / bucket / index. */
 export function uniqueName(prefix: string): string {

@@ -10,7 +10,7 @@ import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 
 export const brokers = loadStackEnv().kafkaBrokers;
-const BIN = path.join(import.meta.dirname, '../bin/sluice-agent.js');
+const BIN = path.join(import.meta.dirname, '../../bin/sluice-agent.js');
 
 export interface TestAgentSetup {
   dir: string;
