@@ -6,13 +6,9 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { ConsumerLoop } from '../src/consumer/consumer-loop.ts';
-import type { DeadLetters, DlqEntry } from '../src/consumer/dead-letters.ts';
-import { Pipeline, type PipelineOptions } from '../src/consumer/pipeline.ts';
-import { SinkRegistry } from '../src/sinks/registry.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import type { PipelineOptions } from '../src/consumer/pipeline.ts';
 import { FakeKafka } from './support/fake-kafka.ts';
-import { MemorySink } from './support/memory-sink.ts';
+import { memoryPipeline } from './support/memory-pipeline.ts';
 import { envelope, message } from './support/messages.ts';
 
 // The consumer's waits on a manual clock: what it waits for is asserted, then time is moved, so nothing here
@@ -24,14 +20,6 @@ const datasets = new Map<string, DatasetVersion>([
   ['healthy', { spec: { name: 'healthy', sinks: { postgres: { enabled: true } } }, version: 1, schema: { type: 'object' } }],
 ]);
 
-class MemoryDeadLetters implements DeadLetters {
-  readonly entries: DlqEntry[] = [];
-  write(entries: readonly DlqEntry[]): Promise<void> {
-    this.entries.push(...entries);
-    return Promise.resolve();
-  }
-}
-
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -39,26 +27,7 @@ afterEach(async () => {
 });
 
 function setup(clock: ManualClock, options: Partial<PipelineOptions> = {}) {
-  const pg = new MemorySink('postgres');
-  const search = new MemorySink('search');
-  const dlq = new MemoryDeadLetters();
-  const metrics = new ControlPlaneMetrics();
-  const shutdown = new AbortController();
-  const pipeline = new Pipeline({
-    datasets: { latest: (name) => Promise.resolve(datasets.get(name)) },
-    validators: new ValidatorCache(),
-    sinks: new SinkRegistry().register('postgres', pg).register('search', search),
-    deadLetters: dlq,
-    metrics,
-    logger,
-    retry: { minDelayMs: 1_000, maxDelayMs: 1_000 },
-    breaker: { resetTimeoutMs: 0 },
-    signal: shutdown.signal,
-    clock,
-    ...options,
-  });
-  cleanup.push(() => pipeline.close(), () => shutdown.abort());
-  return { pipeline, pg, search, dlq, metrics };
+  return memoryPipeline(datasets, { retry: { minDelayMs: 1_000, maxDelayMs: 1_000 }, breaker: { resetTimeoutMs: 0 }, clock, ...options }, (...steps) => cleanup.push(...steps));
 }
 
 const records = (ds: string, n: number) => Array.from({ length: n }, (_, i) => message(envelope(ds, `${ds}-${i}`, { i }), { topic: `sluice.${ds}`, partition: 0, offset: BigInt(i) }));

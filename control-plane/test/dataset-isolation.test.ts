@@ -8,13 +8,10 @@ import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { ConsumerLoop } from '../src/consumer/consumer-loop.ts';
 import { PartitionOffsets } from '../src/consumer/partition-offsets.ts';
-import type { DeadLetters, DlqEntry } from '../src/consumer/dead-letters.ts';
-import { Pipeline, type PipelineOptions } from '../src/consumer/pipeline.ts';
-import { SinkRegistry } from '../src/sinks/registry.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { type Pipeline, type PipelineOptions } from '../src/consumer/pipeline.ts';
+import { type ControlPlaneMetrics } from '../src/metrics/metrics.ts';
 import { FakeKafka } from './support/fake-kafka.ts';
-import { MemorySink } from './support/memory-sink.ts';
+import { memoryPipeline } from './support/memory-pipeline.ts';
 import { envelope, message } from './support/messages.ts';
 
 const logger = createLogger('test', { level: 'silent' });
@@ -26,14 +23,6 @@ const datasets = new Map([
   ['searched', dataset('searched', { search: { enabled: true } })],
 ]);
 
-class MemoryDeadLetters implements DeadLetters {
-  readonly entries: DlqEntry[] = [];
-  write(entries: readonly DlqEntry[]): Promise<void> {
-    this.entries.push(...entries);
-    return Promise.resolve();
-  }
-}
-
 let cleanup: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanup.reverse()) await c();
@@ -41,26 +30,7 @@ afterEach(async () => {
 });
 
 function setup(options: Partial<PipelineOptions> = {}) {
-  const pg = new MemorySink('postgres');
-  const search = new MemorySink('search');
-  const dlq = new MemoryDeadLetters();
-  const metrics = new ControlPlaneMetrics();
-  const shutdown = new AbortController();
-  const pipeline = new Pipeline({
-    datasets: { latest: (name) => Promise.resolve(datasets.get(name)) },
-    validators: new ValidatorCache(),
-    sinks: new SinkRegistry().register('postgres', pg).register('search', search),
-    deadLetters: dlq,
-    metrics,
-    logger,
-    retry: { minDelayMs: 2, maxDelayMs: 10 },
-    breaker: { resetTimeoutMs: 30 },
-    unclassified: { attempts: 3, windowMs: 40 },
-    signal: shutdown.signal,
-    ...options,
-  });
-  cleanup.push(() => pipeline.close(), () => shutdown.abort());
-  return { pipeline, pg, search, dlq, metrics };
+  return memoryPipeline(datasets, { retry: { minDelayMs: 2, maxDelayMs: 10 }, breaker: { resetTimeoutMs: 30 }, unclassified: { attempts: 3, windowMs: 40 }, ...options }, (...steps) => cleanup.push(...steps));
 }
 
 /** `n` records of a dataset on its topic, ids `<ds>-<partition>-<from + i>`. */
