@@ -19,6 +19,10 @@ const bans = {
   rendererNode: { group: [...nodeBuiltins, 'electron', '@sluice/shared/node/*'], message: 'The renderer never imports Node; talk to the preload bridge or the REST API.' },
   testSupport: { regex: String.raw`(^|/)(test/support|node/testing)/|^\./testing/|^@sluice/shared/node/testing/`, message: 'Code that ships never imports test support (test/support/, shared/node/testing/).' },
   mainOrPreload: { regex: String.raw`^(\.\./)+(main|preload)(/|$)|^@sluice/desktop/(main|preload)/`, message: 'The renderer never imports main or preload: it talks to them through the typed IPC bridge (common/ipc.ts).' },
+  sharedNode: { regex: String.raw`(^|/)shared/node/`, message: 'The renderer and common/ run in the page: shared/src only, never the Node half of shared.' },
+  renderer: { regex: String.raw`^(\.\./)+renderer(/|$)|^@sluice/desktop/renderer/`, message: 'Main and preload never import the renderer: the page is untrusted; they meet only through common/ipc.ts.' },
+  electron: { group: ['electron', 'electron/*'], message: 'Only main/electron-platform.ts (and the preload) import Electron; the rest of main/ stays testable in plain Node.' },
+  desktopApps: { regex: String.raw`^(\.\./)+(main|preload|renderer)(/|$)`, message: 'common/ is the contract between the desktop layers: it imports none of them.' },
 };
 /** Production code of a layer: its tests may wire real neighbours together (a runtime context for a source). */
 const notTests = ['**/*.test.ts', '**/*.int.test.ts', '**/*.e2e.test.ts'];
@@ -50,7 +54,13 @@ export default tseslint.config(
   layer(['control-plane/**/*.ts'], [bans.agent]),
   layer(['control-plane/src/**/*.ts'], [bans.agent, bans.testSupport], notTests),
   layer(['control-plane/src/sinks/**/*.ts'], [bans.agent, bans.consumerOrHttp, bans.testSupport], notTests),
-  layer(['desktop/src/renderer/**/*.{ts,tsx}'], [bans.rendererNode, bans.mainOrPreload, bans.agent, bans.controlPlane]),
+  // The console (VS Code's layering table, in small): the page imports shared/src and common/ only; main never
+  // imports the page; Electron itself stays behind one module of main/ and the preload.
+  layer(['desktop/src/renderer/**/*.{ts,tsx}'], [bans.rendererNode, bans.sharedNode, bans.mainOrPreload, bans.agent, bans.controlPlane, bans.testSupport]),
+  layer(['desktop/src/common/**/*.ts'], [bans.rendererNode, bans.sharedNode, bans.desktopApps, bans.agent, bans.controlPlane, bans.testSupport]),
+  layer(['desktop/src/preload/**/*.ts'], [bans.node, bans.renderer, bans.agent, bans.controlPlane, bans.testSupport], notTests),
+  layer(['desktop/src/main/**/*.ts'], [bans.electron, bans.renderer, bans.agent, bans.controlPlane, bans.testSupport], [...notTests, 'desktop/src/main/electron-platform.ts']),
+  layer(['desktop/src/main/electron-platform.ts'], [bans.renderer, bans.agent, bans.controlPlane, bans.testSupport]),
   {
     files: ['**/*.test.ts', '**/*.int.test.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off', '@typescript-eslint/unbound-method': 'off', '@typescript-eslint/require-await': 'off' },

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What `npm start` runs (scripts/sluice.sh has put Node 24 on PATH): installs what is missing, brings the
-# native stack up, then runs the control plane API, the consumer and a local agent watching ./drop and ./logs
-# in the foreground until Ctrl-C. The stack keeps running afterwards (`npm run stack -- down` stops it).
+# native stack up, then runs the control plane API, the consumer and a local fleet-managed agent in the
+# foreground until Ctrl-C: the agent is enrolled on the first start, and policy `default`
+# (deploy/policies/default.yaml) gives it the pipeline that watches ./drop and ./logs. The stack keeps running
+# afterwards (`npm run stack -- down` stops it).
 set -euo pipefail
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$SCRIPTS_DIR")"
@@ -87,6 +89,8 @@ wait_http() {
 }
 
 CP_URL="$SLUICE_CONTROL_PLANE_URL"
+# The operator console; the control plane serves this build at /console (docs/console.md).
+node node_modules/vite/bin/vite.js build --config desktop/vite.config.ts --logLevel warn || die "building the console failed (npm run build:console)"
 launch control-plane node control-plane/bin/sluice-control-plane.js serve
 wait_http control-plane "$CP_URL/healthz" "$METRICS_KEY_FILE"
 
@@ -110,7 +114,13 @@ export SLUICE_CONSUMER_METRICS_PORT="${SLUICE_CONSUMER_METRICS_PORT:-9464}"
 CONSUMER_URL="http://127.0.0.1:$SLUICE_CONSUMER_METRICS_PORT"
 launch consumer node control-plane/bin/sluice-control-plane.js consume
 wait_http consumer "$CONSUMER_URL/healthz" "$METRICS_KEY_FILE"
-launch agent node agent/bin/sluice-agent.js run --config agent/examples/agent.yaml
+# The local agent is fleet-managed: policy `default` (every agent) gets the example's sources as its first
+# revision, and the agent is enrolled once (its identity stays in .data/fleet-agent/fleet). Both steps leave
+# what exists alone, so revisions an operator published since are kept. The enrollment token is one-use.
+AGENT_CONFIG=agent/examples/fleet-agent.yaml
+node scripts/fleet-bootstrap.ts --url "$CP_URL" --config "$AGENT_CONFIG" --policy deploy/policies/default.yaml --name local-dev ||
+  die "making the local agent fleet-managed failed (see above)"
+launch agent node agent/bin/sluice-agent.js run --config "$AGENT_CONFIG"
 wait_http agent "http://$SLUICE_AGENT_HTTP/healthz" "$AGENT_TOKEN_FILE"
 
 cat <<EOF
@@ -123,6 +133,9 @@ Sluice is running.
   consumer            $CONSUMER_URL/metrics   /healthz   (same viewer key)
   viewer key          in $METRICS_KEY_FILE   (what Prometheus scrapes the control plane and the consumer with)
   agent               http://$SLUICE_AGENT_HTTP/status   /metrics   /healthz   (token in $AGENT_TOKEN_FILE)
+  console             $CP_URL/console/   (log in as a control-plane user: npm run control-plane -- users create --admin --username NAME)
+  fleet               $CP_URL/api/v1/agents   /api/v1/policies/default/revisions   /api/v1/fleet/summary   (admin key)
+                      walk-through: docs/fleet-quickstart.md
   PostgreSQL          $SLUICE_PG_URL   (tables in schema sluice_data)
   OpenSearch          $SLUICE_SEARCH_URL/_cat/indices?v
   MinIO console       http://127.0.0.1:$SLUICE_S3_CONSOLE_PORT   (bucket sluice; user $SLUICE_S3_ACCESS_KEY, password in scripts/stack.env)

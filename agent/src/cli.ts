@@ -1,27 +1,50 @@
 /**
- * `sluice-agent run | validate | status`. Exit codes: 0 ok, 1 bad config (or, with `controlPlane` set, a
- * dataset it does not know) / failed status, 2 usage.
+ * `sluice-agent run | validate | status | enroll`. Exit codes: 0 ok, 1 bad config (or, with `controlPlane`
+ * set, a dataset it does not know) / failed status / refused enrollment, 2 usage. `run` is fleet-managed
+ * when the data dir holds fleet/identity.json (written by `enroll`), standalone otherwise.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createLogger } from '@sluice/shared/node/logger';
-import { ConfigError, loadConfigFile } from './config/load-config.ts';
+import type { Logger } from '@sluice/shared/node/logger';
+import { ConfigError, loadConfigFile, type LoadedConfig } from './config/load-config.ts';
 import { includeLinkProblems } from './config/include-links.ts';
 import { checkDatasets } from './control/dataset-check.ts';
+import { dataDirOf, enroll, EnrollError } from './control/enroll.ts';
+import { FleetAgent } from './control/fleet-agent.ts';
+import { IdentityFileError, identityFile, readIdentity } from './control/identity.ts';
 import { redact } from './config/redact.ts';
 import { Agent } from './runtime/agent.ts';
 
 const USAGE = `usage:
   sluice-agent run --config agent.yaml
   sluice-agent validate --config agent.yaml [--print]
-  sluice-agent status [--url http://127.0.0.1:8686] [--config agent.yaml] [--token T | env SLUICE_AGENT_TOKEN]`;
+  sluice-agent status [--url http://127.0.0.1:8686] [--config agent.yaml] [--token T | env SLUICE_AGENT_TOKEN]
+  sluice-agent enroll --config agent.yaml --url https://control-plane:8080 [--token sle_… | env SLUICE_ENROLL_TOKEN] [--ca ca.pem] [--name N] [--force]`;
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: { config?: string | undefined; url?: string | undefined; token?: string | undefined; print?: boolean | undefined };
+  let values: {
+    config?: string | undefined;
+    url?: string | undefined;
+    token?: string | undefined;
+    print?: boolean | undefined;
+    ca?: string | undefined;
+    name?: string | undefined;
+    force?: boolean | undefined;
+  };
   try {
     ({ values } = parseArgs({
       args: rest,
-      options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, token: { type: 'string' }, print: { type: 'boolean' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        print: { type: 'boolean' },
+        ca: { type: 'string' },
+        name: { type: 'string' },
+        force: { type: 'boolean' },
+      },
     }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
@@ -34,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       return run(values.config);
     case 'status':
       return status(values);
+    case 'enroll':
+      return enrollCommand(values);
     default:
       process.stderr.write(`${USAGE}\n`);
       return 2;
@@ -79,19 +104,66 @@ async function validate(file: string | undefined, print: boolean): Promise<numbe
   return 0;
 }
 
+async function enrollCommand(values: { config?: string | undefined; url?: string | undefined; token?: string | undefined; ca?: string | undefined; name?: string | undefined; force?: boolean | undefined }): Promise<number> {
+  // From the environment, the token stays off the command line other users see in `ps` (provisioning scripts).
+  const token = values.token ?? process.env.SLUICE_ENROLL_TOKEN;
+  if (!values.url || !token) {
+    process.stderr.write(`enroll needs --url and --token (or SLUICE_ENROLL_TOKEN)\n${USAGE}\n`);
+    return 2;
+  }
+  const loaded = load(values.config);
+  if (!loaded) return 1;
+  try {
+    const identity = await enroll({ loaded, url: values.url, token, caFile: values.ca, name: values.name, force: values.force ?? false });
+    process.stdout.write(`enrolled as ${identity.agentId} with ${identity.url}; identity in ${identityFile(dataDirOf(loaded))}\nstart it with: sluice-agent run --config ${values.config}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof EnrollError) {
+      process.stderr.write(`enroll failed: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+/** The standalone agent, or the fleet-managed one when the data dir holds an identity. */
+async function startAgent(file: string, loaded: LoadedConfig, log: Logger): Promise<{ agent: Agent; stop: () => Promise<void>; fleet: boolean } | undefined> {
+  const dataDir = dataDirOf(loaded);
+  if (existsSync(identityFile(dataDir))) {
+    try {
+      const identity = readIdentity(dataDir)!;
+      const fleet = await FleetAgent.start(loaded, identity, { log });
+      return { agent: fleet.agent, stop: () => fleet.stop(), fleet: true };
+    } catch (error) {
+      if (error instanceof ConfigError) process.stderr.write(`${file}: invalid config for a fleet-managed agent\n${error.message}\n`);
+      else if (error instanceof IdentityFileError) process.stderr.write(`${error.message}\n`);
+      else throw error;
+      return undefined;
+    }
+  }
+  if (loaded.config.agentId === undefined) {
+    process.stderr.write(`${file}: invalid config\nagentId: is required for a standalone agent (or enroll it: sluice-agent enroll --config ${file} --url … --token …)\n`);
+    return undefined;
+  }
+  const agent = new Agent(loaded, { log });
+  await agent.start();
+  return { agent, stop: () => agent.stop(), fleet: false };
+}
+
 async function run(file: string | undefined): Promise<number> {
   const loaded = load(file);
   if (!loaded) return 1;
   const log = createLogger('sluice-agent');
-  const agent = new Agent(loaded, { log });
-  await agent.start();
+  const started = await startAgent(file!, loaded, log);
+  if (!started) return 1;
+  const { agent } = started;
   return new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: string): void => {
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'draining and stopping');
-      agent.stop().then(
+      started.stop().then(
         () => resolve(0),
         (error: unknown) => {
           log.error({ err: error }, 'stop failed');
@@ -102,6 +174,10 @@ async function run(file: string | undefined): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGHUP', () => {
+      if (started.fleet) {
+        log.warn('SIGHUP: this agent is fleet-managed; its pipeline comes from the control plane, local settings change at the next restart');
+        return;
+      }
       try {
         const next = loadConfigFile(file!);
         agent.reload(next).catch((error: unknown) => log.error({ err: error }, 'reload failed; the previous config keeps running'));

@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
 import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
+import { timestampsAt } from '@sluice/shared/node/kafka-timestamps';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
 import { ApiKeyStore, isRole, ROLES } from './auth/api-keys.ts';
 import { loadConfig, type ControlPlaneConfig } from './config.ts';
@@ -15,10 +16,18 @@ import { DatasetStore } from './datasets/dataset-store.ts';
 import { ValidatorCache } from './datasets/validators.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
+import { ConsumerLagReader } from './health/consumer-lag.ts';
+import { fleetHealthFromConfig } from './health/fleet-health-services.ts';
+import { connectivityThresholds } from './fleet/connectivity.ts';
+import { createFleet } from './fleet/fleet-services.ts';
+import { createPolicyServices } from './fleet/policy-services.ts';
 import { buildServer } from './http/server.ts';
+import { loadTlsFiles } from './http/tls-files.ts';
 import { ControlPlaneMetrics } from './metrics/metrics.ts';
+import { createOperatorServices } from './operators/operator-services.ts';
+import { USERS_USAGE, usersCommand } from './operators/users-cli.ts';
 
-const USAGE = 'usage: sluice-control-plane serve | consume | migrate | create-api-key --role viewer|operator|admin [--name NAME]';
+const USAGE = `usage: sluice-control-plane serve | consume | migrate | create-api-key --role viewer|operator|admin [--name NAME]\n       ${USERS_USAGE}`;
 
 function onSignals(stop: () => Promise<void>, logger: Logger): void {
   let stopping = false;
@@ -44,6 +53,8 @@ async function prepareState(config: ControlPlaneConfig, logger: Logger): Promise
 }
 
 export async function serve(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  // Before anything else starts: a bad certificate should stop the process, not leave it half up.
+  const https = config.tls === undefined ? undefined : loadTlsFiles(config.tls);
   const pool = await prepareState(config, logger);
   const apiKeys = new ApiKeyStore(pool);
   if (config.adminKey !== undefined && (await apiKeys.bootstrapAdmin(config.adminKey))) logger.info('bootstrap admin key stored (hash only)');
@@ -52,8 +63,19 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
   const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-api' });
   const lagReader = new KafkaConsumer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-lag', groupId: config.groupId, topics: [] });
   const metrics = new ControlPlaneMetrics({ defaultMetrics: true, maxAgentLabels: config.maxAgentLabels });
+  const consumerLag = new ConsumerLagReader({
+    source: {
+      lag: async () => lagReader.lag(datasetTopics(await listTopics(config.kafkaBrokers), config.topicPrefix, config.dlqTopic)),
+      timestampsAt: (positions) => timestampsAt(config.kafkaBrokers, positions),
+    },
+  });
+  const policies = createPolicyServices(pool, { tickMs: config.rolloutTickMs, logger, onRollback: (reason) => metrics.fleetRollbacks.inc({ reason }) });
+  const fleet = createFleet(pool, { logger, checkin: config.checkin, connectivity: connectivityThresholds(config.fleetHealth) });
+  await fleet.start();
   const app = await buildServer({
     pool,
+    policies,
+    fleet,
     datasets: new DatasetStore(pool, { prepare: (dataset) => sinks.registry.prepare(dataset) }),
     validators: new ValidatorCache(),
     apiKeys,
@@ -71,10 +93,17 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
     topicPrefix: config.topicPrefix,
     maxRecordBytes: config.maxRecordBytes,
     bodyLimitBytes: config.http.bodyLimitBytes,
-  });
+    operators: createOperatorServices(pool, config.operators, { secureCookies: https !== undefined }),
+    consoleOrigin: config.consoleOrigin,
+    consoleDir: config.consoleDir,
+    fleetHealth: fleetHealthFromConfig(config, pool, consumerLag),
+  }, { https });
   await app.listen({ host: config.http.host, port: config.http.port });
+  policies.start();
   onSignals(async () => {
+    await policies.close();
     await app.close();
+    await fleet.close();
     await Promise.allSettled([producer.close(), lagReader.close(), ...sinks.registry.all().map((s) => s.close())]);
     await pool.end();
   }, logger);
@@ -108,6 +137,16 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
         const created = await new ApiKeyStore(pool).create(values.role, values.name ?? `${values.role} key`);
         // The only time the key is shown: stdout, for the operator to store.
         process.stdout.write(`${JSON.stringify(created)}\n`);
+      } finally {
+        await pool.end();
+      }
+      return;
+    }
+    case 'users': {
+      const pool = await prepareState(config, logger);
+      try {
+        const user = await usersCommand(rest, pool);
+        process.stdout.write(`${JSON.stringify(user)}\n`);
       } finally {
         await pool.end();
       }

@@ -6,6 +6,10 @@
  * scripts/stack.env is never read here: `npm start` and the tests put it into the environment.
  */
 import { DEFAULT_TOPIC_PREFIX, DLQ_TOPIC } from '@sluice/shared/envelope';
+import { CHECKIN_MAX_WAIT_SECONDS } from '@sluice/shared/fleet/checkin';
+import { DEFAULT_CHECKIN_SETTINGS, type CheckinSettings } from './fleet/checkin-settings.ts';
+import { DEFAULT_CONNECTIVITY } from '@sluice/shared/api/fleet-agents';
+import { DEFAULT_OPERATOR_SETTINGS as OPS, type OperatorSettings } from './operators/operator-services.ts';
 
 export interface ControlPlaneConfig {
   pgUrl: string;
@@ -40,6 +44,30 @@ export interface ControlPlaneConfig {
   adminKey: string | undefined;
   /** Bootstrap viewer key for Prometheus and health probes: its hash is stored on every start. */
   metricsKey: string | undefined;
+  /** PEM files `serve` listens with (https) when set; unset means plain http (e.g. behind a TLS-terminating proxy). */
+  tls: TlsFiles | undefined;
+  /** Agent check-ins (SLUICE_CHECKIN_*; fleet/fleet-services.ts has the meanings and defaults). */
+  checkin: CheckinSettings;
+  /** Token lifetimes, key rotation and login lockout (operators/operator-services.ts has each variable). */
+  operators: OperatorSettings;
+  /**
+   * Agents, fleet summary and ledger: an agent is stale after SLUICE_AGENT_STALE_SECONDS without a check-in
+   * and offline after SLUICE_AGENT_OFFLINE_SECONDS (fleet/connectivity.ts); a ledger minute settles
+   * SLUICE_LEDGER_SETTLE_SECONDS after it ends (until then records not yet in the stores count as in flight,
+   * after it as missing).
+   */
+  fleetHealth: { agentStaleSeconds: number; agentOfflineSeconds: number; ledgerSettleSeconds: number };
+  /** The console's origin (SLUICE_CONSOLE_ORIGIN, e.g. https://console.example.com): the one origin CORS allows. */
+  consoleOrigin: string | undefined;
+  /** The console's build served at /console (SLUICE_CONSOLE_DIR); unset: the checkout's desktop/dist/renderer. */
+  consoleDir: string | undefined;
+  /** SLUICE_ROLLOUT_TICK_MS: how often `serve` steps running rollouts (gates, waves, rollbacks). */
+  rolloutTickMs: number;
+}
+
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
 }
 
 /** The search engine and how the sink creates its daily indices; unset options leave the engine's defaults. */
@@ -119,6 +147,16 @@ function ident(env: NodeJS.ProcessEnv, key: string, fallback: string): string {
   return value;
 }
 
+/** Both files or neither: a certificate without its key (or the reverse) would silently serve plain http. */
+function tls(env: NodeJS.ProcessEnv): TlsFiles | undefined {
+  const certFile = optional(env, 'SLUICE_TLS_CERT_FILE');
+  const keyFile = optional(env, 'SLUICE_TLS_KEY_FILE');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new Error('SLUICE_TLS_CERT_FILE must be set when SLUICE_TLS_KEY_FILE is (https needs both the certificate and its key)');
+  if (keyFile === undefined) throw new Error('SLUICE_TLS_KEY_FILE must be set when SLUICE_TLS_CERT_FILE is (https needs both the certificate and its key)');
+  return { certFile, keyFile };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneConfig {
   const adminKey = env.SLUICE_ADMIN_KEY === '' ? undefined : env.SLUICE_ADMIN_KEY;
   const metricsKey = env.SLUICE_METRICS_KEY === '' ? undefined : env.SLUICE_METRICS_KEY;
@@ -166,5 +204,52 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     search: search(env),
     adminKey,
     metricsKey,
+    tls: tls(env),
+    checkin: {
+      maxWaitSeconds: Math.min(CHECKIN_MAX_WAIT_SECONDS, int(env, 'SLUICE_CHECKIN_MAX_WAIT_SECONDS', DEFAULT_CHECKIN_SETTINGS.maxWaitSeconds)),
+      intervalSeconds: Math.max(1, int(env, 'SLUICE_CHECKIN_INTERVAL_SECONDS', DEFAULT_CHECKIN_SETTINGS.intervalSeconds)),
+      flushMs: Math.max(10, int(env, 'SLUICE_CHECKIN_FLUSH_MS', DEFAULT_CHECKIN_SETTINGS.flushMs)),
+      historySeconds: int(env, 'SLUICE_CHECKIN_HISTORY_SECONDS', DEFAULT_CHECKIN_SETTINGS.historySeconds),
+      historyRows: Math.max(1, int(env, 'SLUICE_CHECKIN_HISTORY_ROWS', DEFAULT_CHECKIN_SETTINGS.historyRows)),
+    },
+    operators: {
+      jwtTtlSeconds: Math.max(30, int(env, 'SLUICE_JWT_TTL_SECONDS', OPS.jwtTtlSeconds)),
+      jwtSecret: optional(env, 'SLUICE_JWT_SECRET'),
+      jwtRotateDays: Math.max(1, int(env, 'SLUICE_JWT_ROTATE_DAYS', OPS.jwtRotateDays)),
+      refreshTtlSeconds: Math.max(60, int(env, 'SLUICE_REFRESH_TTL_SECONDS', OPS.refreshTtlSeconds)),
+      sessionMaxSeconds: Math.max(60, int(env, 'SLUICE_SESSION_MAX_SECONDS', OPS.sessionMaxSeconds)),
+      loginMaxFailures: Math.max(1, int(env, 'SLUICE_LOGIN_MAX_FAILURES', OPS.loginMaxFailures)),
+      loginLockoutSeconds: int(env, 'SLUICE_LOGIN_LOCKOUT_SECONDS', OPS.loginLockoutSeconds),
+      loginRatePerMinute: Math.max(1, int(env, 'SLUICE_LOGIN_RATE_PER_MINUTE', OPS.loginRatePerMinute)),
+    },
+    consoleOrigin: origin(env, 'SLUICE_CONSOLE_ORIGIN'),
+    consoleDir: optional(env, 'SLUICE_CONSOLE_DIR'),
+    rolloutTickMs: int(env, 'SLUICE_ROLLOUT_TICK_MS', 1000),
+    fleetHealth: fleetHealth(env),
   };
+}
+
+function fleetHealth(env: NodeJS.ProcessEnv): ControlPlaneConfig['fleetHealth'] {
+  const agentStaleSeconds = Math.max(1, int(env, 'SLUICE_AGENT_STALE_SECONDS', DEFAULT_CONNECTIVITY.staleSeconds));
+  const agentOfflineSeconds = int(env, 'SLUICE_AGENT_OFFLINE_SECONDS', DEFAULT_CONNECTIVITY.offlineSeconds);
+  if (agentOfflineSeconds < agentStaleSeconds) {
+    throw new Error(`SLUICE_AGENT_OFFLINE_SECONDS (${agentOfflineSeconds}) must be at least SLUICE_AGENT_STALE_SECONDS (${agentStaleSeconds})`);
+  }
+  return { agentStaleSeconds, agentOfflineSeconds, ledgerSettleSeconds: int(env, 'SLUICE_LEDGER_SETTLE_SECONDS', 120) };
+}
+
+/** An exact origin (scheme://host[:port]): CORS compares it byte for byte with the browser's Origin header. */
+function origin(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const value = optional(env, key);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${key} must be an origin such as https://console.example.com, got ${JSON.stringify(value)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== value.replace(/\/$/, '')) {
+    throw new Error(`${key} must be an origin such as https://console.example.com (scheme, host, optional port; no path), got ${JSON.stringify(value)}`);
+  }
+  return url.origin;
 }

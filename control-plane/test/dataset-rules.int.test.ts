@@ -1,13 +1,10 @@
 /* eslint-disable @typescript-eslint/no-unsafe-assignment -- vitest's asymmetric matchers (expect.stringContaining) are typed any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { createLogger } from '@sluice/shared/node/logger';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
-import { buildServer } from '../src/http/server.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { testServer } from './support/test-server.ts';
 import { freshState, suffix } from './support/state.ts';
 
 let app: FastifyInstance;
@@ -24,13 +21,9 @@ const name = (what: string): string => `${what}_${id}`;
 beforeAll(async () => {
   state = await freshState();
   await new ApiKeyStore(state.pool).bootstrapAdmin(adminKey);
-  app = await buildServer({
-    pool: state.pool,
+  app = (await testServer(state.pool, {
     datasets: new DatasetStore(state.pool),
-    validators: new ValidatorCache(),
     apiKeys: new ApiKeyStore(state.pool),
-    metrics: new ControlPlaneMetrics(),
-    logger: createLogger('dataset-rules-test', { level: 'silent' }),
     produce: (messages) => {
       produced.push(...messages);
       return Promise.resolve();
@@ -43,7 +36,7 @@ beforeAll(async () => {
     topicPrefix: `sluicetest${id}.`,
     maxRecordBytes: 1024 * 1024,
     bodyLimitBytes: 4 * 1024 * 1024,
-  });
+  })).app;
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 

@@ -6,14 +6,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
+import { KafkaProducer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { startConsumer, type RunningConsumer } from '../src/consumer/consumer-service.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
-import { buildServer } from '../src/http/server.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { testServer } from './support/test-server.ts';
 import { envelope } from './support/messages.ts';
 import { countRows, createTopics, envelopeMessage, testConfig, waitFor } from './support/harness.ts';
 import { freshState, stackEnv } from './support/state.ts';
@@ -38,20 +36,15 @@ beforeAll(async () => {
   const apiKeys = new ApiKeyStore(state.pool);
   await apiKeys.bootstrapAdmin(ADMIN);
   operator = (await apiKeys.create('operator', 'replay operator')).key;
-  app = await buildServer({
-    pool: state.pool,
+  app = (await testServer(state.pool, {
     datasets,
-    validators: new ValidatorCache(),
     apiKeys,
-    metrics: new ControlPlaneMetrics(),
-    logger: createLogger('dlq-api-test', { level: 'silent' }),
     produce: (m) => producer.send(m),
     produceOne: (m) => producer.sendOne(m),
-    kafka: { ping: async () => void (await listTopics(stackEnv.kafkaBrokers)), lag: () => Promise.resolve([]) },
     topicPrefix: config.topicPrefix,
     maxRecordBytes: 64 * 1024,
     bodyLimitBytes: 64 * 1024,
-  });
+  })).app;
   running = await startConsumer(config, createLogger('dlq-api-int', { level: 'warn' }));
 });
 

@@ -2,15 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
-import { createLogger } from '@sluice/shared/node/logger';
+import { KafkaConsumer, KafkaProducer } from '@sluice/shared/node/kafka';
 import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 import type { Envelope } from '@sluice/shared/envelope';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
-import { buildServer } from '../src/http/server.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { testServer } from './support/test-server.ts';
 import { MemorySink } from './support/memory-sink.ts';
 import { freshState, stackEnv, suffix } from './support/state.ts';
 
@@ -32,20 +29,15 @@ beforeAll(async () => {
   keys.viewer = (await apiKeys.create('viewer', 'v')).key;
   keys.operator = (await apiKeys.create('operator', 'o')).key;
   producer = new KafkaProducer({ brokers: stackEnv.kafkaBrokers, clientId: 'http-int-test' });
-  app = await buildServer({
-    pool,
+  app = (await testServer(pool, {
     datasets: new DatasetStore(pool, { prepare: async (d) => [{ sink: 'postgres', outcome: await prepared.prepare(d) }] }),
-    validators: new ValidatorCache(),
     apiKeys,
-    metrics: new ControlPlaneMetrics(),
-    logger: createLogger('http-test', { level: 'silent' }),
     produce: (m) => producer.send(m),
     produceOne: (m) => producer.sendOne(m),
-    kafka: { ping: async () => void (await listTopics(stackEnv.kafkaBrokers)), lag: () => Promise.resolve([]) },
     topicPrefix: prefix,
     maxRecordBytes: 4096,
     bodyLimitBytes: 64 * 1024,
-  });
+  })).app;
 });
 
 afterAll(async () => {

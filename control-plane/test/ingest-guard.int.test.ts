@@ -1,16 +1,13 @@
 /* eslint-disable @typescript-eslint/no-unsafe-assignment -- expect.stringMatching() is typed any; the assertions are what check the shape */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { KafkaProducer, listTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
-import { createLogger } from '@sluice/shared/node/logger';
+import { KafkaProducer, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { testTopicPrefix } from '@sluice/shared/node/testing/test-resources';
 import { CONTENT_TYPES, envelopeHeaders, type Envelope } from '@sluice/shared/envelope';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
 import { INGEST_AGENT_ID } from '../src/http/routes/ingest.ts';
-import { buildServer } from '../src/http/server.ts';
-import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { testServer } from './support/test-server.ts';
 import { freshState, stackEnv, suffix } from './support/state.ts';
 
 let app: FastifyInstance;
@@ -27,24 +24,19 @@ beforeAll(async () => {
   const apiKeys = new ApiKeyStore(state.pool);
   await apiKeys.bootstrapAdmin(adminKey);
   producer = new KafkaProducer({ brokers: stackEnv.kafkaBrokers, clientId: 'ingest-guard-test' });
-  app = await buildServer({
-    pool: state.pool,
+  app = (await testServer(state.pool, {
     datasets: new DatasetStore(state.pool),
-    validators: new ValidatorCache(),
     apiKeys,
-    metrics: new ControlPlaneMetrics(),
-    logger: createLogger('ingest-guard-test', { level: 'silent' }),
     // Really produced (the route's answer waits for Kafka's acks); kept here too, to look at what went out.
     produce: async (m) => {
       await producer.send(m);
       produced.push(...m);
     },
     produceOne: () => Promise.reject(new Error('not used')),
-    kafka: { ping: async () => void (await listTopics(stackEnv.kafkaBrokers)), lag: () => Promise.resolve([]) },
     topicPrefix: prefix,
     maxRecordBytes: 4096,
     bodyLimitBytes: 256 * 1024,
-  });
+  })).app;
   const created = await app.inject({
     method: 'POST',
     url: '/api/v1/datasets',

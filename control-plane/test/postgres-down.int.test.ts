@@ -10,15 +10,16 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listTopics } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { ValidatorCache } from '../src/datasets/validators.ts';
 import { createPool } from '../src/db/pool.ts';
-import { buildServer } from '../src/http/server.ts';
+import { testServer } from './support/test-server.ts';
 import { startMetricsServer, type MetricsServer } from '../src/metrics/metrics-server.ts';
 import { ControlPlaneMetrics } from '../src/metrics/metrics.ts';
+import { createOperatorServices } from '../src/operators/operator-services.ts';
+import { hashPassword } from '../src/operators/passwords.ts';
+import { withTransaction } from '../src/db/transaction.ts';
 import { freshState, stackEnv } from './support/state.ts';
 
 /** Forwards to PostgreSQL while open; `close()` closes the port itself (connections refused), `open()` reopens it. */
@@ -61,6 +62,7 @@ let consumerMetrics: MetricsServer;
 let now = Date.now();
 let viewerKey = '';
 let operatorKey = '';
+let accessToken = '';
 
 beforeAll(async () => {
   state = await freshState();
@@ -73,20 +75,18 @@ beforeAll(async () => {
   proxied = createPool(url.toString(), state.schema);
   const clock = { now: () => now };
   const metrics = new ControlPlaneMetrics({ defaultMetrics: true });
-  api = await buildServer({
-    pool: proxied,
+  api = (await testServer(proxied, {
     datasets: new DatasetStore(proxied),
-    validators: new ValidatorCache(),
     apiKeys: new ApiKeyStore(proxied, clock),
     metrics,
     logger,
     produce: () => Promise.resolve(),
     produceOne: (m) => Promise.resolve({ topic: m.topic, partition: 0, offset: 0n }),
-    kafka: { ping: async () => void (await listTopics(stackEnv.kafkaBrokers)), lag: () => Promise.resolve([]) },
     topicPrefix: 'sluicetest-pgdown.',
     maxRecordBytes: 4096,
     bodyLimitBytes: 64 * 1024,
-  });
+    operators: createOperatorServices(proxied, {}, clock),
+  })).app;
   await api.listen({ host: '127.0.0.1', port: 0 });
   apiUrl = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
   consumerMetrics = await startMetricsServer({ host: '127.0.0.1', port: 0, apiKeys: new ApiKeyStore(proxied, clock), metrics: new ControlPlaneMetrics({ defaultMetrics: true }), logger });
@@ -100,6 +100,10 @@ afterAll(async () => {
   await state?.drop();
 });
 
+async function createViewerUser(client: pg.ClientBase): Promise<void> {
+  await client.query("INSERT INTO users (username, role, password_hash) VALUES ('pgdown', 'viewer', $1)", [await hashPassword('pg down test password')]);
+}
+
 async function get(base: string, path: string, key?: string): Promise<{ status: number; retryAfter: string | null; body: string }> {
   const res = await fetch(`${base}${path}`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
@@ -111,6 +115,11 @@ describe('control plane with PostgreSQL down', () => {
     expect((await get(apiUrl, '/readyz', viewerKey)).status).toBe(200);
     expect((await get(apiUrl, '/api/v1/datasets', viewerKey)).status).toBe(200);
     expect((await get(consumerMetrics.url, '/metrics', viewerKey)).status).toBe(200);
+    // A user's access token is verified with signing keys held in memory, so it outlives the outage too.
+    await withTransaction(state.pool, (client) => createViewerUser(client));
+    const login = await fetch(`${apiUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'pgdown', password: 'pg down test password', client: 'token' }) });
+    accessToken = ((await login.json()) as { accessToken: string }).accessToken;
+    expect((await get(apiUrl, '/metrics', accessToken)).status).toBe(200);
 
     await proxy.close();
 
@@ -143,6 +152,8 @@ describe('control plane with PostgreSQL down', () => {
     expect([stale.status, stale.retryAfter]).toEqual([503, '5']);
     expect((await get(consumerMetrics.url, '/metrics', viewerKey)).status).toBe(503);
     expect((await get(apiUrl, '/healthz', viewerKey)).status).toBe(200);
+    // The signing keys could not be reloaded (30 s old), but the ones in hand still verify: no 503 for users.
+    expect((await get(apiUrl, '/metrics', accessToken)).status).toBe(200);
 
     // Back: everything answers again without a restart.
     await proxy.open();

@@ -156,12 +156,19 @@ export function renderAgentConfigDocs(): string {
     '',
     '## Agent settings',
     '',
+    'These settings are local to the machine: the agent reads them from its YAML only. A policy from the control plane',
+    'never carries them, so a pushed config can neither cut the agent off from the control plane nor widen the folders',
+    'it may read.',
+    '',
     table(rows({ ...root, properties: settings }, '')),
     '',
     '## Sources',
     '',
     describe(top.sources ?? {}),
     'Every source has a `type`, an `id` unique in the config and the `dataset` its records belong to.',
+    '',
+    'The sources are the pipeline. A standalone agent reads them from its YAML; a fleet-managed agent receives them from',
+    'its policy ([policies.md](policies.md)), checked by the same validator with the same defaults.',
   ];
   for (const source of sources) {
     const kind = String(source.properties?.type?.const);

@@ -11,6 +11,9 @@ deps_current() {
 }
 
 ensure_npm_deps() {
+  # The console's electron package would download its binary from GitHub, which these machines cannot reach;
+  # the renderer is built with Vite and tested in Chromium, and the app is packaged where Electron is available.
+  export ELECTRON_SKIP_BINARY_DOWNLOAD=1
   if deps_current; then
     say "node_modules is up to date with package-lock.json"
   elif [ -f package-lock.json ]; then

@@ -20,7 +20,7 @@ interface ComposeFile {
 }
 
 /** Secrets a process gets beyond the stack.env names; stack.env never holds them. */
-const SECRETS: Record<string, string[]> = { 'control-plane': ['SLUICE_METRICS_KEY'], consumer: [], agent: ['SLUICE_AGENT_TOKEN'] };
+const SECRETS: Record<string, string[]> = { 'control-plane': ['SLUICE_METRICS_KEY', 'SLUICE_ADMIN_KEY'], consumer: [], agent: ['SLUICE_AGENT_TOKEN'], 'fleet-bootstrap': ['SLUICE_ADMIN_KEY'] };
 
 const composePath = fileURLToPath(new URL('../../docker-compose.yml', import.meta.url));
 const compose = parse(readFileSync(composePath, 'utf8'), { merge: true }) as ComposeFile;
@@ -51,6 +51,7 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
         'consumer',
         'control-plane',
         'elasticsearch',
+        'fleet-bootstrap',
         'grafana',
         'kafka',
         'minio',
@@ -63,6 +64,8 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
     expect(compose.services['control-plane']?.command).toEqual(['sluice-control-plane', 'serve']);
     expect(compose.services.consumer?.command).toEqual(['sluice-control-plane', 'consume']);
     expect(compose.services.agent?.command?.slice(0, 2)).toEqual(['sluice-agent', 'run']);
+    // The agent is fleet-managed, as with `npm start`: enrolled by fleet-bootstrap before it runs.
+    expect(compose.services['fleet-bootstrap']?.command?.slice(0, 2)).toEqual(['node', 'scripts/fleet-bootstrap.ts']);
   });
 
   it('publishes the native stack ports', () => {

@@ -1,6 +1,7 @@
 /**
- * The one module that knows the Kafka client library (@platformatic/kafka). The agent's shipper, the control
- * plane's consumer and its ingest API use only what this file exports, so the client can be swapped here.
+ * The one module that knows the Kafka client library (@platformatic/kafka), with kafka-timestamps.ts (reading
+ * single messages' timestamps). The agent's shipper, the control plane's consumer and its ingest API use only
+ * what these files export, so the client can be swapped here.
  */
 import {
   Admin,
@@ -244,6 +245,8 @@ export interface PartitionLag {
   topic: string;
   partition: number;
   lag: bigint;
+  /** The next offset the group reads there (0 when it never committed one). */
+  committed: bigint;
 }
 
 /**
@@ -333,7 +336,7 @@ export class KafkaConsumer {
       const done = committed.get(topic) ?? [];
       offsets.forEach((end, partition) => {
         const at = done[partition] ?? -1n;
-        out.push({ topic, partition, lag: end - (at < 0n ? 0n : at) });
+        out.push({ topic, partition, lag: end - (at < 0n ? 0n : at), committed: at < 0n ? 0n : at });
       });
     }
     return out;

@@ -17,6 +17,14 @@ export const METRICS = {
   agentOutboxBytes: 'sluice_agent_outbox_bytes',
   agentOutboxOldestAge: 'sluice_agent_outbox_oldest_age_seconds',
   agentBreakerState: 'sluice_agent_breaker_state',
+  /** Control-plane fleet series (served by each `serve` process). */
+  fleetCheckins: 'sluice_fleet_checkins_total',
+  fleetCheckinLatency: 'sluice_fleet_checkin_seconds',
+  /** Agents by connectivity (online / stale / offline) or revoked, read from PostgreSQL at scrape time. */
+  fleetAgents: 'sluice_fleet_agents',
+  /** Rollouts by state, read from PostgreSQL at scrape time. */
+  fleetRollouts: 'sluice_fleet_rollouts',
+  fleetRollbacks: 'sluice_fleet_rollbacks_total',
 } as const;
 
 /**

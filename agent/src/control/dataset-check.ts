@@ -27,10 +27,10 @@ export interface DatasetCheck {
   warnings: string[];
 }
 
-/** Checks each distinct dataset once; undefined when the config names no control plane. */
+/** Checks each distinct dataset once; undefined when the config names no control plane API key to ask with. */
 export async function checkDatasets(config: AgentConfig, options: { signal?: AbortSignal } = {}): Promise<DatasetCheck | undefined> {
   const cp = config.controlPlane;
-  if (cp === undefined) return undefined;
+  if (cp?.apiKey === undefined) return undefined;
   const timeoutMs = cp.timeoutMs ?? 5000;
   const uses = new Map<string, string[]>();
   config.sources.forEach((source, i) => uses.set(source.dataset, [...(uses.get(source.dataset) ?? []), formatPath(['sources', i, 'dataset'])]));
@@ -99,7 +99,7 @@ export class DatasetWatch {
     clearTimeout(this.#timer);
     this.#running = this.#check().finally(() => {
       const cp = this.#config().controlPlane;
-      if (cp === undefined || this.#abort.signal.aborted) return;
+      if (cp?.apiKey === undefined || this.#abort.signal.aborted) return;
       this.#timer = setTimeout(() => this.recheck(), cp.datasetCheckIntervalMs ?? 300_000);
       this.#timer.unref();
     });

@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/shared/errors';
 import type { Checkpoint, OutboxMessage } from '../sources/source.ts';
 import { decodeFrame, encodeFrame, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
+import { frameLedger, ShippedLedger } from './shipped-ledger.ts';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
@@ -44,6 +45,8 @@ export interface OutboxFrame {
   records: number;
   bytes: number;
   messages: DecodedMessage[];
+  /** Its records per dataset and minute (shipped-ledger.ts), counted when it is acknowledged. */
+  ledger?: string;
 }
 
 export interface OutboxStats {
@@ -63,11 +66,13 @@ interface FrameRow {
   bytes: number;
   codec: Codec;
   body: Buffer;
+  ledger: string | null;
 }
 
 interface PendingFrame extends EncodedFrame {
   group: string | null;
   records: number;
+  ledger: string | null;
 }
 
 const DISK_FULL_RETRY_MS = 1000;
@@ -103,6 +108,9 @@ export class Outbox {
   readonly #totals: Database.Statement<[], { n: number; b: number }>;
   readonly #recordsThrough: Database.Statement<[number], { n: number }>;
   readonly #commitTx: (frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => number;
+  readonly #acknowledgeTx: (frames: readonly OutboxFrame[]) => number;
+  /** Records acknowledged by Kafka per dataset and minute. */
+  readonly ledger: ShippedLedger;
 
   constructor(options: OutboxOptions) {
     mkdirSync(path.dirname(options.file), { recursive: true });
@@ -132,14 +140,15 @@ export class Outbox {
         PRIMARY KEY (source_id, key)
       ) WITHOUT ROWID;
     `);
-    this.#insert = this.#db.prepare('INSERT INTO frames (grp, records, bytes, codec, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+    this.ledger = new ShippedLedger(this.#db);
+    this.#insert = this.#db.prepare('INSERT INTO frames (grp, records, bytes, codec, body, created_at, ledger) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.#upsertCheckpoint = this.#db.prepare(
       'INSERT INTO checkpoints (source_id, key, value) VALUES (?, ?, ?) ON CONFLICT (source_id, key) DO UPDATE SET value = excluded.value',
     );
     this.#deleteCheckpoint = this.#db.prepare('DELETE FROM checkpoints WHERE source_id = ? AND key = ?');
     this.#getCheckpoint = this.#db.prepare('SELECT value FROM checkpoints WHERE source_id = ? AND key = ?');
     this.#listCheckpoints = this.#db.prepare('SELECT key, value FROM checkpoints WHERE source_id = ?');
-    this.#readFrames = this.#db.prepare('SELECT seq, grp, records, bytes, codec, body FROM frames WHERE seq > ? ORDER BY seq');
+    this.#readFrames = this.#db.prepare('SELECT seq, grp, records, bytes, codec, body, ledger FROM frames WHERE seq > ? ORDER BY seq');
     this.#deleteRange = this.#db.prepare('DELETE FROM frames WHERE seq >= ? AND seq <= ?');
     this.#groupExists = this.#db.prepare('SELECT 1 AS one FROM frames WHERE grp = ? LIMIT 1');
     this.#oldest = this.#db.prepare('SELECT created_at FROM frames ORDER BY seq LIMIT 1');
@@ -148,12 +157,18 @@ export class Outbox {
     this.#commitTx = this.#db.transaction((frames: readonly PendingFrame[], checkpoints: readonly Checkpoint[]) => {
       const now = Date.now();
       let last = 0;
-      for (const f of frames) last = Number(this.#insert.run(f.group, f.records, f.payloadBytes, f.codec, f.body, now).lastInsertRowid);
+      for (const f of frames) last = Number(this.#insert.run(f.group, f.records, f.payloadBytes, f.codec, f.body, now, f.ledger).lastInsertRowid);
       for (const c of checkpoints) {
         if (c.value === null) this.#deleteCheckpoint.run(c.sourceId, c.key);
         else this.#upsertCheckpoint.run(c.sourceId, c.key, c.value);
       }
       return last;
+    });
+    // A frame leaves the outbox and enters the ledger in one step: counted exactly once.
+    this.#acknowledgeTx = this.#db.transaction((frames: readonly OutboxFrame[]) => {
+      const deleted = this.#deleteRange.run(frames[0]!.seq, frames[frames.length - 1]!.seq).changes;
+      this.ledger.add(frames.map((f) => f.ledger));
+      return deleted;
     });
     this.#migrateMessagesTable();
     const totals = this.#totals.get()!;
@@ -256,7 +271,14 @@ export class Outbox {
       if (out.length > 0 && (records + row.records > maxRecords || bytes + row.bytes > maxBytes)) break;
       records += row.records;
       bytes += row.bytes;
-      out.push({ seq: row.seq, ...(row.grp === null ? {} : { group: row.grp }), records: row.records, bytes: row.bytes, messages: decodeFrame(row.body, row.codec) });
+      out.push({
+        seq: row.seq,
+        ...(row.grp === null ? {} : { group: row.grp }),
+        records: row.records,
+        bytes: row.bytes,
+        messages: decodeFrame(row.body, row.codec),
+        ...(row.ledger === null ? {} : { ledger: row.ledger }),
+      });
       if (records >= maxRecords || bytes >= maxBytes) break;
     }
     return out;
@@ -270,9 +292,7 @@ export class Outbox {
   /** Deletes acknowledged frames (a contiguous seq range read by `read`), waking capacity and drained waiters. */
   acknowledge(frames: readonly OutboxFrame[]): void {
     if (frames.length === 0) return;
-    const first = frames[0]!.seq;
-    const last = frames[frames.length - 1]!.seq;
-    const deleted = this.#deleteRange.run(first, last).changes;
+    const deleted = this.#acknowledgeTx(frames);
     if (deleted !== frames.length) {
       // Only the shipper deletes, and only what it read: a mismatch means a bug, so recount from disk.
       const totals = this.#totals.get()!;
@@ -348,7 +368,7 @@ function toFrames(messages: readonly OutboxMessage[]): PendingFrame[] {
       (i > start && ((m.group ?? null) !== (messages[start]!.group ?? null) || i - start >= FRAME_MAX_RECORDS || bytes >= FRAME_MAX_BYTES));
     if (cut && i > start) {
       const slice = messages.slice(start, i);
-      frames.push({ ...encodeFrame(slice), group: slice[0]!.group ?? null, records: slice.length });
+      frames.push({ ...encodeFrame(slice), group: slice[0]!.group ?? null, records: slice.length, ledger: frameLedger(slice) });
       start = i;
       bytes = 0;
     }

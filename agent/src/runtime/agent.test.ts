@@ -60,7 +60,7 @@ describe('Agent', () => {
       baseDir: dir,
       file: path.join(dir, 'agent.yaml'),
     });
-    expect(result).toEqual({ started: ['b'], stopped: [], unchanged: ['a'] });
+    expect(result).toEqual({ started: ['b'], stopped: [], unchanged: ['a'], failed: [] });
     appendFileSync(path.join(dir, 'logs', 'a.log'), 'four\n');
     await waitFor(() => shipped.length === 5, { timeoutMs: 10_000, intervalMs: 20, what: 'lines after reload' });
     expect([...shipped].sort()).toEqual(['bee', 'four', 'one', 'three', 'two']);

@@ -1,7 +1,8 @@
 /**
  * The running agent: outbox + shipper + HTTP server + the configured sources.
  *
- *   start() → running ─ reload(config) → running (changed sources restarted, others untouched)
+ *   start() → running ─ reload(config) → running (changed sources restarted, others untouched; it answers
+ *                                       which sources failed to start)
  *                     └ stop(drain) → stopped: sources stop after their last commit, the shipper ships what it
  *                                     can within drainTimeoutMs, then the producer and the outbox close.
  *
@@ -45,6 +46,36 @@ export interface AgentOptions {
   createSender?: (events: SenderEvents) => MessageSender;
   /** Time for the shipper and every source (default: the system clock). */
   clock?: Clock;
+  /** More to show in /status (a fleet-managed agent's control state). */
+  extraStatus?: () => Record<string, unknown>;
+}
+
+/** What reload did; `failed` are sources that did not start (they stay listed, state `failed`). */
+export interface ReloadResult {
+  started: string[];
+  stopped: string[];
+  unchanged: string[];
+  failed: Array<{ id: string; reason: string }>;
+}
+
+/** One source as the fleet control code sees it (the check-in's health, the honest apply). */
+export interface SourceReport {
+  id: string;
+  type: string;
+  dataset: string;
+  state: SourceState['state'];
+  position?: string;
+  lastError?: { at: string; message: string };
+  /** It started and has committed records, or has been through what there was to read once. */
+  proven: boolean;
+  startError?: string;
+}
+
+/** Records per dataset since the process started (cumulative; never reset by a reload). */
+export interface DatasetTotals {
+  read: number;
+  committed: number;
+  shipped: number;
 }
 
 export class Agent {
@@ -57,6 +88,7 @@ export class Agent {
   #http: AgentHttpServer | undefined;
   #datasets: DatasetWatch | undefined;
   readonly #sources = new Map<string, RunningSource>();
+  readonly #totals = new Map<string, DatasetTotals>();
   #address: string | undefined;
   #startedAt = new Date().toISOString();
   #stopping = false;
@@ -71,6 +103,17 @@ export class Agent {
     return this.#loaded.config;
   }
 
+  /** Every record id embeds it: a config without one never starts (the CLI says so first). */
+  get agentId(): string {
+    const id = this.#loaded.config.agentId;
+    if (id === undefined) throw new Error('agentId is required');
+    return id;
+  }
+
+  get startedAt(): string {
+    return this.#startedAt;
+  }
+
   get outbox(): Outbox {
     if (!this.#outbox) throw new Error('agent not started');
     return this.#outbox;
@@ -83,6 +126,7 @@ export class Agent {
 
   async start(): Promise<void> {
     const config = this.config;
+    const agentId = this.agentId;
     const dataDir = path.resolve(this.#loaded.baseDir, config.dataDir);
     this.#outbox = new Outbox({ file: path.join(dataDir, 'outbox.db'), maxBytes: config.outbox.maxBytes, maxRows: config.outbox.maxRows, synchronous: config.outbox.synchronous });
     this.metrics.watchOutbox(this.#outbox);
@@ -99,7 +143,10 @@ export class Agent {
       log: this.#log.child({ component: 'shipper' }),
       clock: this.#options.clock,
       onShipped: (batch) => {
-        for (const [dataset, n] of countByDataset(batch)) this.metrics.recordsShipped.inc({ dataset }, n);
+        for (const [dataset, n] of countByDataset(batch)) {
+          this.metrics.recordsShipped.inc({ dataset }, n);
+          this.#totalsOf(dataset).shipped += n;
+        }
       },
       onResent: (batch, reason) => {
         for (const [dataset, n] of countByDataset(batch)) this.metrics.recordsResent.inc({ dataset, reason }, n);
@@ -118,11 +165,11 @@ export class Agent {
     for (const sourceConfig of config.sources) await this.#startSource(sourceConfig);
     this.#datasets = new DatasetWatch(() => this.config, this.#log.child({ component: 'dataset-check' }));
     this.#datasets.start();
-    this.#log.info({ agentId: config.agentId, http: this.#address, sources: config.sources.length, outboxRows: this.#outbox.stats().rows }, 'agent started');
+    this.#log.info({ agentId, http: this.#address, sources: config.sources.length, outboxRows: this.#outbox.stats().rows }, 'agent started');
   }
 
   /** Applies a new config: sources whose config changed or vanished stop (after their last commit), new ones start. */
-  async reload(next: LoadedConfig): Promise<{ started: string[]; stopped: string[]; unchanged: string[] }> {
+  async reload(next: LoadedConfig): Promise<ReloadResult> {
     const previous = this.config;
     // Sections the running outbox, producer and server were built from keep their old values until a restart.
     const effective: AgentConfig = { ...next.config };
@@ -156,13 +203,15 @@ export class Agent {
       stopped.push(id);
     }
     const started: string[] = [];
+    const failed: ReloadResult['failed'] = [];
     for (const sourceConfig of wanted.values()) {
-      await this.#startSource(sourceConfig);
-      started.push(sourceConfig.id);
+      const startError = await this.#startSource(sourceConfig);
+      if (startError === undefined) started.push(sourceConfig.id);
+      else failed.push({ id: sourceConfig.id, reason: startError });
     }
     this.#datasets?.recheck();
-    this.#log.info({ started, stopped, unchanged }, 'config reloaded');
-    return { started, stopped, unchanged };
+    this.#log.info({ started, stopped, unchanged, failed: failed.map((f) => f.id) }, 'config reloaded');
+    return { started, stopped, unchanged, failed };
   }
 
   async stop(drainTimeoutMs = this.config.shipper.drainTimeoutMs): Promise<void> {
@@ -178,6 +227,44 @@ export class Agent {
     this.#log.info({ outboxRowsLeft: left }, 'agent stopped');
   }
 
+  /** The sources as they are now, typed (status() is the redacted view for humans). */
+  sourceReports(): SourceReport[] {
+    return [...this.#sources.values()].map((r) => {
+      const own: SourceState = r.source ? r.source.status() : { state: 'failed' };
+      const state = r.ctx ? r.ctx.status(own) : own;
+      const lastError = state.lastError ?? r.lastError ?? (r.startError ? { at: this.#startedAt, message: r.startError } : undefined);
+      return {
+        id: r.config.id,
+        type: r.config.type,
+        dataset: r.config.dataset,
+        state: state.state,
+        ...(state.position ? { position: state.position } : {}),
+        ...(lastError ? { lastError } : {}),
+        proven: r.startError === undefined && (state.caughtUp === true || state.firstCommitAt !== undefined),
+        ...(r.startError === undefined ? {} : { startError: r.startError }),
+      };
+    });
+  }
+
+  /** The outbox's counts, zero before start and after stop. */
+  outboxStats(): { rows: number; bytes: number; oldestAgeSeconds: number } {
+    return this.#outbox && !this.#outbox.closed ? this.#outbox.stats() : { rows: 0, bytes: 0, oldestAgeSeconds: 0 };
+  }
+
+  /** Records read, committed and shipped per dataset since this process started. */
+  datasetTotals(): Map<string, Readonly<DatasetTotals>> {
+    return this.#totals;
+  }
+
+  #totalsOf(dataset: string): DatasetTotals {
+    let totals = this.#totals.get(dataset);
+    if (totals === undefined) {
+      totals = { read: 0, committed: 0, shipped: 0 };
+      this.#totals.set(dataset, totals);
+    }
+    return totals;
+  }
+
   status(): unknown {
     const sources = [...this.#sources.values()].map((r) => {
       const own: SourceState = r.source ? r.source.status() : { state: 'failed' };
@@ -188,6 +275,7 @@ export class Agent {
     });
     return redact({
       agentId: this.config.agentId,
+      ...this.#options.extraStatus?.(),
       startedAt: this.#startedAt,
       configFile: this.#loaded.file,
       sources,
@@ -204,7 +292,8 @@ export class Agent {
     return { ok: true };
   }
 
-  async #startSource(config: SourceConfig): Promise<void> {
+  /** Starts a source; answers why it failed to start, if it did (it stays listed as failed). */
+  async #startSource(config: SourceConfig): Promise<string | undefined> {
     const abort = new AbortController();
     const routes = this.#http!.scope();
     const running: RunningSource = { config, fingerprint: fingerprintOf(config), source: undefined, ctx: undefined, abort, routes, lastError: undefined, startError: undefined };
@@ -219,8 +308,9 @@ export class Agent {
       });
       running.source = source;
       const ctx = (running.ctx = createSourceContext({
-        agentId: this.config.agentId,
+        agentId: this.agentId,
         sourceId: config.id,
+        totals: this.#totalsOf(config.dataset),
         outbox: this.outbox,
         log,
         signal: abort.signal,
@@ -232,10 +322,12 @@ export class Agent {
       }));
       await source.start(ctx);
       log.info('source started');
+      return undefined;
     } catch (error) {
       running.startError = (error as Error).message;
       this.metrics.sourceErrors.inc({ source: config.id });
       log.error({ err: error }, 'source failed to start');
+      return running.startError;
     }
   }
 

@@ -42,7 +42,8 @@ describe('SourceContext backpressure', () => {
     outbox.acknowledge(outbox.read(0, 100, Number.MAX_SAFE_INTEGER));
     await waiting;
     expect(ctx.checkpoint('pos')).toBe('11');
-    expect(ctx.status({ state: 'running' })).toEqual({ state: 'running' });
+    // No longer paused; its first commit is on record (a fleet apply's proof that the source works).
+    expect(ctx.status({ state: 'running' })).toEqual({ state: 'running', firstCommitAt: expect.any(String) as unknown });
   });
 
   it('tryCommit() answers a full outbox at once, writing nothing and never reporting a pause', () => {

@@ -15,6 +15,8 @@ export interface SourceContextOptions {
   metrics: AgentMetrics;
   topicPrefix: string;
   partitionKey?: string | undefined;
+  /** The per-dataset counters of the source's dataset (the fleet check-in's health). */
+  totals?: { read: number; committed: number };
   /** Status hook: the last error of this source. */
   onError?: (message: string) => void;
   clock?: Clock;
@@ -34,6 +36,8 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
   const logged = new Set<string>();
   const read = metrics.recordsRead.labels({ source: sourceId });
   const committed = metrics.recordsCommitted.labels({ source: sourceId });
+  const totals = options.totals ?? { read: 0, committed: 0 };
+  let firstCommitAt: string | undefined;
   let paused: { since: string; reason: string } | undefined;
   let waiting = 0;
   const attempt = (messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], commitOptions?: { fsync?: boolean }): TryCommitResult => {
@@ -45,7 +49,11 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
       if (error instanceof OutboxFullError) return { committed: false, full: error.reason, message: error.message };
       throw error;
     }
-    if (messages.length > 0) committed.inc(messages.length);
+    if (messages.length > 0) {
+      committed.inc(messages.length);
+      totals.committed += messages.length;
+      firstCommitAt ??= new Date(clock.now()).toISOString();
+    }
     return { committed: true };
   };
   return {
@@ -55,10 +63,14 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
     clock,
     toMessage(envelope: Envelope, group?: string): OutboxMessage {
       read.inc();
+      totals.read++;
       return toMessage(envelope, messageOptions, group);
     },
     route: (dataset) => routeFor(dataset, options.agentId, messageOptions),
-    countRead: (records) => read.inc(records),
+    countRead: (records) => {
+      read.inc(records);
+      totals.read += records;
+    },
     async commit(messages, checkpoints, commitOptions): Promise<void> {
       let waited = false;
       try {
@@ -93,6 +105,9 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
         options.log.warn({ err: error, source: sourceId, ...context }, 'source error');
       }
     },
-    status: (state) => (paused === undefined ? state : { ...state, state: 'paused', paused }),
+    status: (state) => {
+      const withCommit = firstCommitAt === undefined ? state : { ...state, firstCommitAt };
+      return paused === undefined ? withCommit : { ...withCommit, state: 'paused', paused };
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { envelopeHeaders, topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { partitionKeyOf } from '@sluice/shared/partition-key';
+import { minuteOf } from '../outbox/shipped-ledger.ts';
 import type { MessageRoute, OutboxMessage } from '../sources/source.ts';
 
 export interface MessageOptions {
@@ -21,6 +22,7 @@ export function toMessage(envelope: Envelope, options: MessageOptions, group?: s
     key: partitionKey ?? envelope.id,
     value: JSON.stringify(envelope),
     headers: route.headers,
+    minute: minuteOf(envelope.ingestTime),
     ...(partitionKey === undefined ? {} : { keyed: true }),
     ...(group === undefined ? {} : { group }),
   };

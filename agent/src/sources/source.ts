@@ -6,6 +6,11 @@ import type { FrameMessage } from '../outbox/frame.ts';
 /** A message as a source commits it to the outbox: what a frame carries, plus its group. */
 export interface OutboxMessage extends FrameMessage {
   /**
+   * The whole minute (epoch ms) of the record's ingestTime, for the shipped-records ledger; absent on
+   * messages that are not records (blob chunks).
+   */
+  minute?: number;
+  /**
    * Groups messages that must all be acknowledged before the source may act (e.g. a dropped file's sha256:
    * the file moves to done/ only when its group is drained).
    */
@@ -40,6 +45,14 @@ export interface SourceState {
    * (`state` is then `paused`).
    */
   paused?: { since: string; reason: string };
+  /**
+   * Set by the source once it has been through what there was to read at least once (the first scan of its
+   * files or folder, the first complete poll; a push source once it listens), whether or not that found
+   * records. With `firstCommitAt` it tells a fleet apply that the source works (control/config-applier.ts).
+   */
+  caughtUp?: boolean;
+  /** Set by the runtime, never by a source: when this run of the source first committed records. */
+  firstCommitAt?: string;
 }
 
 /** What `tryCommit` did: committed, or refused because the outbox is over its bounds or the disk is full. */

@@ -21,7 +21,7 @@ describe('ApiKeyStore against PostgreSQL', () => {
     const rows = await state.pool.query<Record<string, unknown>>('SELECT * FROM api_keys WHERE id = $1', [created.id]);
     expect(JSON.stringify(rows.rows)).not.toContain(created.key);
     expect(rows.rows[0]?.key_hash).toBe(sha256(created.key));
-    expect(await store.verify(created.key)).toEqual({ keyId: created.id, name: 'ops', role: 'operator' });
+    expect(await store.verify(created.key)).toEqual({ kind: 'apiKey', id: created.id, name: 'ops', role: 'operator' });
     expect(await store.verify(`${created.key}x`)).toBeUndefined();
   });
 
@@ -33,7 +33,7 @@ describe('ApiKeyStore against PostgreSQL', () => {
     expect(await store.verify('admin-key-two-0123456789')).toBeUndefined();
 
     await store.bootstrapMetrics('metrics-key-one-0123456789');
-    expect(await store.verify('metrics-key-one-0123456789')).toMatchObject({ keyId: 'bootstrap-metrics', role: 'viewer' });
+    expect(await store.verify('metrics-key-one-0123456789')).toMatchObject({ id: 'bootstrap-metrics', role: 'viewer' });
     await store.bootstrapMetrics('metrics-key-two-0123456789');
     expect(await store.verify('metrics-key-one-0123456789')).toBeUndefined();
     expect((await store.verify('metrics-key-two-0123456789'))?.role).toBe('viewer');

@@ -24,10 +24,10 @@ describe('ApiKeyStore.verify while PostgreSQL is away', () => {
     const { pool, state } = fakePool(rows);
     let now = 1_000_000;
     const keys = new ApiKeyStore(pool, { cacheTtlMs: 10_000, staleMs: 60_000, now: () => now });
-    expect(await keys.verify('good-key')).toEqual({ keyId: 'k1', name: 'probe', role: 'viewer' });
+    expect(await keys.verify('good-key')).toEqual({ kind: 'apiKey', id: 'k1', name: 'probe', role: 'viewer' });
     state.up = false;
     now += 30_000;
-    expect(await keys.verify('good-key')).toMatchObject({ keyId: 'k1' });
+    expect(await keys.verify('good-key')).toMatchObject({ id: 'k1' });
     expect(state.queries).toBe(2);
     now += 31_000;
     const late = await keys.verify('good-key').catch((e: unknown) => e);

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { InputError, UnavailableError, isDependencyDown } from '@sluice/shared/errors';
+import { InputError, NotFoundError, UnavailableError, isDependencyDown } from '@sluice/shared/errors';
 
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -21,10 +21,33 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-export interface Principal {
-  keyId: string;
+/** What a valid key stands for: the `apiKey` kind of auth/principal.ts's Principal. */
+export interface ApiKeyPrincipal {
+  kind: 'apiKey';
+  id: string;
   name: string;
   role: Role;
+}
+
+/** A key as lists and audit rows show it: never the key or its hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  role: Role;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  role: Role;
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+function keyView(row: ApiKeyRow): ApiKeyView {
+  return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at.toISOString(), revokedAt: row.revoked_at?.toISOString() ?? null };
 }
 
 export interface ApiKeyStoreOptions {
@@ -46,7 +69,7 @@ const MAX_CACHED_KEYS = 10_000;
 export class ApiKeyStore {
   readonly #pool: pg.Pool;
   /** A hit saves a query per request; the short TTL bounds how long a revoked key keeps working. */
-  readonly #cache = new Map<string, { at: number; principal: Principal | undefined }>();
+  readonly #cache = new Map<string, { at: number; principal: ApiKeyPrincipal | undefined }>();
   readonly #ttlMs: number;
   readonly #staleMs: number;
   readonly #lookupTimeoutMs: number;
@@ -60,13 +83,36 @@ export class ApiKeyStore {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Creates a key; the returned `key` is the only time it exists outside the caller. */
-  async create(role: Role, name: string): Promise<{ id: string; key: string; role: Role }> {
-    if (!isRole(role)) throw InputError(`role must be one of ${ROLES.join(', ')}`);
+  /**
+   * Creates a key (in `client`'s transaction when given, so its audit row commits with it); the returned
+   * `key` is the only time it exists outside the caller.
+   */
+  async create(role: Role, name: string, client: pg.Pool | pg.ClientBase = this.#pool): Promise<{ id: string; key: string; role: Role; name: string }> {
+    if (!isRole(role)) throw InputError(`/role: must be one of ${ROLES.join(', ')}`);
+    if (name.length === 0 || name.length > 200) throw InputError('/name: 1-200 characters');
     const key = `slk_${randomBytes(32).toString('base64url')}`;
-    const id = randomBytes(6).toString('hex');
-    await this.#pool.query('INSERT INTO api_keys (id, key_hash, role, name) VALUES ($1, $2, $3, $4)', [id, hashKey(key), role, name]);
-    return { id, key, role };
+    // The id is derived from the key's hash: shown in lists and audit rows, it says nothing about the key.
+    const id = hashKey(`id:${key}`).slice(0, 12);
+    await client.query('INSERT INTO api_keys (id, key_hash, role, name) VALUES ($1, $2, $3, $4)', [id, hashKey(key), role, name]);
+    return { id, key, role, name };
+  }
+
+  async list(): Promise<ApiKeyView[]> {
+    const rows = await this.#pool.query<ApiKeyRow>('SELECT id, name, role, created_at, revoked_at FROM api_keys ORDER BY created_at, id');
+    return rows.rows.map(keyView);
+  }
+
+  /**
+   * Revokes a key in `client`'s transaction. This process forgets it at once; another process stops
+   * accepting it within the cache TTL (10 s by default).
+   */
+  async revoke(client: pg.ClientBase, id: string): Promise<{ before: ApiKeyView; after: ApiKeyView }> {
+    const found = await client.query<ApiKeyRow & { key_hash: string }>('SELECT id, name, role, created_at, revoked_at, key_hash FROM api_keys WHERE id = $1 FOR UPDATE', [id]);
+    const row = found.rows[0];
+    if (!row) throw NotFoundError(`no API key ${id}`);
+    const updated = await client.query<ApiKeyRow>('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id, name, role, created_at, revoked_at', [id]);
+    this.#cache.delete(row.key_hash);
+    return { before: keyView(row), after: keyView(updated.rows[0]!) };
   }
 
   /** Stores the bootstrap admin key's hash on first start; later starts leave the stored key as it is. */
@@ -99,7 +145,7 @@ export class ApiKeyStore {
    * The key's principal, undefined for an unknown or revoked key. Throws UnavailableError when PostgreSQL
    * cannot answer and the key was not verified within the stale bound: "cannot tell" is not "no".
    */
-  async verify(key: string): Promise<Principal | undefined> {
+  async verify(key: string): Promise<ApiKeyPrincipal | undefined> {
     const hash = hashKey(key);
     const cached = this.#cache.get(hash);
     const age = cached === undefined ? Infinity : this.#now() - cached.at;
@@ -113,7 +159,7 @@ export class ApiKeyStore {
       if (cached?.principal && age < this.#staleMs) return cached.principal;
       throw UnavailableError('cannot verify the API key: PostgreSQL is unavailable', { retryAfterSeconds: 5 }, { cause: error });
     }
-    const principal = row ? { keyId: row.id, name: row.name, role: row.role } : undefined;
+    const principal: ApiKeyPrincipal | undefined = row ? { kind: 'apiKey', id: row.id, name: row.name, role: row.role } : undefined;
     if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
     this.#cache.set(hash, { at: this.#now(), principal });
     return principal;

@@ -84,7 +84,7 @@ export class BlobSteps {
       }
       const problem = await this.#complete(step.envelope, step.dataset.spec.name, onStall);
       if (problem) {
-        result.dead.push(dlqEntry(step.message, problem, step.dataset.spec.name, step.envelope.id, step.dataset.version));
+        result.dead.push(dlqEntry(step.message, problem, step.dataset.spec.name, step.envelope.id, step.dataset.version, step.envelope));
         result.failedIds.add(step.envelope.id);
       }
     }

@@ -330,12 +330,14 @@ export class ConsumerLoop {
   }
 
   async #flushCounts(): Promise<void> {
-    if (this.#pendingCounts.size === 0) return;
+    const sinkErrors = this.#o.pipeline.sinkErrors.take();
+    if (this.#pendingCounts.size === 0 && sinkErrors.length === 0) return;
     const counts = this.#pendingCounts;
     this.#pendingCounts = new Map();
     try {
-      await addIngestCounts(this.#o.pool, counts);
+      await addIngestCounts(this.#o.pool, counts, new Date(), sinkErrors);
     } catch (error) {
+      this.#o.pipeline.sinkErrors.restore(sinkErrors);
       // Operating figures, not data: kept for the next attempt while PostgreSQL is away.
       for (const [dataset, c] of counts) {
         const pending = this.#pendingCounts.get(dataset) ?? { ingested: 0, failed: 0 };

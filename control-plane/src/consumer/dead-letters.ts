@@ -22,6 +22,13 @@ export interface DlqEntry {
   schemaVersion: number | undefined;
   original: Buffer;
   headers: Record<string, string>;
+  /** Whose record it is, when its envelope decoded: the ledger counts dead-lettered records by agent and ingest minute. */
+  origin?: RecordOrigin | undefined;
+}
+
+export interface RecordOrigin {
+  agentId: string;
+  ingestTime: string;
 }
 
 export interface DeadLetters {
@@ -96,11 +103,17 @@ function storableHeaders(headers: Record<string, string>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(headers).map(([k, v]) => [storableText(k, 256), storableText(v, 4_000)])));
 }
 
+/** The whole minute of the record's ingest time, or null when it is no date (the row is written all the same). */
+function ingestMinute(origin: RecordOrigin | undefined): string | null {
+  const ms = origin === undefined ? Number.NaN : Date.parse(origin.ingestTime);
+  return Number.isNaN(ms) ? null : new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
+}
+
 export async function insertDlqRows(db: pg.Pool | pg.PoolClient, entries: readonly DlqEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await db.query(
-    `INSERT INTO dlq (dataset, record_id, topic, partition, "offset", reason, schema_version, original, headers, reason_kind)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::int[], $8::bytea[], $9::jsonb[], $10::text[])
+    `INSERT INTO dlq (dataset, record_id, topic, partition, "offset", reason, schema_version, original, headers, reason_kind, agent_id, ingest_minute)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::text[], $7::int[], $8::bytea[], $9::jsonb[], $10::text[], $11::text[], $12::timestamptz[])
      ON CONFLICT ON CONSTRAINT dlq_position DO NOTHING`,
     [
       entries.map((e) => (e.dataset === undefined ? null : storableText(e.dataset, 200))),
@@ -113,6 +126,8 @@ export async function insertDlqRows(db: pg.Pool | pg.PoolClient, entries: readon
       entries.map((e) => e.original),
       entries.map((e) => storableHeaders(e.headers)),
       entries.map((e) => e.reasonKind ?? reasonKind(e.reason)),
+      entries.map((e) => (e.origin === undefined ? null : storableText(e.origin.agentId, 1_000))),
+      entries.map((e) => ingestMinute(e.origin)),
     ],
   );
 }

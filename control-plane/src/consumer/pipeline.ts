@@ -26,6 +26,7 @@ import { BatchLookups, type DatasetLookup } from './batch-lookups.ts';
 import { BlobSteps, type BlobStep, type BlobStore } from './blob-steps.ts';
 import type { DeadLetters, DlqEntry } from './dead-letters.ts';
 import { RecordIntake } from './record-intake.ts';
+import { SinkErrorTally } from './sink-error-counts.ts';
 import type { SinkRegistry } from '../sinks/registry.ts';
 import { SinkWriter, type Group, type Stall } from './sink-writer.ts';
 
@@ -77,6 +78,8 @@ export class Pipeline {
   readonly #recordIntake: RecordIntake;
   readonly #writer: SinkWriter;
   readonly #blobs: BlobSteps;
+  /** Failed writes and refused records per dataset and sink since the consumer loop last flushed them. */
+  readonly sinkErrors = new SinkErrorTally();
   /**
    * Batches may overlap in the sinks, but their intake (decode, validate) runs one batch after the other,
    * so each partition's blob steps are queued in offset order (see blob-steps.ts).
@@ -93,6 +96,7 @@ export class Pipeline {
       metrics: options.metrics,
       logger: options.logger,
       backoff: this.#backoff,
+      errors: this.sinkErrors,
       ...(options.breaker ? { breaker: options.breaker } : {}),
       ...(unclassified ? { unclassified } : {}),
     });

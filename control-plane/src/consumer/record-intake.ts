@@ -111,8 +111,8 @@ export class RecordIntake {
 
   /** The dataset's side: known, not a parse failure, and the payload matches the dataset's schema. */
   #check(message: IncomingMessage, envelope: Envelope, dataset: DatasetVersion | undefined, lookups: BatchLookups): DlqEntry | Accepted {
-    const reject = (reason: string, version?: number): DlqEntry => dlqEntry(message, reason, envelope.dataset, envelope.id, version);
-    if (!dataset) return dlqEntry(message, `unknown dataset ${envelope.dataset}`, envelope.dataset, envelope.id);
+    const reject = (reason: string, version?: number): DlqEntry => dlqEntry(message, reason, envelope.dataset, envelope.id, version, envelope);
+    if (!dataset) return reject(`unknown dataset ${envelope.dataset}`);
     if (envelope.parseError) return reject(`could not be parsed at the source: ${envelope.parseError.reason}`, dataset.version);
     // Before the schema, and whatever it allows: what one store would refuse goes to none of them.
     const refused = inspect(envelope.payload) ?? inspect({ id: envelope.id, agentId: envelope.agentId, source: envelope.source }, 'envelope');

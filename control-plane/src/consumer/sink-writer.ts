@@ -18,7 +18,8 @@ import { retryOutcome, type Backoff, type UnclassifiedBudget } from '@sluice/sha
 import { retryable, unclassified } from '@sluice/shared/outcome';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sinks/sink.ts';
-import type { DlqEntry } from './dead-letters.ts';
+import type { DlqEntry, RecordOrigin } from './dead-letters.ts';
+import type { SinkErrorTally } from './sink-error-counts.ts';
 import type { SinkRegistry } from '../sinks/registry.ts';
 
 /** One dataset's valid records from one topic partition, in the shape the sinks take, and their messages. */
@@ -46,6 +47,8 @@ export interface SinkWriterOptions {
   backoff: Backoff;
   breaker?: { resetTimeoutMs?: number; timeoutMs?: number };
   unclassified?: UnclassifiedBudget;
+  /** Where failed writes and refused records are tallied per minute for the pipeline health API. */
+  errors?: SinkErrorTally;
 }
 
 /**
@@ -98,13 +101,14 @@ export class SinkWriter {
     );
     const dead: DlqEntry[] = [];
     const deadLetter = (i: number, id: string, reason: string): void => {
-      dead.push(dlqEntry(messages[i]!, reason, name, id, dataset.version));
+      dead.push(dlqEntry(messages[i]!, reason, name, id, dataset.version, records[i]?.envelope));
     };
     let byIndex: Map<string, number> | undefined;
     for (const { sink, result } of results) {
       const labels = { dataset: name, sink: sink.name };
       if (result.kind === 'failed' || result.kind === 'unclassified') {
         this.#o.metrics.countByAgent(this.#o.metrics.ingestionErrors, labels, records);
+        this.#o.errors?.add(name, sink.name, { rejected: records.length });
         const reason =
           result.kind === 'failed'
             ? `sink ${sink.name} refused the batch: ${result.reason}`
@@ -120,6 +124,7 @@ export class SinkWriter {
       const refused = new Set(rejected.map((r) => r.id));
       this.#o.metrics.countByAgent(this.#o.metrics.ingestedRows, labels, records, (recordId) => !refused.has(recordId));
       this.#o.metrics.countByAgent(this.#o.metrics.ingestionErrors, labels, records, (recordId) => refused.has(recordId));
+      this.#o.errors?.add(name, sink.name, { rejected: rejected.length });
       // Built only when a sink rejected something: most batches need no lookup by id.
       byIndex ??= new Map(records.map((r, i) => [r.envelope.id, i]));
       for (const r of rejected) {
@@ -141,6 +146,7 @@ export class SinkWriter {
           const outcome = await this.#attempt(breaker, batch);
           if (outcome.kind === 'retryable' || outcome.kind === 'unclassified') {
             this.#o.metrics.ingestionErrors.inc(labels);
+            this.#o.errors?.add(labels.dataset, labels.sink, { failedWrites: 1 });
             if (!stalled) {
               stalled = true;
               this.#setStalled(sink.name, +1);
@@ -225,8 +231,9 @@ export class SinkWriter {
   }
 }
 
-export function dlqEntry(message: IncomingMessage, reason: string, dataset?: string, recordId?: string, schemaVersion?: number): DlqEntry {
+export function dlqEntry(message: IncomingMessage, reason: string, dataset?: string, recordId?: string, schemaVersion?: number, origin?: RecordOrigin): DlqEntry {
   return {
+    origin,
     dataset,
     recordId,
     topic: message.topic,

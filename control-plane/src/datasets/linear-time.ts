@@ -11,7 +11,10 @@
  *   `url`'s lookaheads are rewritten for it. `duration` and `hostname` keep theirs and are linear as they
  *   are; `regex` (V8 parsing the value as a pattern, which grew as fast) is bounded in length.
  */
-import type { Ajv2020, FuncKeywordDefinition } from 'ajv/dist/2020.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+
+/** What addKeyword takes, from the Ajv class itself: shared/ resolves its own copy of ajv, whose types TypeScript keeps apart. */
+type KeywordDefinition = Parameters<Ajv2020['addKeyword']>[0] & object;
 import type { RegExpEngine } from 'ajv/dist/types/index.js';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import RE2 from 're2';
@@ -52,7 +55,7 @@ const validateUnique: UniqueItemsValidate = (schema, data) => {
   return true;
 };
 
-const uniqueItems: FuncKeywordDefinition = { keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: validateUnique };
+const uniqueItems: KeywordDefinition = { keyword: 'uniqueItems', type: 'array', schemaType: 'boolean', errors: true, validate: validateUnique };
 
 /** Longer values fail `regex`: V8 parsing a pattern of this length stays well under a millisecond. */
 const MAX_REGEX_FORMAT_CHARS = 4096;

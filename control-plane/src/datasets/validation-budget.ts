@@ -8,7 +8,9 @@
  * Work is counted, not time read from a clock: a record gets the same verdict on every consumer, in the
  * ingest API and on replay, however busy the machine is.
  */
-import type { Ajv2020, FuncKeywordDefinition } from 'ajv/dist/2020.js';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
+
+type KeywordDefinition = Parameters<Ajv2020['addKeyword']>[0] & object;
 import { forEachSubschema } from './schema-walk.ts';
 
 export const BUDGET_KEYWORD = 'x-sluice-budget';
@@ -23,7 +25,7 @@ class BudgetExceeded extends Error {}
 /** Validation is synchronous: one counter serves every validator of the process. */
 let remaining = 0;
 
-const countingKeyword: FuncKeywordDefinition = {
+const countingKeyword: KeywordDefinition = {
   keyword: BUDGET_KEYWORD,
   schemaType: 'boolean',
   errors: false,

@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@sluice/shared/node/logger';
 import type { ApiKeyStore } from '../auth/api-keys.ts';
-import { addApiKeyAuth } from '../http/api-key-auth.ts';
+import { addAuth } from '../http/auth.ts';
 import { errorHandler, notFoundHandler } from '../http/error-handler.ts';
 import type { ControlPlaneMetrics } from './metrics.ts';
 
@@ -28,9 +28,9 @@ export async function startMetricsServer(options: {
   const app: FastifyInstance = Fastify({ loggerInstance, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 1024 });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
-  addApiKeyAuth(app, options.apiKeys);
-  app.get('/healthz', { config: { role: 'viewer', liveness: true } }, () => ({ status: 'ok' }));
-  app.get('/metrics', { config: { role: 'viewer' } }, async (_request, reply) => {
+  addAuth(app, { apiKeys: options.apiKeys });
+  app.get('/healthz', { config: { auth: 'viewer', liveness: true } }, () => ({ status: 'ok' }));
+  app.get('/metrics', { config: { auth: 'viewer' } }, async (_request, reply) => {
     const text = await options.metrics.registry.metrics();
     return reply.header('content-type', options.metrics.registry.contentType).send(text);
   });

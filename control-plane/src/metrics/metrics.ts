@@ -26,6 +26,12 @@ export class ControlPlaneMetrics {
   readonly paused: Gauge<'sink'>;
   /** 1 while the consumer holds a dataset's topic out of its subscription because a sink of it keeps failing. */
   readonly pausedDatasets: Gauge<'dataset'>;
+  /** Agent check-ins answered, by result (ok, unauthorized, forbidden, invalid, error). */
+  readonly fleetCheckins: Counter<'result'>;
+  /** Check-in answer time; `long_poll` apart, as a held long-poll takes as long as nothing changes. */
+  readonly fleetCheckinLatency: Histogram<'long_poll'>;
+  /** Rollbacks: `automatic` (a failed health gate) or `manual` (an operator's rollout or policy rollback). */
+  readonly fleetRollbacks: Counter<'reason'>;
 
   readonly #agents: BoundedLabel;
 
@@ -67,6 +73,15 @@ export class ControlPlaneMetrics {
       labelNames: ['dataset'],
       registers,
     });
+    this.fleetCheckins = new Counter({ name: METRICS.fleetCheckins, help: 'Agent check-ins answered, by result', labelNames: ['result'], registers });
+    this.fleetCheckinLatency = new Histogram({
+      name: METRICS.fleetCheckinLatency,
+      help: 'Time to answer an agent check-in (long_poll="true": the agent asked to be held until its config changes)',
+      labelNames: ['long_poll'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 15, 30],
+      registers,
+    });
+    this.fleetRollbacks = new Counter({ name: METRICS.fleetRollbacks, help: 'Rollouts rolled back: automatic (health gate) or manual', labelNames: ['reason'], registers });
   }
 
   /** The `agent` label value for an agent id (bounded; `(unknown)` when there is none). */

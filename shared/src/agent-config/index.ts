@@ -1,9 +1,6 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { controlPlaneConfigSchema } from './control-plane.ts';
-import { dropSourceConfigSchema } from './drop.ts';
-import { fileSourceConfigSchema } from './file.ts';
-import { httpPollSourceConfigSchema } from './http-poll.ts';
-import { httpPushSourceConfigSchema } from './http-push.ts';
+import { sourcesSchema } from './pipeline.ts';
 
 /**
  * `synchronous` default. In WAL mode NORMAL survives a killed process (the WAL is in the OS page cache); a
@@ -14,17 +11,23 @@ import { httpPushSourceConfigSchema } from './http-push.ts';
  */
 export const DEFAULT_OUTBOX_SYNCHRONOUS = 'NORMAL';
 
-/** The agent's YAML configuration (`sluice-agent run --config agent.yaml`). */
+/**
+ * The agent's YAML configuration (`sluice-agent run --config agent.yaml`): the local settings below plus the
+ * pipeline (`sources`, pipeline.ts). The local settings are the control channel and the machine's own
+ * bounds (Kafka, outbox, HTTP listen, allowed folders): a policy pushed by the control plane carries only the
+ * pipeline, so no pushed revision can cut an agent off or widen what it may read. `agentId` is optional here
+ * because a fleet-managed agent gets it from enrollment; standalone `run` requires it.
+ */
 export const agentConfigSchema = {
   $id: 'https://sluice.dev/schemas/agent-config.json',
   type: 'object',
   additionalProperties: false,
-  required: ['agentId', 'kafka'],
+  required: ['kafka'],
   properties: {
     agentId: {
       type: 'string',
       pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$',
-      description: "The agent's name; part of every record id, so keep it stable (no ':').",
+      description: "The agent's name; part of every record id, so keep it stable (no ':'). Required when the agent runs standalone; a fleet-managed agent gets it from enrollment.",
       examples: ['gateway-berlin-01'],
     },
     dataDir: { type: 'string', minLength: 1, default: './data', description: "Where the outbox lives; a relative path resolves against the config file's folder." },
@@ -110,24 +113,16 @@ export const agentConfigSchema = {
       description: 'Folders file and drop sources may read; paths are compared after resolving symbolic links.',
       examples: [['/var/log/app', '/srv/drop']],
     },
-    sources: {
-      type: 'array',
-      default: [],
-      description: 'What the agent collects; each item is one source, chosen by its `type`.',
-      items: {
-        type: 'object',
-        discriminator: { propertyName: 'type' },
-        required: ['type'],
-        properties: { type: { enum: ['file', 'drop', 'http-poll', 'http-push'] } },
-        oneOf: [fileSourceConfigSchema, dropSourceConfigSchema, httpPollSourceConfigSchema, httpPushSourceConfigSchema],
-      },
-    },
+    sources: sourcesSchema,
   },
 } as const;
 
 export type AgentConfig = FromSchema<typeof agentConfigSchema>;
 export type SourceConfig = AgentConfig['sources'][number];
 export type SourceType = SourceConfig['type'];
+/** The option names of the local part of the agent config (everything but the pipeline). */
+export const LOCAL_CONFIG_KEYS = Object.keys(agentConfigSchema.properties).filter((key) => key !== 'sources');
+export { pipelineConfigSchema, sourcesSchema, type PipelineConfig } from './pipeline.ts';
 export type { FileSourceConfig } from './file.ts';
 export type { DropSourceConfig } from './drop.ts';
 export type { HttpPollSourceConfig } from './http-poll.ts';

@@ -93,6 +93,8 @@ export class DropSource implements Source {
   status(): SourceState {
     return {
       state: this.state,
+      // Once the watcher is ready the folder has been listed and every file in it is queued.
+      ...(this.state === 'running' ? { caughtUp: true } : {}),
       ...(this.current === undefined ? {} : { position: this.current }),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       details: { folder: this.root, inFlight: this.inFlight.size, ...this.counts },

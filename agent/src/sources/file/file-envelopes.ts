@@ -11,6 +11,7 @@ import type { Envelope } from '@sluice/shared/envelope';
 import { inspect } from '@sluice/shared/record-guard';
 import { partitionKeyOf } from '@sluice/shared/partition-key';
 import { recordId } from '@sluice/shared/record-id';
+import { minuteOf } from '../../outbox/shipped-ledger.ts';
 import type { MessageRoute, OutboxMessage } from '../source.ts';
 import type { SplitRecord } from './line-splitter.ts';
 
@@ -59,6 +60,7 @@ export class FileEnvelopeEncoder {
     const t = this.#templateFor(file);
     const times = `},"eventTime":"${now}","ingestTime":"${now}","payload":`;
     const rawTail = Buffer.from(times + MESSAGE_HEAD);
+    const minute = minuteOf(now);
     const out = new Array<OutboxMessage>(records.length);
     // Room for every raw line written whole (the upper bound; lines that need escaping use less): the key
     // (id prefix + offset) and the value (head + offset + middle + offset + times + line + tail).
@@ -85,7 +87,7 @@ export class FileEnvelopeEncoder {
         at = put(buf, at, rawTail);
         at = put(buf, at, record.bytes);
         at = put(buf, at, MESSAGE_TAIL);
-        out[i] = { topic: route.topic, key: buf.subarray(keyStart, valueStart), value: buf.subarray(valueStart, at), headers: route.headers };
+        out[i] = { topic: route.topic, key: buf.subarray(keyStart, valueStart), value: buf.subarray(valueStart, at), headers: route.headers, minute };
         continue;
       }
       const line = 'bytes' in record ? { offset: record.offset, text: record.bytes.toString('utf8') } : record;
@@ -114,7 +116,10 @@ export class FileEnvelopeEncoder {
           ? JSON.stringify(fileEnvelope(this.#options, file, line, now))
           : `${t.head}${record.offset}${t.middle}${record.offset}${times}${payloadJson}}`;
       const partitionKey = partitionKeyOf(payload, route.partitionKey);
-      out[i] = partitionKey === undefined ? { topic: route.topic, key: id, value, headers: route.headers } : { topic: route.topic, key: partitionKey, value, headers: route.headers, keyed: true };
+      out[i] =
+        partitionKey === undefined
+          ? { topic: route.topic, key: id, value, headers: route.headers, minute }
+          : { topic: route.topic, key: partitionKey, value, headers: route.headers, keyed: true, minute };
     }
     return out;
   }

@@ -58,6 +58,8 @@ export class FileSource implements Source {
   #initialScan = true;
   #state: SourceState = { state: 'starting' };
   #linesCommitted = 0;
+  /** Every file the first scan found has been read to its end once. */
+  #caughtUp = false;
   #stopped = false;
   #readBuffer: Buffer | undefined;
   #encoder: FileEnvelopeEncoder | undefined;
@@ -115,6 +117,7 @@ export class FileSource implements Source {
     const files = [...this.#trackers.values()].map((t) => ({ path: t.cp.path, offset: t.splitter.safeOffset, size: t.lastSize, rotated: t.rotatedSince !== undefined }));
     return {
       ...this.#state,
+      ...(this.#caughtUp ? { caughtUp: true } : {}),
       position: files.map((f) => `${path.basename(f.path)}@${f.offset}`).join(', '),
       details: { files, linesCommitted: this.#linesCommitted, ...this.#confinement.details() },
     };
@@ -149,6 +152,7 @@ export class FileSource implements Source {
         });
       }
       if (this.#aborted) return;
+      this.#caughtUp = true;
       if (this.#dirty.size === 0) await this.#idle();
     }
   }

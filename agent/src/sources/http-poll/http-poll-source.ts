@@ -82,6 +82,8 @@ export class HttpPollSource implements Source {
   private breakerState: BreakerState = 'closed';
   private lastError: SourceState['lastError'];
   private nextPollAt: string | undefined;
+  /** A poll went through to the end of its chain once. */
+  private caughtUp = false;
   private stats = { polls: 0, pages: 0, records: 0, parseErrors: 0, lastPollAt: undefined as string | undefined };
 
   constructor(config: HttpPollSourceConfig, options: HttpPollSourceOptions = {}) {
@@ -126,6 +128,7 @@ export class HttpPollSource implements Source {
     const position = checkpoint.watermark === undefined ? undefined : `watermark=${checkpoint.watermark}`;
     return {
       state: this.state,
+      ...(this.caughtUp ? { caughtUp: true } : {}),
       ...(position === undefined ? {} : { position }),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       details: {
@@ -161,6 +164,7 @@ export class HttpPollSource implements Source {
       try {
         await this.poll(signal);
         this.state = 'running';
+        this.caughtUp = true;
       } catch (error) {
         if (signal.aborted) break;
         this.state = 'backoff';

@@ -67,6 +67,8 @@ export class HttpPushSource implements Source {
   status(): SourceState {
     return {
       state: this.state,
+      // Listening is all a push source does until someone pushes.
+      ...(this.state === 'running' ? { caughtUp: true } : {}),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
       details: { route: `/v1/ingest/${this.dataset}`, ...this.stats },
     };

@@ -30,7 +30,7 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> }; Reply: CreateDatasetResponse }>(
       '/datasets',
-      { config: { role: 'operator' }, schema: { tags: ['datasets'], body: createDatasetBody, response: { 201: createDatasetResponseSchema, ...errorResponses } } },
+      { config: { auth: 'operator' }, schema: { summary: 'Register a dataset with its first schema', tags: ['datasets'], body: createDatasetBody, response: { 201: createDatasetResponseSchema, ...errorResponses } } },
       async (request, reply) => {
         const { schema, ...spec } = request.body;
         const result = await deps.datasets.create(spec, schema);
@@ -40,21 +40,22 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get<{ Reply: DatasetListResponse }>(
       '/datasets',
-      { config: { role: 'viewer' }, schema: { tags: ['datasets'], response: { 200: datasetListSchema, ...errorResponses } } },
+      { config: { auth: 'viewer' }, schema: { summary: 'List datasets', tags: ['datasets'], response: { 200: datasetListSchema, ...errorResponses } } },
       async () => ({ items: await deps.datasets.list() }),
     );
 
     app.get<{ Params: { name: string }; Reply: DatasetViewResponse }>(
       '/datasets/:name',
-      { config: { role: 'viewer' }, schema: { tags: ['datasets'], params: nameParams, response: { 200: datasetViewSchema, ...errorResponses } } },
+      { config: { auth: 'viewer' }, schema: { summary: 'One dataset with its schema versions', tags: ['datasets'], params: nameParams, response: { 200: datasetViewSchema, ...errorResponses } } },
       (request) => deps.datasets.get(request.params.name),
     );
 
     app.post<{ Params: { name: string }; Querystring: { force?: boolean }; Body: { schema: Record<string, unknown> }; Reply: AddVersionResponse }>(
       '/datasets/:name/versions',
       {
-        config: { role: 'operator' },
+        config: { auth: 'operator' },
         schema: {
+          summary: 'Add a schema version (compatibility checked)',
           tags: ['datasets'],
           params: nameParams,
           querystring: { type: 'object', properties: { force: { type: 'boolean' } } },

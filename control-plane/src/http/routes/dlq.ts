@@ -8,7 +8,7 @@
  * DLQ entry, so an accidental double click should not make one.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { ConflictError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
+import { BugError, ConflictError, NotFoundError, UnavailableError } from '@sluice/shared/errors';
 import { errorResponses } from '@sluice/shared/api/error-body';
 import {
   REASON_KINDS,
@@ -96,8 +96,9 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.get<{ Querystring: { dataset?: string; reasonKind?: string; limit?: number; before?: string } }>(
       '/dlq',
       {
-        config: { role: 'viewer' },
+        config: { auth: 'viewer' },
         schema: {
+          summary: 'List dead-lettered records',
           tags: ['dlq'],
           querystring: {
             type: 'object',
@@ -130,8 +131,9 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.get<{ Querystring: { dataset?: string; since?: string } }>(
       '/dlq/counts',
       {
-        config: { role: 'viewer' },
+        config: { auth: 'viewer' },
         schema: {
+          summary: 'Dead-lettered records per dataset and reason',
           tags: ['dlq'],
           querystring: { type: 'object', properties: { dataset: { type: 'string' }, since: sinceProperty } },
           response: { 200: dlqCountsSchema, ...errorResponses },
@@ -165,7 +167,7 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     app.get<{ Params: { id: string } }>(
       '/dlq/:id',
-      { config: { role: 'viewer' }, schema: { tags: ['dlq'], params: idParams, response: { 200: dlqEntryDetailSchema, ...errorResponses } } },
+      { config: { auth: 'viewer' }, schema: { summary: 'One dead-lettered record with its replays', tags: ['dlq'], params: idParams, response: { 200: dlqEntryDetailSchema, ...errorResponses } } },
       async (request) => {
         const found = await deps.pool.query<DlqRow>('SELECT * FROM dlq WHERE id = $1', [request.params.id]);
         const row = found.rows[0];
@@ -177,8 +179,9 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.post<{ Params: { id: string }; Querystring: { force?: boolean }; Body: { force?: boolean } | undefined }>(
       '/dlq/:id/replay',
       {
-        config: { role: 'operator' },
+        config: { auth: 'operator' },
         schema: {
+          summary: 'Replay a dead-lettered record',
           tags: ['dlq'],
           params: idParams,
           querystring: { type: 'object', properties: { force: { type: 'boolean' } } },
@@ -188,7 +191,9 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
       },
       async (request) => {
         const force = request.body?.force === true || request.query.force === true;
-        const principal = request.principal!;
+        // The hook let only an operator-or-above key or user through (config.auth), never an agent.
+        const principal = request.principal;
+        if (principal === undefined || principal.kind === 'agent') throw BugError('DLQ replay reached without an operator principal');
         // The row lock makes two concurrent replays of one entry take turns, so the second sees the first.
         const { row, replay } = await withTransaction(deps.pool, async (client) => {
           const found = await client.query<DlqRow>('SELECT * FROM dlq WHERE id = $1 FOR UPDATE', [request.params.id]);
@@ -205,13 +210,13 @@ export function dlqRoutes(deps: ServerDeps): FastifyPluginAsync {
           }
           const inserted = await client.query<ReplayRow>(
             `INSERT INTO dlq_replays (dlq_id, key_id, key_name, forced, topic, partition, "offset") VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-            [row.id, principal.keyId, principal.name, previous !== undefined || row.replayed_at !== null, landed.topic, landed.partition, landed.offset.toString()],
+            [row.id, principal.id, principal.name, previous !== undefined || row.replayed_at !== null, landed.topic, landed.partition, landed.offset.toString()],
           );
           const replay = inserted.rows[0]!;
           const updated = await client.query<DlqRow>('UPDATE dlq SET replayed_at = $2 WHERE id = $1 RETURNING *', [row.id, replay.replayed_at]);
           return { row: updated.rows[0] ?? row, replay };
         });
-        request.log.info({ dlqId: row.id, keyId: principal.keyId, forced: replay.forced, topic: replay.topic, partition: replay.partition, offset: replay.offset }, 'DLQ entry replayed');
+        request.log.info({ dlqId: row.id, keyId: principal.id, forced: replay.forced, topic: replay.topic, partition: replay.partition, offset: replay.offset }, 'DLQ entry replayed');
         return { ...view(row), replay: replayView(replay), replays: (await replaysOf(row.id)).map(replayView) };
       },
     );

@@ -39,9 +39,9 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
 
     // Operational endpoints need a key too (viewer): probes and Prometheus send `Authorization: Bearer`.
     // Liveness checks nothing but the process, so it answers while PostgreSQL is down; /readyz reports that.
-    app.get('/healthz', { config: { role: 'viewer', liveness: true }, schema: { hide: true, response: { 200: livenessSchema, ...errorResponses } } }, () => ({ status: 'ok' }));
+    app.get('/healthz', { config: { auth: 'viewer', liveness: true }, schema: { summary: 'Liveness: the process answers', hide: true, response: { 200: livenessSchema, ...errorResponses } } }, () => ({ status: 'ok' }));
 
-    app.get('/readyz', { config: { role: 'viewer' }, schema: { hide: true, response: { 200: readinessSchema, ...errorResponses } } }, async () => {
+    app.get('/readyz', { config: { auth: 'viewer' }, schema: { summary: 'Readiness: PostgreSQL and Kafka reachable', hide: true, response: { 200: readinessSchema, ...errorResponses } } }, async () => {
       const checks = await Promise.allSettled([
         withTimeout('PostgreSQL', pool.query('SELECT 1'), 3_000),
         withTimeout('Kafka', deps.kafka.ping(), 5_000),
@@ -51,7 +51,7 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
       return { status: 'ready' };
     });
 
-    app.get('/metrics', { config: { role: 'viewer' }, schema: { hide: true, response: errorResponses } }, async (_request, reply) => {
+    app.get('/metrics', { config: { auth: 'viewer' }, schema: { summary: 'Prometheus metrics', hide: true, response: errorResponses } }, async (_request, reply) => {
       const text = await deps.metrics.registry.metrics();
       return reply.header('content-type', deps.metrics.registry.contentType).send(text);
     });
@@ -59,8 +59,9 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.get<{ Querystring: { minutes?: number } }>(
       '/api/v1/health',
       {
-        config: { role: 'viewer' },
+        config: { auth: 'viewer' },
         schema: {
+          summary: 'Ingest counts per minute, DLQ size and consumer lag',
           tags: ['health'],
           querystring: { type: 'object', properties: { minutes: { type: 'integer', minimum: 1, maximum: 1440, default: 60 } } },
           response: { 200: pipelineHealthSchema, ...errorResponses },

@@ -48,9 +48,10 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsync {
     app.post<{ Params: { dataset: string }; Body: unknown }>(
       '/ingest/:dataset',
       {
-        config: { role: 'operator' },
+        config: { auth: 'operator' },
         bodyLimit: deps.bodyLimitBytes,
         schema: {
+          summary: 'Ingest records into a dataset (validated; idempotency key)',
           tags: ['ingest'],
           params: { type: 'object', required: ['dataset'], properties: { dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' } } },
           headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', pattern: IDEMPOTENCY_KEY.source } } },

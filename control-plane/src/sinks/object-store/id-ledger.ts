@@ -68,10 +68,10 @@ export const DEFAULT_DEDUPE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 // Only the duplicates come back: in the common case (nothing seen before) the answer is empty.
 const CLAIM = `
-WITH input AS (SELECT * FROM unnest($5::text[], $6::bigint[]) AS t(id, off)),
+WITH input AS (SELECT * FROM unnest($5::text[], $6::bigint[], $7::text[], $8::timestamptz[]) AS t(id, off, agent, minute)),
 claimed AS (
-  INSERT INTO object_store_ids AS l (store, dataset, record_id, topic, partition, "offset")
-  SELECT $1, $2, id, $3, $4, off FROM input ORDER BY id
+  INSERT INTO object_store_ids AS l (store, dataset, record_id, topic, partition, "offset", agent_id, ingest_minute)
+  SELECT $1, $2, id, $3, $4, off, agent, minute FROM input ORDER BY id
   ON CONFLICT (store, dataset, record_id) DO UPDATE SET claimed_at = l.claimed_at
   RETURNING l.record_id, l.topic, l.partition, l."offset"
 )
@@ -113,9 +113,14 @@ export class IdLedger {
     const { topic, partition } = records[0]!;
     const ids: string[] = [];
     const offsets: string[] = [];
+    // Who shipped each record and in which minute of its ingest time: the ledger counts the store's records so.
+    const agents: string[] = [];
+    const minutes: Array<string | null> = [];
     for (const [id, r] of first) {
       ids.push(id);
       offsets.push(r.offset.toString());
+      agents.push(r.envelope.agentId);
+      minutes.push(wholeMinute(r.envelope.ingestTime));
     }
     let client: pg.PoolClient;
     try {
@@ -133,7 +138,7 @@ export class IdLedger {
         // One round trip: the statements of a simple query run in order.
         await client.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.#o.lockTimeoutMs ?? 30_000))}`);
         open = true;
-        const owned = await client.query<{ record_id: string; topic: string; partition: number; offset: string }>(CLAIM, [store, dataset, topic, partition, ids, offsets]);
+        const owned = await client.query<{ record_id: string; topic: string; partition: number; offset: string }>(CLAIM, [store, dataset, topic, partition, ids, offsets, agents, minutes]);
         let byOffset: Map<string, SinkRecord> | undefined;
         for (const row of owned.rows) {
           duplicates.add(first.get(row.record_id)!);
@@ -194,4 +199,10 @@ export class IdLedger {
     }, this.#o.pruneIntervalMs ?? 10 * 60_000);
     this.#timer.unref();
   }
+}
+
+/** The whole minute of an ISO time, or null for what is no date (the claim must not fail on it). */
+function wholeMinute(time: string): string | null {
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? null : new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
 }

@@ -232,6 +232,8 @@ export class PostgresSink implements Sink {
         `CREATE TABLE IF NOT EXISTS ${qualified} (id text COLLATE "C" PRIMARY KEY, event_time timestamptz NOT NULL, ingest_time timestamptz NOT NULL, agent_id text NOT NULL, schema_version int, payload jsonb NOT NULL)`,
       );
       await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName(tableName, 'event_time'))} ON ${qualified} (event_time)`);
+      // The ledger counts rows per agent and minute of ingest time over a time range (all agents, or one).
+      await client.query(`CREATE INDEX IF NOT EXISTS ${quoteIdent(indexName(tableName, 'ingest_agent'))} ON ${qualified} (ingest_time, agent_id)`);
       const existing = await client.query<{ attname: string; type: string }>(
         `SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`,
         [qualified],
