@@ -1,7 +1,7 @@
 /**
  * The bench's simulated agent speaks the check-in protocol: every body it builds is valid against the
  * shared request schema (the one the control plane's route validates with), its counters only grow, and its
- * ledger rows are sent until a check-in carrying them is answered, then not again.
+ * ledger rows are sent until an answer says they are written (`ledgerAckedThrough`), then not again.
  */
 import Fastify from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,15 +35,17 @@ describe('SimulatedAgent', () => {
     expect(agent.headers).toMatchObject({ authorization: 'Bearer sla_secret', 'x-sluice-instance': expect.stringMatching(/^2\.[A-Za-z0-9_-]{16}$/) as unknown });
   });
 
-  it('keeps counting up and sends each ledger row until a check-in with it is answered', async () => {
+  it('keeps counting up and sends each ledger row until an answer says it is written', async () => {
     const agent = new SimulatedAgent(3, enrolled, T0);
     const first = agent.checkin(T0 + 10_000);
     expect(first.ledger.map((r) => r.minute)).toEqual(first.ledger.map(() => '2026-12-02T06:00:00.000Z'));
-    // Unanswered (the check-in failed): the next one carries the same minute with the larger count.
+    // Answered, but not yet written (no ledgerAckedThrough): the next one carries the same minute with the larger count.
+    agent.answered(answer(), T0 + 10_000);
     const second = agent.checkin(T0 + 20_000);
     expect(second.ledger).toHaveLength(first.ledger.length);
     for (const [i, row] of second.ledger.entries()) expect(row.shipped).toBeGreaterThan(first.ledger[i]!.shipped);
-    agent.answered(second, answer(), T0 + 20_000);
+    expect(second.ledgerThrough).toBeGreaterThan(first.ledgerThrough!);
+    agent.answered(answer({ ledgerAckedThrough: second.ledgerThrough! }), T0 + 20_000);
     // Next minute: only its rows, the acknowledged minute stays behind.
     const third = agent.checkin(T0 + 40_000);
     expect(new Set(third.ledger.map((r) => r.minute))).toEqual(new Set(['2026-12-02T06:01:00.000Z']));
@@ -56,7 +58,7 @@ describe('SimulatedAgent', () => {
     const agent = new SimulatedAgent(1, enrolled, T0);
     const first = agent.checkin(T0 + 10_000);
     expect(first.config).toEqual({ hash: null, revision: null });
-    agent.answered(first, answer({ desired: { revision: { policy: 'bench', number: 2, id: 9 }, hash }, config: { sources: [] } }), T0 + 10_000);
+    agent.answered(answer({ desired: { revision: { policy: 'bench', number: 2, id: 9 }, hash }, config: { sources: [] } }), T0 + 10_000);
     const second = agent.checkin(T0 + 20_000);
     expect(second.config).toEqual({ hash, revision: { policy: 'bench', number: 2 } });
     expect(second.apply).toMatchObject({ state: 'applied', hash });

@@ -35,7 +35,7 @@ export interface SimulatedSource {
 
 const minuteOf = (ms: number): string => new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
 
-/** One agent's state between check-ins: what it runs, its counters, the ledger rows not yet acknowledged. */
+/** One agent's state between check-ins: what it runs, its counters, its ledger rows and how far they are acknowledged. */
 export class SimulatedAgent {
   readonly index: number;
   readonly agentId: string;
@@ -45,9 +45,11 @@ export class SimulatedAgent {
   readonly #startedAt: string;
   #lastAt: number;
   readonly #counters = new Map<string, { read: number; committed: number; shipped: number }>();
-  /** Cumulative shipped per `dataset\0minute`, kept for the last minutes. */
-  readonly #ledger = new Map<string, number>();
-  readonly #unacked = new Set<string>();
+  /** Per `dataset\0minute`: cumulative shipped, and the change number of its last update (as the agent's outbox keeps them). */
+  readonly #ledger = new Map<string, { shipped: number; changed: number }>();
+  #change = 0;
+  /** The control plane has written the rows up to this change number (`ledgerAckedThrough`). */
+  #acked = 0;
   #hash: string | null = null;
   /** Check-ins answered 200. */
   answers = 0;
@@ -89,8 +91,7 @@ export class SimulatedAgent {
       counter.committed += records;
       counter.shipped += records;
       const key = `${source.dataset}\u0000${minute}`;
-      this.#ledger.set(key, (this.#ledger.get(key) ?? 0) + records);
-      if (records > 0) this.#unacked.add(key);
+      if (records > 0) this.#ledger.set(key, { shipped: (this.#ledger.get(key)?.shipped ?? 0) + records, changed: ++this.#change });
     }
     // The agent prunes its minute counts after 2 h; an hour is plenty for a bench.
     for (const key of this.#ledger.keys()) if (Date.parse(key.split('\u0000')[1]!) < now - 3_600_000) this.#ledger.delete(key);
@@ -116,21 +117,20 @@ export class SimulatedAgent {
         breakers: this.sources.filter((s) => s.type === 'http-poll').map((s) => ({ source: s.id, endpoint: `http://10.0.0.${String(this.index % 250)}:8080/metrics`, state: 'closed' as const })),
         datasets: [...this.#counters].map(([dataset, c]) => ({ dataset, ...c })),
       },
-      ledger: [...this.#unacked].map((key) => {
+      ledger: [...this.#ledger].flatMap(([key, row]) => {
+        if (row.changed <= this.#acked) return [];
         const [dataset = '', minute = ''] = key.split('\u0000');
-        return { dataset, minute, shipped: this.#ledger.get(key) ?? 0 };
+        return [{ dataset, minute, shipped: row.shipped }];
       }),
+      ledgerThrough: this.#change,
       allowedRoots: ['/var/log/app', '/srv/drop'],
     };
   }
 
-  /** An answered check-in: its ledger rows are acknowledged; a new desired config is adopted as applied. */
-  answered(sent: CheckinRequest, answer: CheckinResponse, now: number): void {
+  /** An answered check-in: the ledger rows it says are written are acknowledged; a new desired config is adopted as applied. */
+  answered(answer: CheckinResponse, now: number): void {
     this.answers += 1;
-    for (const row of sent.ledger) {
-      const key = `${row.dataset}\u0000${row.minute}`;
-      if (this.#ledger.get(key) === row.shipped) this.#unacked.delete(key);
-    }
+    this.#acked = Math.max(this.#acked, answer.ledgerAckedThrough ?? 0);
     if (answer.desired !== null && answer.config !== undefined) {
       this.#hash = answer.desired.hash;
       this.#revision = { policy: answer.desired.revision.policy, number: answer.desired.revision.number };
@@ -297,7 +297,7 @@ class Simulator {
     try {
       const res = await postJson(this.#pool, '/api/v1/agent/checkin', agent.headers, body);
       outcome = res.status === 200 ? 'ok' : `HTTP ${String(res.status)}`;
-      if (res.status === 200) agent.answered(body, res.json as CheckinResponse, Date.now());
+      if (res.status === 200) agent.answered(res.json as CheckinResponse, Date.now());
     } catch (error) {
       outcome = (error as { code?: string }).code ?? (error as Error).name;
     }

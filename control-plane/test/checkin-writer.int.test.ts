@@ -1,13 +1,15 @@
 /**
  * The check-in's cost and its writes, against real PostgreSQL: an unchanged check-in makes no query at all
  * (credential, session and desired revision are served from memory); reports of many agents reach
- * PostgreSQL in one transaction; history stays bounded; ledger counts only ever grow (GREATEST); a check-in
- * that changes the apply state or carries ledger rows is on disk when it is answered.
+ * PostgreSQL in one statement; history stays bounded; ledger counts only ever grow (GREATEST); a check-in
+ * that changes the apply state, or carries ledger rows without a change number, is on disk when it is
+ * answered; ledger rows with one are acknowledged (`ledgerAckedThrough`) only once they are committed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { createPool } from '../src/db/pool.ts';
+import { CheckinWriter } from '../src/fleet/checkin-writer.ts';
 import { createFleet, type Fleet } from '../src/fleet/fleet-services.ts';
 import { checkinBody, createToken, enrolledAgent, okCheckin, type TestAgent } from './support/fleet-requests.ts';
 import { countQueries, pipeline, revision, setDesired } from './support/fleet-state.ts';
@@ -66,7 +68,7 @@ describe('check-in writes', () => {
     expect(fleet.writer.flushes).toBe(before);
   });
 
-  it('writes the reports of all agents in one transaction', async () => {
+  it('writes the reports of all agents in one statement', async () => {
     const seen = await state.pool.query<{ last_seen_at: Date }>('SELECT last_seen_at FROM agents WHERE id = ANY($1)', [agents.map((a) => a.agentId)]);
     const firstSeen = Math.max(...seen.rows.map((r) => r.last_seen_at.getTime()));
     queries.reset();
@@ -97,7 +99,7 @@ describe('check-in writes', () => {
     expect(detail.json<{ checkins: Array<{ applyState: string }> }>().checkins.map((c) => c.applyState)).toEqual(['applied', 'applying', 'rolled-back']);
   });
 
-  it('stores ledger rows before answering and never lowers a count (GREATEST)', async () => {
+  it('stores ledger rows of an agent without change numbers before answering and never lowers a count (GREATEST)', async () => {
     const [, agent] = agents;
     const minute = '2026-12-01T10:15:00.000Z';
     const report = (shipped: number, other = 0) =>
@@ -123,6 +125,43 @@ describe('check-in writes', () => {
       [minute, 800],
       ['2026-12-01T10:16:00.000Z', 20],
     ]);
+  });
+
+  it('answers ledger rows with a change number at once, and acknowledges them only after they are committed', async () => {
+    const [, , agent] = agents;
+    const minute = '2026-12-01T11:00:00.000Z';
+    // Its running state is unchanged from the first test's check-ins: nothing else makes the answer wait for a write.
+    const body = (shipped: number, ledgerThrough: number) => ({ ...running(hash), ledger: [{ dataset: 'sensors', minute, shipped }], ledgerThrough });
+    const stored = async () => (await state.pool.query<{ shipped: string }>('SELECT shipped FROM ledger_edge WHERE agent_id = $1', [agent!.agentId])).rows.map((r) => Number(r.shipped));
+    const before = fleet.writer.flushes;
+    // The flush timer is an hour away: the answer did not wait for a write, so it acknowledges nothing yet.
+    expect((await okCheckin(server.app, agent!, body(40, 7))).ledgerAckedThrough).toBe(0);
+    expect(fleet.writer.flushes).toBe(before);
+    expect(await stored()).toEqual([]);
+    await fleet.writer.flushNow();
+    expect(await stored()).toEqual([40]);
+    // The agent resent from its last acknowledged change (0) with more since; the answer names the committed 7.
+    expect((await okCheckin(server.app, agent!, body(55, 9))).ledgerAckedThrough).toBe(7);
+    await fleet.writer.flushNow();
+    expect((await okCheckin(server.app, agent!, { ...running(hash), ledgerThrough: 9 })).ledgerAckedThrough).toBe(9);
+    expect(await stored()).toEqual([55]);
+    // A check-in without ledgerThrough gets no acknowledgement field (it was written before the answer).
+    expect(await okCheckin(server.app, agent!, running(hash))).not.toHaveProperty('ledgerAckedThrough');
+  });
+
+  it('never acknowledges a check-in whose ledger rows overflowed the pending bound; the resend that fits is', async () => {
+    const [, , , agent] = agents;
+    const writer = new CheckinWriter(counted, { maxPending: 1 });
+    const report = { agentId: agent!.agentId, at: new Date(), version: '0.1.0', reportedHash: hash, applyState: 'applied', applyHash: hash, applyReason: null, health: {}, allowedRoots: [] };
+    const row = (minute: string, shipped: number) => ({ agentId: agent!.agentId, dataset: 'sensors', minute, shipped });
+    writer.add(report, undefined, [row('2026-12-01T12:00:00.000Z', 3), row('2026-12-01T12:01:00.000Z', 4)], 5);
+    await writer.flushNow();
+    expect(writer.ackedThrough(agent!.agentId)).toBeUndefined();
+    writer.add({ ...report, at: new Date() }, undefined, [row('2026-12-01T12:01:00.000Z', 4)], 6);
+    await writer.flushNow();
+    expect(writer.ackedThrough(agent!.agentId)).toBe(6);
+    const stored = await state.pool.query<{ minute: Date }>(`SELECT minute FROM ledger_edge WHERE agent_id = $1 AND minute >= '2026-12-01T12:00:00Z' ORDER BY minute`, [agent!.agentId]);
+    expect(stored.rows.map((r) => r.minute.toISOString())).toEqual(['2026-12-01T12:00:00.000Z', '2026-12-01T12:01:00.000Z']);
   });
 
   it('lists agents by label, connectivity and drift', async () => {

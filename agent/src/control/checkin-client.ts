@@ -9,7 +9,7 @@
  *        │          └─ 401 revoked / 403 cloned identity ──► refused: permanent, `onRefused`, the loop ends
  *        └── apply state changed: the held request is abandoned and the new state reported at once
  *
- * The ledger rows sent are marked reported only when the control plane answered 200, so nothing is lost
+ * The ledger rows sent are marked reported only as far as the answer says they are written, so nothing is lost
  * across an outage; they are cumulative, so a row sent twice is harmless.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -144,11 +144,13 @@ export class CheckinClient {
       apply: { state: report.state, hash: report.hash, ...(report.reason === undefined ? {} : { reason: report.reason.slice(0, 4096) }), at: report.at },
       health: await healthSnapshot(agent),
       ledger: ledger.rows.map((r) => ({ dataset: r.dataset, minute: new Date(r.minute).toISOString(), shipped: r.shipped })),
+      ledgerThrough: ledger.through,
       allowedRoots: [...this.#options.allowedRoots],
     };
     try {
       const response = await client.checkin(body, signal);
-      agent.outbox.ledger.markReported(ledger.through);
+      // A control plane that acknowledges says how far the rows are written; one that does not wrote them before answering.
+      agent.outbox.ledger.markReported(response.ledgerAckedThrough ?? ledger.through);
       agent.outbox.ledger.prune();
       if (report.at > this.#deliveredAt) this.#deliveredAt = report.at;
       for (const waiter of this.#deliveryWaiters) if (waiter.at <= this.#deliveredAt) waiter.resolve();

@@ -71,4 +71,21 @@ describe('the shipped-records ledger', () => {
     expect(outbox.ledger.changedSince(100).rows.map((r) => r.dataset)).toEqual(['d']);
     outbox.close();
   });
+
+  it('reports what is shipped after a reopen that follows pruning every row', () => {
+    const file = path.join(dir, 'pruned-reopen.db');
+    let outbox = open(file);
+    for (let i = 0; i < 3; i += 1) {
+      outbox.commit([record('a', MINUTE + i * 60_000, i)]);
+      outbox.acknowledge(outbox.read(0, 100, 1 << 20));
+    }
+    outbox.ledger.markReported(outbox.ledger.changedSince(100).through);
+    expect(outbox.ledger.prune(Date.now() + PRUNE_AFTER_MS + 1000)).toBe(3);
+    outbox.close();
+    outbox = open(file);
+    outbox.commit([record('b', MINUTE, 9)]);
+    outbox.acknowledge(outbox.read(0, 100, 1 << 20));
+    expect(outbox.ledger.changedSince(100).rows).toEqual([{ dataset: 'b', minute: MINUTE, shipped: 1 }]);
+    outbox.close();
+  });
 });

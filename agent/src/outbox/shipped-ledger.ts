@@ -98,7 +98,11 @@ export class ShippedLedger {
     this.#reported = db.prepare('SELECT changed FROM ledger_reported WHERE id = 1');
     this.#markReported = db.prepare('INSERT INTO ledger_reported (id, changed) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET changed = max(changed, excluded.changed)');
     this.#prune = db.prepare('DELETE FROM shipped_minutes WHERE updated_at < ? AND changed <= coalesce((SELECT changed FROM ledger_reported WHERE id = 1), 0)');
-    this.#change = (db.prepare('SELECT coalesce(max(changed), 0) AS c FROM shipped_minutes').get() as { c: number }).c;
+    // Never below the acknowledged mark: once every row is pruned, a counter restarted from the rows' maximum
+    // would number new changes at or under it, and changedSince would never report them.
+    this.#change = (
+      db.prepare('SELECT max(coalesce((SELECT max(changed) FROM shipped_minutes), 0), coalesce((SELECT changed FROM ledger_reported WHERE id = 1), 0)) AS c').get() as { c: number }
+    ).c;
   }
 
   /** Adds acknowledged frames' counts; the caller runs it inside the transaction deleting them. */

@@ -2,7 +2,10 @@
  * The server side of the check-in (shared/src/fleet/checkin.ts). An unchanged check-in is answered from
  * memory: the agent's desired revision id is cached until a fleet event says it changed, and a revision is
  * immutable, so it is cached by id forever. Reports go to the batched writer (checkin-writer.ts); only a
- * check-in that changes the agent's hash or apply state, or carries ledger rows, waits for its write.
+ * check-in that changes the agent's hash or apply state waits for its write (and one with ledger rows but no
+ * `ledgerThrough`, from an agent that predates acknowledgements). Ledger rows with a change number are
+ * acknowledged by `ledgerAckedThrough` once a flush has committed them: usually in this answer when it was
+ * held (a long-poll outlasts the writer's flush interval), else in the next one.
  *
  * Long-poll: when there is nothing to send (the agent runs its desired hash, or has none) and the agent asked
  * to wait, the answer is held until a 'desired-changed' event names the agent (or all agents), the agent is
@@ -119,7 +122,8 @@ export class CheckinService {
       answer = await this.#answer(agentId, body.config.hash);
     }
     const heldSeconds = Math.floor((this.#now() - started) / 1000);
-    return { agentId, ...answer, nextCheckinSeconds: Math.max(0, this.#intervalSeconds - heldSeconds) };
+    const acked = body.ledgerThrough === undefined ? {} : { ledgerAckedThrough: this.#writer.ackedThrough(agentId) ?? 0 };
+    return { agentId, ...answer, nextCheckinSeconds: Math.max(0, this.#intervalSeconds - heldSeconds), ...acked };
   }
 
   /** The agent's own desired revision and its full pipeline (GET /agent/config). */
@@ -186,9 +190,11 @@ export class CheckinService {
       },
       history,
       body.ledger.map((row) => ({ agentId, dataset: row.dataset, minute: new Date(row.minute).toISOString(), shipped: row.shipped })),
+      body.ledgerThrough,
     );
-    // Rollout gates read apply states from PostgreSQL, and the agent stops resending acknowledged ledger rows.
-    if (changed || body.ledger.length > 0) {
+    // Rollout gates read apply states from PostgreSQL; an agent without change numbers stops resending the
+    // ledger rows of any answered check-in, so those must be written first.
+    if (changed || (body.ledger.length > 0 && body.ledgerThrough === undefined)) {
       try {
         await this.#writer.flushNow();
       } catch (error) {

@@ -7,14 +7,19 @@
  *   agent_checkins  the history rows the check-in service chose, then pruned to the newest `historyRows`
  *   ledger_edge     per (agent, dataset, minute) the largest cumulative count seen, upserted with GREATEST
  *
- * A check-in that must be on disk before it is answered (ledger rows the agent then stops resending, an
- * apply state a rollout gate reads) calls `flushNow()`: group commit, one transaction for everyone waiting,
- * started at once or right after the one in flight. A failed flush keeps its writes for the next one (newer
- * reports win, ledger counts merge by max), bounded by `maxPending`; what overflows is counted and logged once.
+ * Each flush is ONE statement (data-modifying CTEs over the arrays): one round trip, atomic without BEGIN/COMMIT.
+ *
+ * Ledger rows come with the agent's change number (`ledgerThrough`); once a flush holding them commits,
+ * `ackedThrough(agent)` reports it, and the check-in answers with it, so the agent stops resending only what is
+ * on disk, without the check-in waiting for the write. A check-in that must be on disk before it is answered
+ * (an apply state a rollout gate reads, ledger rows from an agent that sends no change number) calls
+ * `flushNow()`: group commit, one flush for everyone waiting, started at once or right after the one in flight.
+ * A failed flush keeps its writes for the next one (newer reports win, ledger counts and acknowledgements merge
+ * by max), bounded by `maxPending`; what overflows is counted and logged once, and a check-in whose ledger rows
+ * overflowed is never acknowledged (the agent sends them again).
  */
 import type pg from 'pg';
 import type { Logger } from '@sluice/shared/node/logger';
-import { withTransaction } from '../db/transaction.ts';
 
 export interface AgentReport {
   agentId: string;
@@ -59,9 +64,12 @@ interface Batch {
   reports: Map<string, AgentReport>;
   history: HistoryRow[];
   ledger: Map<string, LedgerWrite>;
+  /** Per agent, the change number its ledger rows in this batch go up to. */
+  acks: Map<string, number>;
 }
 
-const emptyBatch = (): Batch => ({ reports: new Map(), history: [], ledger: new Map() });
+const emptyBatch = (): Batch => ({ reports: new Map(), history: [], ledger: new Map(), acks: new Map() });
+const MAX_ACKED_AGENTS = 200_000;
 const ledgerKey = (row: LedgerWrite): string => `${row.agentId}\u0000${row.dataset}\u0000${row.minute}`;
 
 export class CheckinWriter {
@@ -75,6 +83,8 @@ export class CheckinWriter {
   #flushing: Promise<void> | undefined;
   #again: Promise<void> | undefined;
   #dropped = 0;
+  /** Per agent, the change number up to which its ledger rows are committed (by this process). */
+  readonly #acked = new Map<string, number>();
   /** Transactions committed; tests and the bench read it. */
   flushes = 0;
 
@@ -105,8 +115,19 @@ export class CheckinWriter {
     return this.#pending.reports.size > 0 || this.#pending.history.length > 0 || this.#pending.ledger.size > 0;
   }
 
-  add(report: AgentReport, history: HistoryRow | undefined, ledger: readonly LedgerWrite[]): void {
-    this.#merge({ reports: new Map([[report.agentId, report]]), history: history ? [history] : [], ledger: new Map(ledger.map((row) => [ledgerKey(row), row])) });
+  /** `ledgerThrough`: the agent's change number the ledger rows go up to, acknowledged once they are committed. */
+  add(report: AgentReport, history: HistoryRow | undefined, ledger: readonly LedgerWrite[], ledgerThrough?: number): void {
+    this.#merge({
+      reports: new Map([[report.agentId, report]]),
+      history: history ? [history] : [],
+      ledger: new Map(ledger.map((row) => [ledgerKey(row), row])),
+      acks: new Map(ledgerThrough === undefined ? [] : [[report.agentId, ledgerThrough]]),
+    });
+  }
+
+  /** The change number up to which the agent's ledger rows are committed, as far as this process knows. */
+  ackedThrough(agentId: string): number | undefined {
+    return this.#acked.get(agentId);
   }
 
   /** Writes everything added so far; resolves when it is committed. */
@@ -132,8 +153,10 @@ export class CheckinWriter {
     this.#pending = emptyBatch();
     if (batch.reports.size === 0 && batch.history.length === 0 && batch.ledger.size === 0) return;
     try {
-      await withTransaction(this.#pool, (client) => this.#write(client, batch));
+      await this.#write(batch);
       this.flushes += 1;
+      if (this.#acked.size + batch.acks.size > MAX_ACKED_AGENTS) this.#acked.clear(); // agents then resend: harmless
+      for (const [agentId, through] of batch.acks) this.#acked.set(agentId, Math.max(through, this.#acked.get(agentId) ?? 0));
     } catch (error) {
       // Put back under what arrived meanwhile: a newer report of the same agent wins, counts merge by max.
       const newer = this.#pending;
@@ -157,13 +180,18 @@ export class CheckinWriter {
       if (into.history.length >= this.#maxPending) this.#drop();
       else into.history.push(row);
     }
+    const overflowed = new Set<string>();
     for (const [key, row] of from.ledger) {
       const held = into.ledger.get(key);
       if (held === undefined && into.ledger.size >= this.#maxPending) {
         this.#drop();
+        overflowed.add(row.agentId);
         continue;
       }
       if (held === undefined || held.shipped < row.shipped) into.ledger.set(key, row);
+    }
+    for (const [agentId, through] of from.acks) {
+      if (!overflowed.has(agentId)) into.acks.set(agentId, Math.max(through, into.acks.get(agentId) ?? 0));
     }
   }
 
@@ -172,62 +200,55 @@ export class CheckinWriter {
     this.#dropped += 1;
   }
 
-  async #write(client: pg.PoolClient, batch: Batch): Promise<void> {
+  /** The batch as one statement: a CTE per part that has rows, so an idle part costs nothing. */
+  async #write(batch: Batch): Promise<void> {
+    const parts: string[] = [];
+    const params: unknown[] = [];
+    const param = (value: unknown): string => `$${String(params.push(value))}`;
     const reports = [...batch.reports.values()];
     if (reports.length > 0) {
       // A report older than the stored one (another process flushed a newer check-in first) changes nothing.
-      await client.query(
-        `UPDATE agents a SET last_seen_at = u.at, version = u.version, reported_hash = u.hash, apply_state = u.state,
-                apply_hash = u.apply_hash, apply_reason = u.reason, health = u.health, allowed_roots = u.roots
-         FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::jsonb[], $9::text[])
-              AS u(id, at, version, hash, state, reason, health, roots, apply_hash)
-         WHERE a.id = u.id AND (a.last_seen_at IS NULL OR a.last_seen_at <= u.at)`,
-        [
-          reports.map((r) => r.agentId),
-          reports.map((r) => r.at),
-          reports.map((r) => r.version),
-          reports.map((r) => r.reportedHash),
-          reports.map((r) => r.applyState),
-          reports.map((r) => r.applyReason),
-          reports.map((r) => JSON.stringify(r.health)),
-          reports.map((r) => JSON.stringify(r.allowedRoots)),
-          reports.map((r) => r.applyHash),
-        ],
-      );
+      parts.push(`reports AS (
+        UPDATE agents a SET last_seen_at = u.at, version = u.version, reported_hash = u.hash, apply_state = u.state,
+               apply_hash = u.apply_hash, apply_reason = u.reason, health = u.health, allowed_roots = u.roots
+        FROM unnest(${param(reports.map((r) => r.agentId))}::text[], ${param(reports.map((r) => r.at))}::timestamptz[], ${param(reports.map((r) => r.version))}::text[],
+                    ${param(reports.map((r) => r.reportedHash))}::text[], ${param(reports.map((r) => r.applyState))}::text[], ${param(reports.map((r) => r.applyReason))}::text[],
+                    ${param(reports.map((r) => JSON.stringify(r.health)))}::jsonb[], ${param(reports.map((r) => JSON.stringify(r.allowedRoots)))}::jsonb[],
+                    ${param(reports.map((r) => r.applyHash))}::text[])
+             AS u(id, at, version, hash, state, reason, health, roots, apply_hash)
+        WHERE a.id = u.id AND (a.last_seen_at IS NULL OR a.last_seen_at <= u.at)
+        RETURNING 1)`);
     }
-    if (batch.history.length > 0) {
-      const rows = batch.history;
-      await client.query(
-        `INSERT INTO agent_checkins (agent_id, at, config_hash, apply_state, apply_reason, health, apply_hash)
-         SELECT u.* FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::text[])
-              AS u(agent_id, at, config_hash, apply_state, apply_reason, health, apply_hash)
-         WHERE EXISTS (SELECT 1 FROM agents WHERE id = u.agent_id)`,
-        [
-          rows.map((r) => r.agentId),
-          rows.map((r) => r.at),
-          rows.map((r) => r.configHash),
-          rows.map((r) => r.applyState),
-          rows.map((r) => r.applyReason),
-          rows.map((r) => JSON.stringify(r.health)),
-          rows.map((r) => r.applyHash),
-        ],
-      );
-      await client.query(
-        `DELETE FROM agent_checkins WHERE id IN (
-           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY agent_id ORDER BY at DESC, id DESC) AS n
-                           FROM agent_checkins WHERE agent_id = ANY($1::text[])) ranked
-           WHERE n > $2)`,
-        [[...new Set(rows.map((r) => r.agentId))], this.#historyRows],
-      );
+    const history = batch.history;
+    if (history.length > 0) {
+      const agentIds = param(history.map((r) => r.agentId));
+      parts.push(`history AS (
+        INSERT INTO agent_checkins (agent_id, at, config_hash, apply_state, apply_reason, health, apply_hash)
+        SELECT u.* FROM unnest(${agentIds}::text[], ${param(history.map((r) => r.at))}::timestamptz[], ${param(history.map((r) => r.configHash))}::text[],
+                               ${param(history.map((r) => r.applyState))}::text[], ${param(history.map((r) => r.applyReason))}::text[],
+                               ${param(history.map((r) => JSON.stringify(r.health)))}::jsonb[], ${param(history.map((r) => r.applyHash))}::text[])
+             AS u(agent_id, at, config_hash, apply_state, apply_reason, health, apply_hash)
+        WHERE EXISTS (SELECT 1 FROM agents WHERE id = u.agent_id)
+        RETURNING 1)`);
+      // The statement's snapshot does not hold the rows inserted beside it, which are the newest: of the older
+      // ones each agent keeps `historyRows` minus its new rows.
+      parts.push(`pruned AS (
+        DELETE FROM agent_checkins WHERE id IN (
+          SELECT id FROM (SELECT c.id, k.fresh, row_number() OVER (PARTITION BY c.agent_id ORDER BY c.at DESC, c.id DESC) AS n
+                          FROM agent_checkins c
+                          JOIN (SELECT agent_id, count(*) AS fresh FROM unnest(${agentIds}::text[]) AS f(agent_id) GROUP BY agent_id) k USING (agent_id)) ranked
+          WHERE n > ${param(this.#historyRows)} - fresh)
+        RETURNING 1)`);
     }
     if (batch.ledger.size > 0) {
       const rows = [...batch.ledger.values()];
-      await client.query(
-        `INSERT INTO ledger_edge (agent_id, dataset, minute, shipped)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::bigint[])
-         ON CONFLICT (agent_id, dataset, minute) DO UPDATE SET shipped = GREATEST(ledger_edge.shipped, EXCLUDED.shipped)`,
-        [rows.map((r) => r.agentId), rows.map((r) => r.dataset), rows.map((r) => r.minute), rows.map((r) => r.shipped)],
-      );
+      parts.push(`ledger AS (
+        INSERT INTO ledger_edge (agent_id, dataset, minute, shipped)
+        SELECT * FROM unnest(${param(rows.map((r) => r.agentId))}::text[], ${param(rows.map((r) => r.dataset))}::text[], ${param(rows.map((r) => r.minute))}::timestamptz[],
+                             ${param(rows.map((r) => r.shipped))}::bigint[])
+        ON CONFLICT (agent_id, dataset, minute) DO UPDATE SET shipped = GREATEST(ledger_edge.shipped, EXCLUDED.shipped)
+        RETURNING 1)`);
     }
+    await this.#pool.query(`WITH ${parts.join(',\n')}\nSELECT 1`, params);
   }
 }

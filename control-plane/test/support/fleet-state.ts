@@ -34,15 +34,22 @@ export async function setDesired(pool: pg.Pool, agentId: string, revisionId: num
 /** A pool that counts what it is asked: queries and transactions (each connect). */
 export function countQueries(pool: pg.Pool): { readonly count: number; reset(): void } {
   let count = 0;
+  // pool.query checks a client out through pool.connect: that is the one statement, not a second.
+  let inQuery = false;
   const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
   const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   Object.assign(pool, {
     query: (...args: unknown[]) => {
       count += 1;
-      return query(...args);
+      inQuery = true;
+      try {
+        return query(...args);
+      } finally {
+        inQuery = false;
+      }
     },
     connect: (...args: unknown[]) => {
-      count += 1;
+      if (!inQuery) count += 1;
       return connect(...args);
     },
   });

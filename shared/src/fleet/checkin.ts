@@ -206,6 +206,12 @@ export const checkinRequestSchema = {
         },
       },
     },
+    ledgerThrough: {
+      type: 'integer',
+      minimum: 0,
+      description:
+        "the agent's change number the ledger rows go up to; with it, the answer does not wait for the rows to be written and `ledgerAckedThrough` says which are (without it, the answer waits)",
+    },
     allowedRoots: {
       type: 'array',
       maxItems: 256,
@@ -257,6 +263,11 @@ export const checkinResponseSchema = {
     desired: desiredSchema,
     config: { ...pipelineWireSchema, description: 'present only when desired.hash differs from the hash the agent sent' },
     nextCheckinSeconds: { type: 'integer', minimum: 0, description: 'when to check in again if nothing changes' },
+    ledgerAckedThrough: {
+      type: 'integer',
+      minimum: 0,
+      description: "present when the request had `ledgerThrough`: the agent's ledger rows up to this change number are durably written; rows after it must be sent again",
+    },
   },
 } as const;
 
