@@ -187,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       maxInFlight: Math.max(1, int(env, 'SLUICE_BATCH_IN_FLIGHT', 2)),
       fetchMaxBytes: int(env, 'SLUICE_FETCH_MAX_BYTES', 8 * 1024 * 1024),
     },
-    topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 10_000),
+    topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 1_000),
     sinkRetry: {
       unknownAttempts: Math.max(1, int(env, 'SLUICE_SINK_UNKNOWN_ATTEMPTS', 5)),
       unknownRetryMs: int(env, 'SLUICE_SINK_UNKNOWN_RETRY_MS', 60_000),

@@ -182,5 +182,10 @@ export function jsonTextDepth(text: Uint8Array | string, limit = MAX_NESTING_DEP
 }
 
 export function depthProblem(text: Uint8Array | string): string | undefined {
-  return jsonTextDepth(text) > MAX_NESTING_DEPTH ? `nested more than ${MAX_NESTING_DEPTH} levels deep` : undefined;
+  return nestingProblem(jsonTextDepth(text));
+}
+
+/** The refusal for JSON text nested `depth` levels deep (as jsonTextDepth counts), if it is too deep. */
+export function nestingProblem(depth: number): string | undefined {
+  return depth > MAX_NESTING_DEPTH ? `nested more than ${MAX_NESTING_DEPTH} levels deep` : undefined;
 }

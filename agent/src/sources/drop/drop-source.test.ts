@@ -199,6 +199,26 @@ describe('drop source: file lifecycle', () => {
     expect(ctx.envelopes().map((r) => r.payload)).toEqual([{ a: 1 }, { a: 2 }, 3]);
   });
 
+  it('a malformed element of a JSON array is a parseError record with its line; the elements around it flow on', async () => {
+    const { ctx } = await startDrop();
+    await writeFile(join(folder.dir, 'mixed.json'), '[{"a":1},\n{"a":tru},\n{"a":3}]');
+    await waitFor(async () => (await doneFiles()).includes('mixed.json'));
+    const records = ctx.envelopes();
+    expect(records.map((r) => r.payload ?? null)).toEqual([{ a: 1 }, null, { a: 3 }]);
+    expect(records[1]?.parseError?.reason).toMatch(/^line 2: /);
+    expect(records[1]?.parseError?.raw).toBe('{"a":tru}');
+  });
+
+  it('a JSON array element over maxRecordBytes is refused with its raw text cut, the rest flows on', async () => {
+    const { ctx } = await startDrop({ maxRecordBytes: 512 });
+    await writeFile(join(folder.dir, 'big.json'), `[{"a":1},{"b":"${'x'.repeat(2000)}"},{"a":3}]`);
+    await waitFor(async () => (await doneFiles()).includes('big.json'));
+    const records = ctx.envelopes();
+    expect(records).toHaveLength(3);
+    expect(records[1]?.parseError?.reason).toMatch(/array element of 2008 bytes is over maxRecordBytes/);
+    expect(records[2]?.payload).toEqual({ a: 3 });
+  });
+
   it('a file over maxFileBytes goes to failed/ with a reason (unreadable)', async () => {
     const { ctx } = await startDrop({ maxFileBytes: 10 });
     await writeFile(join(folder.dir, 'huge.ndjson'), '{"a":"0123456789"}\n');

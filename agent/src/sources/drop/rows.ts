@@ -12,7 +12,8 @@ import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { depthProblem, inspect } from '@sluice/shared/record-guard';
+import { depthProblem, inspect, nestingProblem } from '@sluice/shared/record-guard';
+import { JsonArrayError, JsonArrayScanner, type ArrayElement } from './json-array-scanner.ts';
 import { RecordSplitter, type SplitRecord } from './record-splitter.ts';
 
 export type Row =
@@ -41,7 +42,7 @@ export interface CsvOptions {
   columns?: readonly string[];
 }
 
-/** JSON files are parsed whole; above this they are refused rather than risking the agent's memory. */
+/** A JSON value that is not an array is parsed whole; above this it is refused rather than risking the agent's memory. */
 export const MAX_JSON_FILE_BYTES = 256 * 1024 * 1024;
 
 /**
@@ -95,15 +96,6 @@ function guarded(payload: unknown, line: number, raw: () => string): Row {
   const problem = inspect(payload);
   if (problem === undefined) return { payload, line };
   return { parseError: { reason: `line ${line}: ${problem}`, raw: raw() }, line };
-}
-
-/** JSON text of a value the guard refused; one too deep to serialise is described instead. */
-function rawOf(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch {
-    return '(not kept: nested too deep to serialise again; the file itself holds it)';
-  }
 }
 
 export async function* csvRows(path: string, options: CsvOptions, maxRecordBytes: number): AsyncGenerator<Row> {
@@ -195,19 +187,73 @@ export async function* ndjsonRows(path: string, maxRecordBytes: number): AsyncGe
 }
 
 /**
- * A JSON array gives one row per element; any other JSON value is one row. Invalid JSON: the file goes to
- * failed/ with its reason, and its raw text is also shipped as one parseError row when it fits in a record
- * (so the data reaches the DLQ); when it does not fit, failed/ alone keeps it.
+ * A JSON array gives one row per element, streamed (json-array-scanner.ts: one element in memory at a time);
+ * any other JSON value is one row, parsed whole (up to MAX_JSON_FILE_BYTES). An element that is not valid
+ * JSON is a parseError row like a bad NDJSON line, and the elements around it flow on. A broken array (not
+ * closed, a value missing, data after it) or a file that is not UTF-8 ships nothing of its rows: a first pass
+ * checks the whole file before any row is shipped, then the file goes to failed/ with its reason, and its raw
+ * text is also shipped as one parseError row when it fits in a record (so the data reaches the DLQ); when it
+ * does not fit, failed/ alone keeps it.
  */
 export async function* jsonRows(path: string, size: number, maxRecordBytes: number): AsyncGenerator<Row> {
+  const checked = await checkJsonArray(path);
+  if (checked === 'not-array') {
+    yield* wholeJsonRows(path, size, maxRecordBytes);
+    return;
+  }
+  if (checked !== undefined) {
+    yield* failedJsonFile(path, size, maxRecordBytes, `invalid JSON: ${checked.reason}`, checked.position);
+    return;
+  }
+  const scanner = new JsonArrayScanner({ collect: true, maxElementBytes: maxRecordBytes });
+  for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+    for (const element of scanner.push(chunk)) yield elementRow(element, maxRecordBytes);
+  }
+}
+
+/** The first pass: undefined when the file is a whole UTF-8 JSON array, else why not. */
+async function checkJsonArray(path: string): Promise<'not-array' | { reason: string; position?: number } | undefined> {
+  const scanner = new JsonArrayScanner({ collect: false, maxElementBytes: 0 });
+  const validity = new Utf8Validity();
+  try {
+    for await (const chunk of createReadStream(path, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+      validity.push(chunk);
+      scanner.push(chunk);
+      if (scanner.kind === 'not-array') return 'not-array';
+    }
+    scanner.end();
+  } catch (error) {
+    if (error instanceof JsonArrayError) return { reason: error.message, position: error.position };
+    throw error;
+  }
+  validity.end();
+  return validity.valid ? undefined : { reason: `the file is ${NOT_UTF8}` };
+}
+
+function elementRow(element: ArrayElement, maxRecordBytes: number): Row {
+  const { line } = element;
+  if (element.size > maxRecordBytes) {
+    const raw = element.bytes.toString('utf8');
+    return { parseError: { reason: `line ${line}: array element of ${element.size} bytes is over maxRecordBytes (${maxRecordBytes}); raw text truncated`, raw }, line };
+  }
+  const text = element.bytes.toString('utf8');
+  const tooDeep = nestingProblem(element.depth);
+  if (tooDeep !== undefined) return { parseError: { reason: `line ${line}: ${tooDeep}`, raw: text.trim() }, line };
+  try {
+    return guarded(JSON.parse(text) as unknown, line, () => text.trim());
+  } catch (error) {
+    return { parseError: { reason: `line ${line}: ${(error as Error).message}`, raw: text.trim() }, line };
+  }
+}
+
+/** A JSON file that is not an array: one value, parsed whole. */
+async function* wholeJsonRows(path: string, size: number, maxRecordBytes: number): AsyncGenerator<Row> {
   if (size > MAX_JSON_FILE_BYTES) {
-    throw new DropFileError(`JSON file of ${size} bytes is over the ${MAX_JSON_FILE_BYTES}-byte limit for JSON; use NDJSON`);
+    throw new DropFileError(`JSON file of ${size} bytes is over the ${MAX_JSON_FILE_BYTES}-byte limit for a JSON value that is not an array; use NDJSON or an array`);
   }
   const bytes = await readFile(path);
   if (!isUtf8(bytes)) {
-    const reason = `invalid JSON: the file is ${NOT_UTF8}`;
-    if (bytes.length > maxRecordBytes) throw new DropFileError(reason);
-    yield { parseError: { reason, raw: bytes.toString('base64'), rawEncoding: 'base64' }, line: 1, fileFailure: { reason } };
+    yield* failedJsonFile(path, size, maxRecordBytes, `invalid JSON: the file is ${NOT_UTF8}`);
     return;
   }
   const text = bytes.toString('utf8');
@@ -217,16 +263,17 @@ export async function* jsonRows(path: string, size: number, maxRecordBytes: numb
   } catch (error) {
     const message = (error as Error).message;
     const match = /position (\d+)/.exec(message);
-    const position = match?.[1] === undefined ? undefined : Number(match[1]);
-    const reason = `invalid JSON: ${message}`;
-    const fileFailure = position === undefined ? { reason } : { reason, position };
-    if (Buffer.byteLength(text) > maxRecordBytes) throw new DropFileError(reason, position === undefined ? {} : { position });
-    yield { parseError: { reason, raw: text }, line: 1, fileFailure };
+    yield* failedJsonFile(path, size, maxRecordBytes, `invalid JSON: ${message}`, match?.[1] === undefined ? undefined : Number(match[1]));
     return;
   }
-  if (!Array.isArray(value)) {
-    yield guarded(value, 1, () => text);
-    return;
-  }
-  for (const item of value as unknown[]) yield guarded(item, 1, () => rawOf(item));
+  yield guarded(value, 1, () => text);
+}
+
+/** A file that is not JSON: its raw text as one parseError row that sends the file to failed/, if it fits in a record. */
+async function* failedJsonFile(path: string, size: number, maxRecordBytes: number, reason: string, position?: number): AsyncGenerator<Row> {
+  const fileFailure = position === undefined ? { reason } : { reason, position };
+  if (size > maxRecordBytes) throw new DropFileError(reason, position === undefined ? {} : { position });
+  const bytes = await readFile(path);
+  const raw = isUtf8(bytes) ? { raw: bytes.toString('utf8') } : { raw: bytes.toString('base64'), rawEncoding: 'base64' as const };
+  yield { parseError: { reason, ...raw }, line: 1, fileFailure };
 }
