@@ -135,4 +135,49 @@ describe('ConsumerLoop', () => {
     await running;
     await pipeline.close();
   });
+  it('hands idle sinks what has arrived at once, and fills the next batch while one is in the sinks', async () => {
+    const fake = new FakeConsumer();
+    const sink = new MemorySink('postgres');
+    const metrics = new ControlPlaneMetrics();
+    const pipeline = pipelineInto(sink, metrics);
+    const sizes: number[] = [];
+    const start = pipeline.start.bind(pipeline);
+    pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
+    let release: () => void = () => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    const write = sink.write.bind(sink);
+    sink.write = async (batch) => {
+      await gate;
+      return write(batch);
+    };
+    const loop = new ConsumerLoop({
+      consumer: fake as unknown as KafkaConsumer,
+      pipeline,
+      listTopics: () => Promise.resolve(['sluice.a']),
+      pool: { query: () => Promise.resolve({ rows: [] }) } as unknown as pg.Pool,
+      metrics,
+      logger: logs,
+      topicPrefix: 'sluice.',
+      maxRecords: 5,
+      // A batch that waited to fill would wait a minute: only the adaptive cut makes this test pass in time.
+      maxWaitMs: 60_000,
+      topicRefreshMs: 50,
+    });
+    const running = loop.start();
+    const msg = (i: number) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) });
+    fake.push(msg(0));
+    await waitFor(() => sink.records.size === 1, { timeoutMs: 3_000, intervalMs: 5 });
+
+    gate = new Promise((resolve) => (release = resolve));
+    fake.push(msg(1));
+    await waitFor(() => sizes.length === 2, { timeoutMs: 3_000, intervalMs: 5 });
+    fake.push(msg(2), msg(3), msg(4), msg(5), msg(6));
+    await waitFor(() => sizes.length === 3, { timeoutMs: 3_000, intervalMs: 5 });
+    release();
+    await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 3_000, intervalMs: 5 });
+    expect(sizes).toEqual([1, 1, 5]);
+    await loop.stop();
+    await running;
+    await pipeline.close();
+  });
 });

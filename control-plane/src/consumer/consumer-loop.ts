@@ -56,6 +56,8 @@ interface Paused {
 }
 
 const TIMEOUT = Symbol('timeout');
+/** TIMEOUT once the event loop has turned: whatever the Kafka client had already received is delivered by then. */
+const alreadyArrived = (): Promise<typeof TIMEOUT> => new Promise((resolve) => setImmediate(() => resolve(TIMEOUT)));
 
 export function datasetTopics(all: readonly string[], prefix: string, dlqTopic: string = DLQ_TOPIC): string[] {
   return all.filter((t) => t.startsWith(prefix) && t !== dlqTopic && t.length > prefix.length).sort();
@@ -150,6 +152,8 @@ export class ConsumerLoop {
     const iterator = this.#o.consumer.messageChunks(topics, maxRecords)[Symbol.asyncIterator]();
     const maxInFlight = Math.max(1, this.#o.maxInFlight ?? 2);
     const inFlight: Array<Promise<void>> = [];
+    // Batches handed out and not yet settled: while there are none, the sinks are idle.
+    let unsettled = 0;
     let pending: Promise<IteratorResult<IncomingMessage[]>> | undefined;
     // What the last chunk brought beyond a full batch: the start of the next one.
     let carried: IncomingMessage[] = [];
@@ -163,9 +167,13 @@ export class ConsumerLoop {
         while (batch.length < maxRecords && !this.#topicsChanged) {
           pending ??= iterator.next();
           // Wait for the first message at most a few fill periods (to notice new topics and stop
-          // requests), then fill the batch for at most maxWaitMs.
-          const wait = batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - this.#clock.now());
-          const next = await this.#raceSleep<IteratorResult<IncomingMessage[]> | typeof TIMEOUT>(wait, pending, changed);
+          // requests). Then, while the sinks are idle, take only what has already arrived: waiting to fill
+          // a batch would add latency and buy nothing. While a batch is in the sinks, fill this one for at
+          // most maxWaitMs: under load batches grow by themselves.
+          const next =
+            batch.length > 0 && unsettled === 0
+              ? await Promise.race([pending, changed, alreadyArrived()])
+              : await this.#raceSleep<IteratorResult<IncomingMessage[]> | typeof TIMEOUT>(batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - this.#clock.now()), pending, changed);
           if (next === TIMEOUT) break;
           pending = undefined;
           if (next.done) {
@@ -181,7 +189,8 @@ export class ConsumerLoop {
         // A batch cut while the subscription changes still goes in: its messages are handed out, and the
         // next subscription reads on after them once they are committed.
         if (batch.length > 0) {
-          inFlight.push(this.#submit(batch));
+          unsettled += 1;
+          inFlight.push(this.#submit(batch).finally(() => (unsettled -= 1)));
           if (inFlight.length >= maxInFlight) await inFlight.shift();
         }
         this.#o.metrics.bufferedRecords.set(0);
