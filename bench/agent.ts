@@ -1,10 +1,16 @@
-// `npm run bench:agent`: the agent's figures as JSON (issue 3 targets in parentheses):
-//   tail → committed outbox MB/s and lines/s, 200-byte lines (≥ 50 MB/s)
-//   outbox → Kafka with acks=all, records/s (≥ 100k/s)
-//   end-to-end file append → broker ack latency p50/p99 at a fixed 5k lines/s (p99 ≤ 50 ms)
-//   RSS idle and under load (≤ 150 MB)
-// Parts: `node bench/agent.ts [tail kafka latency rss]`. The shipper's batch for the kafka part can be varied
-// with BENCH_SHIP_BATCH (records) and BENCH_SHIP_BATCH_BYTES; both default to the agent config's defaults.
+// `npm run bench:agent`: the agent's figures as JSON, each beside the machine's load (targets in parentheses):
+//   process  the real `sluice-agent run` on a generated file → acked in Kafka: MB/s, CPU-s/GB, peak RSS, with
+//            rsyslog (imfile → omkafka) and kcat on the same file as same-run baselines (issue 12: ≥ 66 MB/s,
+//            ≤ 15 CPU-s/GB, ≤ 150 MB); BENCH_AGENT_LINES (default 2,000,000 lines of 200 bytes) makes it
+//            smaller, BENCH_AGENT_TOOLS=sluice-agent,rsyslog,kcat chooses the tools, BENCH_AGENT_CPU_PROF=<dir>
+//            writes the agent's V8 CPU profile there, BENCH_AGENT_NODE_FLAGS passes Node flags (heap sizes) to it,
+//            BENCH_AGENT_BIN=<other checkout>/agent/bin/sluice-agent.js measures another build (before/after)
+//   tail     tail → committed outbox MB/s and lines/s, 200-byte lines, in process (≥ 50 MB/s)
+//   kafka    outbox → Kafka with acks=all, records/s, in process (≥ 100k/s)
+//   latency  end-to-end file append → broker ack latency p50/p99 at a fixed 5k lines/s (p99 ≤ 50 ms)
+//   rss      RSS of the real agent process idle and while tailing 5k lines/s (≤ 150 MB)
+// Parts: `node bench/agent.ts [process tail kafka latency rss]`. The shipper's batch for the kafka part can be
+// varied with BENCH_SHIP_BATCH (records) and BENCH_SHIP_BATCH_BYTES; both default to the agent config's defaults.
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +29,8 @@ import { KafkaProducer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { agentConfigSchema } from '@sluice/shared/agent-config/index';
+import { fileToKafka, toolsFrom } from './lib/file-to-kafka.ts';
+import { machineLoad, processCost } from './lib/process-meter.ts';
 
 const log = createLogger('bench', { level: 'warn' });
 const brokers = loadStackEnv().kafkaBrokers;
@@ -212,20 +220,22 @@ async function agentProcessRss(rate: number, seconds: number): Promise<Record<st
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : NaN;
   };
+  // The kernel's high-water mark: a peak between two samples counts too.
+  const peakOf = (): number => processCost(child.pid!)?.peakRssBytes ?? NaN;
   await sleep(4000);
   const idle = rssOf();
-  let peak = idle;
+  let peak = peakOf();
   const tickMs = 10;
   const perTick = Math.round((rate * tickMs) / 1000);
   const end = performance.now() + seconds * 1000;
   let ticks = 0;
   while (performance.now() < end) {
     appendFileSync(file, Array.from({ length: perTick }, (_, i) => line(i)).join(''));
-    if (++ticks % 20 === 0) peak = Math.max(peak, rssOf());
+    if (++ticks % 20 === 0) peak = Math.max(peak, peakOf());
     await sleep(tickMs);
   }
   await sleep(1000);
-  peak = Math.max(peak, rssOf());
+  peak = Math.max(peak, peakOf());
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   rmSync(dir, { recursive: true, force: true });
@@ -236,16 +246,34 @@ function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-// `node bench/agent.ts [tail kafka latency rss]`: all parts by default.
-const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tail', 'kafka', 'latency', 'rss']);
+/** A part's figures with the machine's load when they were taken (two cores shared with the broker and more). */
+async function withLoad<T extends object>(part: Promise<T>): Promise<T & { load: { before: number[]; after: number[] } }> {
+  const before = machineLoad();
+  const figures = await part;
+  return { ...figures, load: { before, after: machineLoad() } };
+}
+
+// `node bench/agent.ts [process tail kafka latency rss]`: all parts by default.
+const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['process', 'tail', 'kafka', 'latency', 'rss']);
+const wholeProcess = (): Promise<object> =>
+  fileToKafka({
+    brokers,
+    dir: mkdtempSync(path.join(root, 'process-')),
+    lines: Number(process.env.BENCH_AGENT_LINES ?? 2_000_000),
+    tools: toolsFrom(process.env.BENCH_AGENT_TOOLS),
+    cpuProfileDir: process.env.BENCH_AGENT_CPU_PROF,
+    nodeFlags: process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter((f) => f !== ''),
+    agentBin: process.env.BENCH_AGENT_BIN,
+  });
 const result = {
-  machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version },
-  ...(parts.has('tail') ? { tailToOutbox: await tailRuns() } : {}),
-  ...(parts.has('kafka') ? { outboxToKafka: await outboxToKafka(300_000) } : {}),
-  ...(parts.has('latency') ? { endToEnd: await endToEndLatency(5000, 10) } : {}),
-  ...(parts.has('rss') ? { agentProcess: await agentProcessRss(5000, 10) } : {}),
+  machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version, load: machineLoad() },
+  ...(parts.has('process') ? { fileToKafka: await wholeProcess() } : {}),
+  ...(parts.has('tail') ? { tailToOutbox: await withLoad(tailRuns()) } : {}),
+  ...(parts.has('kafka') ? { outboxToKafka: await withLoad(outboxToKafka(300_000)) } : {}),
+  ...(parts.has('latency') ? { endToEnd: await withLoad(endToEndLatency(5000, 10)) } : {}),
+  ...(parts.has('rss') ? { agentProcess: await withLoad(agentProcessRss(5000, 10)) } : {}),
   benchProcessPeakRssMb: mb(peakRss),
-  targets: { tailMbPerSecond: 50, kafkaRecordsPerSecond: 100_000, p99Ms: 50, rssMb: 150 },
+  targets: { processMbPerSecond: 66, processCpuSecondsPerGb: 15, processPeakRssMb: 150, tailMbPerSecond: 50, kafkaRecordsPerSecond: 100_000, p99Ms: 50, rssMb: 150 },
 };
 rmSync(root, { recursive: true, force: true });
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -1,18 +1,22 @@
 /**
  * Control-plane throughput and latency through Kafka and the real consumer (pipeline + sinks), printing
  * one JSON object:
- *   - Kafka → PostgreSQL rows/s (envelopes pre-produced, idempotent COPY + INSERT … ON CONFLICT path)
+ *   - Kafka → PostgreSQL rows/s (envelopes pre-produced, idempotent COPY + INSERT … ON CONFLICT path), against
+ *     `psql \copy` of the same rows into a table of the same shape in the same run
  *   - Kafka → OpenSearch docs/s, Kafka → MinIO MB/s (envelope bytes consumed per second)
  *   - end-to-end latency p50/p99 at fixed produce rates: envelope produced → row committed in PostgreSQL
  *   - the same from a line appended to a file tailed by a real `sluice-agent` process (agent-latency)
+ *   - a JSON array of 200k objects dropped into a real agent's drop folder → all three stores (drop)
+ *   - the real consumer process's RSS and rate through a backlog of 2M records into all three stores (consumer-memory)
  * Each run uses its own state schema, data schema, topics, index prefix and bucket, and removes them.
- *   node bench/control-plane.ts [postgres search object-store latency agent-latency]
- *   env: BENCH_PG_ROWS (200000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000),
+ * Every figure carries the machine's load average (1, 5, 15 min) when it was taken.
+ *   node bench/control-plane.ts [postgres search object-store drop consumer-memory latency agent-latency]
+ *   env: BENCH_PG_ROWS (1000000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000), BENCH_DROP_ROWS (200000), BENCH_BACKLOG_ROWS (2000000),
  *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15)
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { DatasetSpec } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
-import { KafkaProducer, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
+import { KafkaProducer, TopicEndOffsets, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { loadConfig, type ControlPlaneConfig } from '@sluice/control-plane/config';
@@ -38,7 +42,7 @@ const bucket = `bench-${id}`;
 const prefix = `sluicebench${id}.`;
 /** Below this, a 10%→100% window is too short to mean anything (probes are 100 ms apart). */
 const MIN_STEADY_SECONDS = 2;
-const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'latency', 'agent-latency']);
+const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'drop', 'consumer-memory', 'latency', 'agent-latency']);
 
 const schema = {
   type: 'object',
@@ -122,7 +126,7 @@ async function throughput(
   sinks: DatasetSpec['sinks'],
   rows: number,
   done: (dataset: string) => Promise<number>,
-): Promise<Record<string, number>> {
+): Promise<Record<string, unknown>> {
   const dataset = `${name}_${id}`;
   await new DatasetStore(pool).create({ name: dataset, sinks }, schema);
   const topic = `${prefix}${dataset}`;
@@ -187,7 +191,7 @@ async function atRate(rate: number, seconds: number, emit: (from: number, to: nu
 }
 
 /** Waits for every measured row (seq >= 0), then reads sent → visible percentiles from the table. */
-async function visibleLatency(pool: pg.Pool, table: string, rate: number, seconds: number, achieved: number): Promise<Record<string, number>> {
+async function visibleLatency(pool: pg.Pool, table: string, rate: number, seconds: number, achieved: number): Promise<Record<string, unknown>> {
   const total = rate * seconds;
   await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE seq >= 0`)).rows[0]!.n), total, 300_000);
   const res = await pool.query<{ p50: number; p99: number; max: number }>(
@@ -201,7 +205,7 @@ async function visibleLatency(pool: pg.Pool, table: string, rate: number, second
 }
 
 /** Envelope produced to Kafka → row visible in PostgreSQL. */
-async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, seconds: number): Promise<Record<string, number>> {
+async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, seconds: number): Promise<Record<string, unknown>> {
   const dataset = `latency_${rate}_${id}`;
   await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
   const topic = `${prefix}${dataset}`;
@@ -225,7 +229,7 @@ async function latency(pool: pg.Pool, producer: KafkaProducer, rate: number, sec
  * Line appended to a file → row visible in PostgreSQL: the real `sluice-agent` process tails the file
  * (JSON lines), ships through its outbox to Kafka, and the real consumer loads PostgreSQL.
  */
-async function agentLatency(pool: pg.Pool, rate: number, seconds: number): Promise<Record<string, number>> {
+async function agentLatency(pool: pg.Pool, rate: number, seconds: number): Promise<Record<string, unknown>> {
   const dataset = `agentlat_${rate}_${id}`;
   await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-agent-'));
@@ -260,6 +264,168 @@ async function agentLatency(pool: pg.Pool, rate: number, seconds: number): Promi
   }
 }
 
+/**
+ * The baseline for Kafka → PostgreSQL: `psql \copy` of the very rows the consumer loaded (exported first)
+ * into an empty table of the same shape, indexes included: what PostgreSQL takes with no Kafka, no decoding
+ * and no deduplication at all.
+ */
+function psqlCopyBaseline(table: string, rows: number): { perSecond: number; seconds: number } {
+  const file = path.join(tmpdir(), `sluice-bench-copy-${id}.tsv`);
+  const psql = (command: string): void => void execFileSync('psql', [stack.pgUrl, '-q', '-v', 'ON_ERROR_STOP=1', '-c', command], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try {
+    psql(`\\copy ${table} TO '${file}'`);
+    psql(`CREATE TABLE ${table}_copy (LIKE ${table} INCLUDING ALL)`);
+    const started = performance.now();
+    psql(`\\copy ${table}_copy FROM '${file}'`);
+    const seconds = (performance.now() - started) / 1000;
+    return { perSecond: Math.round(rows / seconds), seconds: round(seconds) };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+/**
+ * The consumer as `npm start` runs it (`sluice-control-plane consume`, its own process) working through a
+ * backlog of `rows` records for a dataset with all three stores: its RSS sampled every 250 ms (peak and mean)
+ * and its rate. The backlog is produced before the process starts, so it begins with all of it waiting.
+ */
+async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: number): Promise<Record<string, unknown>> {
+  const dataset = `mem_${id}`;
+  await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true }, search: { enabled: true }, objectStore: { enabled: true, partitionBy: 'hour' } } }, schema);
+  const topic = `${prefix}${dataset}`;
+  await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
+  const bytes = await preproduce(producer, topic, dataset, rows);
+  const settings = config();
+  const consumer = spawn(process.execPath, [fileURLToPath(new URL('../control-plane/bin/sluice-control-plane.js', import.meta.url)), 'consume'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      ...stack.raw,
+      SLUICE_STATE_SCHEMA: settings.stateSchema,
+      SLUICE_DATA_SCHEMA: settings.dataSchema,
+      SLUICE_TOPIC_PREFIX: settings.topicPrefix,
+      SLUICE_DLQ_TOPIC: settings.dlqTopic,
+      SLUICE_CONSUMER_GROUP: `bench-mem-${id}`,
+      SLUICE_S3_BUCKET: bucket,
+      SLUICE_CONSUMER_METRICS_PORT: '0',
+      SLUICE_LOG_LEVEL: 'warn',
+      // e.g. --max-old-space-size=256, to see what a bounded heap does to the figures
+      ...(process.env.BENCH_CONSUMER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_CONSUMER_NODE_OPTIONS }),
+    },
+  });
+  const samples: number[] = [];
+  const sampler = setInterval(() => {
+    let status = '';
+    try {
+      status = readFileSync(`/proc/${String(consumer.pid)}/status`, 'utf8');
+    } catch {
+      // exited between samples: its last sample stands
+    }
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    if (match?.[1] !== undefined) samples.push(Number(match[1]) / 1024);
+  }, 250);
+  const started = performance.now();
+  try {
+    const count = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+    // A consumer that dies (out of memory, say) fails the part instead of leaving it waiting.
+    const died = new Promise<never>((_, reject) => consumer.once('exit', (code, signal) => reject(new Error(`the consumer exited (${String(code ?? signal)}) before loading the backlog`))));
+    died.catch(() => undefined); // once the backlog is loaded, the stop below ends it: not a failure
+    const done = await Promise.race([waitUntil(count, rows, 1_800_000), died]);
+    await waitUntil(() => searchCount(`sluice-${dataset}`), rows, 600_000);
+    const seconds = (done.at100 - started) / 1000;
+    return {
+      rows,
+      backlogMb: round(bytes / 1024 / 1024),
+      seconds: round(seconds),
+      perSecondIntoPostgres: Math.round(rows / seconds),
+      peakRssMb: Math.round(Math.max(...samples)),
+      meanRssMb: Math.round(samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length)),
+      ...machineLoad(),
+    };
+  } finally {
+    clearInterval(sampler);
+    if (consumer.exitCode === null && consumer.signalCode === null) {
+      consumer.kill('SIGTERM');
+      await new Promise((resolve) => consumer.once('exit', resolve));
+    }
+    await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
+  }
+}
+
+/** Peak resident memory of a process so far (VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(pid === undefined ? '' : readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+  return Math.round(Number(match?.[1] ?? 0) / 1024);
+}
+
+/**
+ * One JSON array of `rows` objects dropped into a folder the real `sluice-agent` watches (rename-in), through
+ * Kafka and the real consumer into PostgreSQL, the search index and the object store: when the first row is
+ * in PostgreSQL, when each store holds all of them, records/s to all three, and the agent's peak RSS.
+ */
+async function dropToStores(pool: pg.Pool, rows: number): Promise<Record<string, unknown>> {
+  const dataset = `drop_${id}`;
+  await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true }, search: { enabled: true }, objectStore: { enabled: true, partitionBy: 'hour' } } }, schema);
+  // An existing dataset's topic: the first row then measures the drop path, not a new topic's discovery.
+  await ensureTopics(stack.kafkaBrokers, [{ name: `${prefix}${dataset}`, partitions: 3 }]);
+  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-bench-drop-'));
+  mkdirSync(path.join(dir, 'drop'));
+  const items: string[] = [];
+  for (let seq = 0; seq < rows; seq++) items.push(JSON.stringify({ device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0 }));
+  const staged = path.join(dir, 'drop', 'batch.json.tmp');
+  writeFileSync(staged, `[\n${items.join(',\n')}\n]\n`);
+  const bytes = statSync(staged).size;
+  writeFileSync(
+    path.join(dir, 'agent.yaml'),
+    `agentId: bench\ndataDir: ./data\nkafka: { brokers: ${JSON.stringify(stack.kafkaBrokers)}, topicPrefix: ${JSON.stringify(prefix)} }\n` +
+      `http: { listen: "127.0.0.1:0" }\nallowedRoots: [./drop]\n` +
+      `sources:\n  - { type: drop, id: drop, dataset: ${dataset}, path: ./drop, format: json, completion: { mode: rename-in } }\n`,
+  );
+  const agent = spawn(process.execPath, [fileURLToPath(new URL('../agent/bin/sluice-agent.js', import.meta.url)), 'run', '--config', path.join(dir, 'agent.yaml')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
+  });
+  const consumer = await startConsumer(config(), logger);
+  const table = `${dataSchema}.${dataset}`;
+  const pgCount = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+  const offsets = new TopicEndOffsets(stack.kafkaBrokers);
+  const objectCount = async (): Promise<number> => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM object_store_ids WHERE dataset = $1', [dataset])).rows[0]!.n);
+  try {
+    await sleep(3_000); // the agent is up and watching, the consumer subscribed
+    const dropped = performance.now();
+    const droppedAt = Date.now();
+    renameSync(staged, path.join(dir, 'drop', 'batch.json'));
+    const firstRow = await waitUntil(pgCount, 1, 600_000);
+    const [kafka, postgres, search, objectStore] = await Promise.all([
+      waitUntil(async () => Number(await offsets.total(`${prefix}${dataset}`, 3)), rows, 600_000),
+      waitUntil(pgCount, rows, 600_000), waitUntil(() => searchCount(`sluice-${dataset}`), rows, 600_000), waitUntil(objectCount, rows, 600_000)]);
+    const seconds = (at: { at100: number }): number => round((at.at100 - dropped) / 1000);
+    // The agent stamps ingest time when it makes a row's envelope: drop → first envelope is the agent's share.
+    const firstIngest = (await pool.query<{ t: number }>(`SELECT extract(epoch FROM min(ingest_time)) * 1000 AS t FROM ${table}`)).rows[0]!.t;
+    const allSeconds = Math.max(seconds(postgres), seconds(search), seconds(objectStore));
+    return {
+      rows,
+      fileMb: round(bytes / 1024 / 1024),
+      firstRowInPostgresMs: Math.round(firstRow.at100 - dropped),
+      firstEnvelopeMadeMs: Math.round(Number(firstIngest) - droppedAt),
+      allInKafkaSeconds: seconds(kafka),
+      allInPostgresSeconds: seconds(postgres),
+      allInSearchSeconds: seconds(search),
+      allInObjectStoreSeconds: seconds(objectStore),
+      recordsPerSecondToAllStores: Math.round(rows / allSeconds),
+      agentPeakRssMb: peakRssMb(agent.pid),
+      ...machineLoad(),
+    };
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((resolve) => agent.once('exit', resolve));
+    await consumer.stop();
+    await offsets.close();
+    await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
@@ -272,8 +438,10 @@ async function main(): Promise<void> {
   const count = (dataset: string) => async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`)).rows[0]!.n);
   try {
     if (which.has('postgres')) {
-      const rows = Number(process.env.BENCH_PG_ROWS ?? 200_000);
-      out.kafkaToPostgres = await throughput(pool, producer, 'pg', { postgres: { enabled: true } }, rows, (d) => count(d)());
+      const rows = Number(process.env.BENCH_PG_ROWS ?? 1_000_000);
+      const consumed = await throughput(pool, producer, 'pg', { postgres: { enabled: true } }, rows, (d) => count(d)());
+      const copy = psqlCopyBaseline(`${dataSchema}.pg_${id}`, rows);
+      out.kafkaToPostgres = { ...consumed, psqlCopyPerSecond: copy.perSecond, ratioToPsqlCopy: round(Number(consumed.perSecond) / copy.perSecond) };
     }
     if (which.has('search')) {
       const rows = Number(process.env.BENCH_SEARCH_DOCS ?? 50_000);
@@ -286,6 +454,8 @@ async function main(): Promise<void> {
         return Number(r.rows[0]?.n ?? 0);
       });
     }
+    if (which.has('consumer-memory')) out.consumerMemory = await consumerMemory(pool, producer, Number(process.env.BENCH_BACKLOG_ROWS ?? 2_000_000));
+    if (which.has('drop')) out.dropToStores = await dropToStores(pool, Number(process.env.BENCH_DROP_ROWS ?? 200_000));
     if (which.has('latency')) {
       const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 15);
       const rates = (process.env.BENCH_RATES ?? '1000,5000').split(',').map(Number);

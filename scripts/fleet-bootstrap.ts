@@ -1,6 +1,8 @@
 /**
- * What `npm start` does to make its local agent fleet-managed, every step idempotent (a second start changes
- * nothing):
+ * What `npm start` does to make its local agent fleet-managed and its console usable, every step idempotent
+ * (a second start changes nothing):
+ *   0. with --console-login FILE: the console's first login, an admin user `admin` whose generated password is
+ *      kept in FILE (0600), never printed (ensureConsoleUser below);
  *   1. policy `default` (empty label selector: every agent) with deploy/policies/default.yaml as its first
  *      revision, which every agent gets — only when the policy has no revision yet, so an operator's later
  *      revisions and rollouts are never overwritten;
@@ -9,10 +11,11 @@
  * The admin key comes from the environment (SLUICE_ADMIN_KEY) and the token goes to the enroll process
  * through its environment; neither is printed nor put on a command line.
  *
- * usage: node scripts/fleet-bootstrap.ts --url URL --config agent.yaml --policy default.yaml [--name N]
+ * usage: node scripts/fleet-bootstrap.ts --url URL --config agent.yaml --policy default.yaml [--name N] [--console-login FILE]
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -30,7 +33,7 @@ interface Source {
   [key: string]: unknown;
 }
 
-class Api {
+export class Api {
   readonly #url: string;
   readonly #key: string;
 
@@ -89,6 +92,53 @@ async function ensurePolicy(api: Api, policyFile: string, baseDir: string): Prom
   return `policy ${POLICY}: revision ${published.body.number} published; every agent gets it`;
 }
 
+export const CONSOLE_USER = 'admin';
+
+/** The login file's text: what to type into the console's login form. */
+export function consoleLoginText(password: string): string {
+  return `# The Sluice console's first login, made by npm start (docs/console.md).\nusername: ${CONSOLE_USER}\npassword: ${password}\n`;
+}
+
+function passwordIn(file: string): string {
+  const found = /^password: (.+)$/m.exec(readFileSync(file, 'utf8'));
+  if (!found?.[1]) throw new Error(`${file} holds no "password: …" line; delete it and start again to make a new password`);
+  return found[1];
+}
+
+/**
+ * The console's first login: user `admin` (role admin), its password generated once and kept in `loginFile`
+ * (0600), never printed or logged, so it ends up in no scrollback. The file is written before the user is
+ * made, so a password the control plane accepted is never lost; a control plane whose state was reset gets the
+ * user again with the same password. A user `admin` that exists without the file is left alone: its password
+ * is someone's, not ours to reset.
+ */
+export async function ensureConsoleUser(api: Api, loginFile: string): Promise<string> {
+  const users = await api.call<{ users: Array<{ username: string; disabledAt: string | null }> }>('GET', '/api/v1/users');
+  const existing = users.body.users.find((u) => u.username === CONSOLE_USER);
+  if (existing && existsSync(loginFile)) {
+    return existing.disabledAt === null ? `console login: user ${CONSOLE_USER}, password in ${loginFile}` : `console user ${CONSOLE_USER} is disabled; log in as another admin`;
+  }
+  if (existing) {
+    return `console user ${CONSOLE_USER} exists, but ${loginFile} is gone: log in with the password you set, or reset it (PATCH /api/v1/users/${CONSOLE_USER} with the admin key)`;
+  }
+  if (existsSync(loginFile)) {
+    await api.call('POST', '/api/v1/users', { username: CONSOLE_USER, password: passwordIn(loginFile), role: 'admin' });
+    return `console user ${CONSOLE_USER} made again (the control plane's state is new); password in ${loginFile}`;
+  }
+  const pending = `${loginFile}.new`;
+  // Left over by an interrupted start: its password was never accepted. `wx` makes the file anew, mode 0600.
+  rmSync(pending, { force: true });
+  writeFileSync(pending, consoleLoginText(randomBytes(18).toString('base64url')), { mode: 0o600, flag: 'wx' });
+  try {
+    await api.call('POST', '/api/v1/users', { username: CONSOLE_USER, password: passwordIn(pending), role: 'admin' });
+  } catch (error) {
+    rmSync(pending, { force: true });
+    throw error;
+  }
+  renameSync(pending, loginFile);
+  return `console user ${CONSOLE_USER} (admin) created; its password is in ${loginFile}`;
+}
+
 function dataDirOf(configFile: string): string {
   const config = parse(readFileSync(configFile, 'utf8')) as { dataDir?: string };
   return resolve(dirname(configFile), config.dataDir ?? './data');
@@ -115,14 +165,16 @@ async function ensureEnrolled(api: Api, url: string, configFile: string, name: s
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { url: { type: 'string' }, config: { type: 'string' }, policy: { type: 'string' }, name: { type: 'string' } } });
+  const { values } = parseArgs({ options: { url: { type: 'string' }, config: { type: 'string' }, policy: { type: 'string' }, name: { type: 'string' }, 'console-login': { type: 'string' } } });
   const key = process.env.SLUICE_ADMIN_KEY;
   if (!values.url || !values.config || !values.policy || !key) {
-    process.stderr.write('usage: SLUICE_ADMIN_KEY=… node scripts/fleet-bootstrap.ts --url URL --config agent.yaml --policy default.yaml [--name N]\n');
+    process.stderr.write('usage: SLUICE_ADMIN_KEY=… node scripts/fleet-bootstrap.ts --url URL --config agent.yaml --policy default.yaml [--name N] [--console-login FILE]\n');
     return 2;
   }
   const api = new Api(values.url, key);
   const configFile = resolve(values.config);
+  const loginFile = values['console-login'];
+  if (loginFile !== undefined) process.stdout.write(`${await ensureConsoleUser(api, resolve(loginFile))}\n`);
   process.stdout.write(`${await ensurePolicy(api, resolve(values.policy), dirname(configFile))}\n`);
   process.stdout.write(`${await ensureEnrolled(api, values.url, configFile, values.name ?? 'local-dev')}\n`);
   return 0;

@@ -32,6 +32,7 @@ bash "$SCRIPTS_DIR/stack.sh" up
 #   admin.key       bootstrap admin API key (SLUICE_ADMIN_KEY)
 #   prometheus.key  viewer API key Prometheus scrapes the control plane with (SLUICE_METRICS_KEY)
 #   agent.token     the local agent's http.token (SLUICE_AGENT_TOKEN); Prometheus scrapes the agent with it
+#   console-login   the console's first login: user admin and its generated password (scripts/fleet-bootstrap.ts)
 make_secret() {
   local file="$1" prefix="$2"
   if [ ! -s "$file" ]; then
@@ -42,6 +43,7 @@ make_secret() {
 KEY_FILE="$RUN_DIR/admin.key"
 METRICS_KEY_FILE="$RUN_DIR/prometheus.key"
 AGENT_TOKEN_FILE="$RUN_DIR/agent.token"
+CONSOLE_LOGIN_FILE="$RUN_DIR/console-login"
 make_secret "$KEY_FILE" slk_
 make_secret "$METRICS_KEY_FILE" slk_
 make_secret "$AGENT_TOKEN_FILE" sat_
@@ -118,7 +120,9 @@ wait_http consumer "$CONSUMER_URL/healthz" "$METRICS_KEY_FILE"
 # revision, and the agent is enrolled once (its identity stays in .data/fleet-agent/fleet). Both steps leave
 # what exists alone, so revisions an operator published since are kept. The enrollment token is one-use.
 AGENT_CONFIG=agent/examples/fleet-agent.yaml
-node scripts/fleet-bootstrap.ts --url "$CP_URL" --config "$AGENT_CONFIG" --policy deploy/policies/default.yaml --name local-dev ||
+# The console's user `admin` is made once too, its password kept in $CONSOLE_LOGIN_FILE (0600, never printed).
+node scripts/fleet-bootstrap.ts --url "$CP_URL" --config "$AGENT_CONFIG" --policy deploy/policies/default.yaml --name local-dev \
+  --console-login "$CONSOLE_LOGIN_FILE" ||
   die "making the local agent fleet-managed failed (see above)"
 launch agent node agent/bin/sluice-agent.js run --config "$AGENT_CONFIG"
 wait_http agent "http://$SLUICE_AGENT_HTTP/healthz" "$AGENT_TOKEN_FILE"
@@ -126,6 +130,8 @@ wait_http agent "http://$SLUICE_AGENT_HTTP/healthz" "$AGENT_TOKEN_FILE"
 cat <<EOF
 
 Sluice is running.
+  console             $CP_URL/console/
+                      log in as admin; the password is in $CONSOLE_LOGIN_FILE   (cat $CONSOLE_LOGIN_FILE)
   drop files into     $ROOT/drop     (CSV, NDJSON, JSON arrays; anything else as a blob)
   append lines to     $ROOT/logs/*.log
   control plane API   $CP_URL/api/v1   (OpenAPI: $CP_URL/docs; /metrics, /healthz, /readyz)
@@ -133,7 +139,6 @@ Sluice is running.
   consumer            $CONSUMER_URL/metrics   /healthz   (same viewer key)
   viewer key          in $METRICS_KEY_FILE   (what Prometheus scrapes the control plane and the consumer with)
   agent               http://$SLUICE_AGENT_HTTP/status   /metrics   /healthz   (token in $AGENT_TOKEN_FILE)
-  console             $CP_URL/console/   (log in as a control-plane user: npm run control-plane -- users create --admin --username NAME)
   fleet               $CP_URL/api/v1/agents   /api/v1/policies/default/revisions   /api/v1/fleet/summary   (admin key)
                       walk-through: docs/fleet-quickstart.md
   PostgreSQL          $SLUICE_PG_URL   (tables in schema sluice_data)

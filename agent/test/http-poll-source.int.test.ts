@@ -160,10 +160,10 @@ describe('http-poll source → Kafka: full (non-incremental) endpoints', () => {
     let poll = 0;
     server.handler = (_req, res) => json(res, [1, 2, 3].map((id) => ({ user: { id }, lastSeen: ++poll })));
     const { pipeline } = await start(join(work, 'data'), { type: 'http-poll', id: 'keyed', dataset, url: `${server.url}/users`, intervalMs: 300, idField: '/user/id' });
-    await waitFor(() => server.seen.length >= 2, 30_000, 'two polls');
+    // Two polls shipped (a poll still in flight when the pipeline stops is not: it is polled again later).
+    const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 6);
     await pipeline.stop(30_000);
-    const polls = server.seen.length;
-    const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= polls * 3);
+    expect(server.seen.length).toBeGreaterThanOrEqual(2);
     expect(new Set(messages.map((m) => (JSON.parse(m.value.toString('utf8')) as Envelope).id)).size).toBe(3);
   });
 

@@ -119,6 +119,8 @@ describe('response schemas', () => {
     expect((await call('GET', '/api/v1/datasets/nothere', viewer)).statusCode).toBe(404);
     const v2 = { ...schemaV1, properties: { ...schemaV1.properties, humidity: { type: 'number' } } };
     expect((await call('POST', '/api/v1/datasets/meters/versions', operator, { schema: v2 })).statusCode).toBe(201);
+    expect((await call('POST', '/api/v1/datasets/meters/versions/check', operator, { schema: schemaV1 })).json()).toMatchObject({ latestVersion: 2, version: 3 });
+    expect((await call('GET', '/api/v1/datasets/meters/versions/1', viewer)).json().schema).toMatchObject(schemaV1);
     const refused = await call('POST', '/api/v1/datasets/meters/versions', operator, { schema: { type: 'object', properties: { device: { type: 'number' } } } });
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error.details.changes.length).toBeGreaterThan(0);
@@ -148,6 +150,11 @@ describe('response schemas', () => {
     expect(again.json().error.details.last).toMatchObject({ keyName: 'o', forced: false });
     expect((await call('POST', `/api/v1/dlq/${entry?.id}/replay`, operator, { force: true })).json().replays).toHaveLength(2);
     expect((await call('GET', `/api/v1/dlq/${entry?.id}`, viewer)).json().replays).toHaveLength(2);
+    const dry = await call('POST', '/api/v1/dlq/dry-run', operator, { filter: { dataset: 'meters' }, against: { dataset: 'meters', version: 1 } });
+    expect(dry.json()).toMatchObject({ matched: 1, total: 1, wouldFail: 1, byReason: [{ reasonKind: 'not_envelope' }], samples: [{ id: entry?.id, paths: [] }] });
+    const bulk = await call('POST', '/api/v1/dlq/replay', operator, { ids: [poison?.id, '999999'] });
+    expect(bulk.json()).toMatchObject({ replayed: [{ id: poison?.id, recordId: null }], skipped: [{ id: '999999' }], remaining: 0, through: null });
+    expect((await call('POST', '/api/v1/dlq/replay', operator, { filter: { dataset: 'meters' } })).json()).toEqual({ replayed: [], skipped: [], remaining: 0, through: entry?.id });
 
     expect((await call('GET', '/api/v1/health?minutes=5', viewer)).json()).toMatchObject({ minutes: 5, consumerLag: [{ lag: 3 }] });
     expect((await call('GET', '/api/v1/pipeline/health?minutes=5', viewer)).json()).toMatchObject({ minutes: 5, datasets: expect.any(Array) });

@@ -6,6 +6,7 @@
 import {
   Admin,
   Consumer,
+  ListOffsetTimestamps,
   Producer,
   ProduceAcks,
   stringDeserializer,
@@ -382,6 +383,28 @@ export function deleteTopics(brokers: string[], topics: readonly string[]): Prom
     const names = topics.filter((t) => existing.has(t));
     if (names.length > 0) await admin.deleteTopics({ topics: names });
   });
+}
+
+/**
+ * The records a topic holds since it was created: the sum of its partitions' log-end offsets (benchmarks wait
+ * for it to reach what they wrote). One admin connection for many polls; `close()` it.
+ */
+export class TopicEndOffsets {
+  readonly #admin: Admin;
+
+  constructor(brokers: string[]) {
+    this.#admin = new Admin({ clientId: 'sluice-end-offsets', bootstrapBrokers: brokers });
+  }
+
+  async total(topic: string, partitions: number): Promise<bigint> {
+    const request = { name: topic, partitions: Array.from({ length: partitions }, (_, partitionIndex) => ({ partitionIndex, timestamp: ListOffsetTimestamps.LATEST })) };
+    const [listed] = await this.#admin.listOffsets({ topics: [request] });
+    return (listed?.partitions ?? []).reduce((sum, p) => sum + p.offset, 0n);
+  }
+
+  async close(): Promise<void> {
+    await this.#admin.close();
+  }
 }
 
 export function listTopics(brokers: string[]): Promise<string[]> {

@@ -65,9 +65,9 @@ afterAll(async () => {
 });
 
 describe('agent launcher', () => {
-  it('re-executes itself in place with the small-heap V8 flags (same pid, so signals reach the agent)', () => {
+  it('re-executes itself in place with the bounded-heap V8 flags (same pid, so signals reach the agent)', () => {
     const cmdline = readFileSync(`/proc/${agent.pid}/cmdline`, 'utf8').split('\0');
-    expect(cmdline).toContain('--max-semi-space-size=2');
+    expect(cmdline).toContain('--max-semi-space-size=16');
     expect(cmdline).toContain('--max-old-space-size=128');
     expect(cmdline).toContain('run');
   });

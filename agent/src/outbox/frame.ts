@@ -51,6 +51,17 @@ export interface EncodedFrame {
   payloadBytes: number;
 }
 
+function byteLength(data: string | Buffer): number {
+  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+}
+
+/** The bytes of keys and values `encodeFrame` will count as the frame's `payloadBytes`, without encoding anything. */
+export function payloadBytesOf(messages: readonly FrameMessage[]): number {
+  let bytes = 0;
+  for (const m of messages) bytes += byteLength(m.key) + byteLength(m.value);
+  return bytes;
+}
+
 export function encodeFrame(messages: readonly FrameMessage[]): EncodedFrame {
   const topics = new Indexer<string>();
   const headerSets = new Indexer<string>();
@@ -63,8 +74,8 @@ export function encodeFrame(messages: readonly FrameMessage[]): EncodedFrame {
     const m = messages[i]!;
     topicIdx[i] = topics.indexOf(m.topic);
     headersIdx[i] = headerSets.indexOf(headersJson(m.headers));
-    keyBytes[i] = typeof m.key === 'string' ? Buffer.byteLength(m.key) : m.key.length;
-    valueBytes[i] = typeof m.value === 'string' ? Buffer.byteLength(m.value) : m.value.length;
+    keyBytes[i] = byteLength(m.key);
+    valueBytes[i] = byteLength(m.value);
     payloadBytes += keyBytes[i]! + valueBytes[i]!;
   }
   const topicBuffers = topics.values.map((t) => Buffer.from(t));

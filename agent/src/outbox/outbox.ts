@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/shared/errors';
 import type { Checkpoint, OutboxMessage } from '../sources/source.ts';
-import { decodeFrame, encodeFrame, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
+import { decodeFrame, encodeFrame, payloadBytesOf, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
 import { frameLedger, ShippedLedger } from './shipped-ledger.ts';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
@@ -186,9 +186,11 @@ export class Outbox {
   commit(messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[] = [], options: { fsync?: boolean } = {}): void {
     if (this.#closed) throw new OutboxFullError('bounds', 'the outbox is closed');
     if (messages.length > 0 && this.#rows > 0 && this.#rows + messages.length > this.#maxRows) throw this.#full();
-    const frames = toFrames(messages);
-    const adding = frames.reduce((a, f) => a + f.payloadBytes, 0);
+    // Both bounds are checked before anything is encoded: a source waiting for room retries the same commit
+    // after every delete, and would otherwise compress its frames again each time only to be refused.
+    const adding = payloadBytesOf(messages);
     if (messages.length > 0 && this.#rows > 0 && this.#bytes + adding > this.#maxBytes) throw this.#full();
+    const frames = toFrames(messages);
     let last: number;
     const raise = options.fsync === true && this.#synchronous !== 'FULL';
     try {

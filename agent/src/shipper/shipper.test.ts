@@ -58,6 +58,17 @@ describe('Shipper', () => {
     outbox.close();
   });
 
+  it('does not linger for a batch full by bytes though short of batchSize records', async () => {
+    const outbox = new Outbox({ file: path.join(dir, 'linger-bytes.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
+    const broker = new FakeBroker();
+    const shipper = new Shipper({ outbox, createSender: () => broker.sender(), batchSize: 100_000, lingerMs: 60_000, maxBatchBytes: 1024, log });
+    shipper.start();
+    outbox.commit(Array.from({ length: 10 }, (_, i) => ({ ...msg(i), value: Buffer.alloc(200, 0x61) }))); // 2 KB: over maxBatchBytes
+    await waitFor(() => broker.received.length === 10, { timeoutMs: 5_000, intervalMs: 10 });
+    await shipper.stop(0);
+    outbox.close();
+  });
+
   it('backs off while the broker is down, lets the outbox grow, and recovers without restart', async () => {
     const outbox = new Outbox({ file: path.join(dir, 'b.db'), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL' });
     const broker = new FakeBroker();

@@ -57,6 +57,17 @@ export interface ShipperOptions {
   clock?: Clock;
 }
 
+/** Whether a batch read from the outbox has reached either of its bounds. */
+function isFull(batch: readonly OutboxFrame[], maxRecords: number, maxBytes: number): boolean {
+  let records = 0;
+  let bytes = 0;
+  for (const f of batch) {
+    records += f.records;
+    bytes += f.bytes;
+  }
+  return records >= maxRecords || bytes >= maxBytes;
+}
+
 /** How often stop() looks whether the outbox has drained. */
 const DRAIN_CHECK_MS = 50;
 
@@ -147,8 +158,9 @@ export class Shipper {
         if (inFlight.size > 0 && this.#status.consecutiveFailures > 0) continue;
         let batch: OutboxFrame[] = outbox.read(cursor, batchSize, maxBatchBytes);
         if (batch.length === 0) continue;
-        if (batch.reduce((n, f) => n + f.records, 0) < batchSize && lingerMs > 0 && inFlight.size === 0) {
-          // A short wait fills the batch when records trickle in; under load batches are full and never wait.
+        if (lingerMs > 0 && inFlight.size === 0 && !isFull(batch, batchSize, maxBatchBytes)) {
+          // A short wait fills the batch when records trickle in; under load batches are full (by records or
+          // by bytes: 4 MiB of file envelopes is ~7k records) and never wait.
           await this.#clock.sleep(lingerMs, { signal }).catch(() => undefined);
           if (signal.aborted) return;
           batch = outbox.read(cursor, batchSize, maxBatchBytes);

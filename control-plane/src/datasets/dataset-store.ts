@@ -3,6 +3,8 @@
  * (compatibility.ts) and refused with the report unless forced; once stored, each sink's prepare() evolves
  * what the dataset needs (the postgres sink ALTERs its table). A new dataset's store locations (table, index
  * prefix, object prefix) must be well-formed and not owned by another dataset (shared/src/dataset-locations.ts).
+ * Creating a dataset and adding a version are audited (`dataset.create`, `dataset.version`) in their own
+ * transaction; checkVersion answers what addVersion would decide and stores nothing.
  */
 import type pg from 'pg';
 import type { DatasetSpec, DatasetVersion } from '@sluice/shared/dataset';
@@ -12,6 +14,13 @@ import type { Outcome } from '@sluice/shared/outcome';
 import { compareSchemas, type CompatibilityReport } from './compatibility.ts';
 import { ValidatorCache } from './validators.ts';
 import { withTransaction } from '../db/transaction.ts';
+import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../operators/audit.ts';
+
+/** Who makes a change, for its audit row (written in the change's transaction). */
+export interface ChangedBy {
+  actor: AuditActor;
+  requestId?: string | undefined;
+}
 
 export interface DatasetView {
   spec: DatasetSpec;
@@ -28,6 +37,14 @@ export interface AddVersionResult {
   version: number;
   report: CompatibilityReport;
   prepared: ReadonlyArray<{ sink: string; outcome: Outcome }>;
+}
+
+/** A proposed version checked against the latest one, nothing stored. */
+export interface VersionCheck {
+  latestVersion: number;
+  /** The number it would get if published now. */
+  version: number;
+  report: CompatibilityReport;
 }
 
 interface VersionRow {
@@ -49,7 +66,7 @@ export class DatasetStore {
     this.#cacheTtlMs = options.cacheTtlMs ?? 5_000;
   }
 
-  async create(spec: DatasetSpec, schema: Record<string, unknown>): Promise<AddVersionResult> {
+  async create(spec: DatasetSpec, schema: Record<string, unknown>, by: ChangedBy = { actor: SYSTEM_ACTOR }): Promise<AddVersionResult> {
     const problems = locationProblems(spec);
     if (problems.length > 0) throw InputError(`invalid dataset ${spec.name}: ${problems.join('; ')}`, problems);
     ValidatorCache.assertValidSchema(schema);
@@ -69,37 +86,54 @@ export class DatasetStore {
       const inserted = await client.query('INSERT INTO datasets (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [spec.name, spec]);
       if (inserted.rowCount === 0) throw ConflictError(`dataset ${spec.name} already exists`);
       await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, 1, $2)', [spec.name, schema]);
+      await recordAudit(client, { ...by, action: 'dataset.create', target: { kind: 'dataset', id: spec.name }, after: { spec, version: 1, schema } });
     });
     this.#latest.delete(spec.name);
     const prepared = await this.#prepare({ spec, version: 1, schema });
     return { version: 1, report: { compatible: true, changes: [] }, prepared };
   }
 
-  async addVersion(name: string, schema: Record<string, unknown>, force: boolean): Promise<AddVersionResult> {
+  async addVersion(name: string, schema: Record<string, unknown>, force: boolean, by: ChangedBy = { actor: SYSTEM_ACTOR }): Promise<AddVersionResult> {
     ValidatorCache.assertValidSchema(schema);
     const { next, report } = await withTransaction(this.#pool, async (client) => {
       // Lock the dataset row: two concurrent publishers must not both become version n+1.
-      const ds = await client.query<{ spec: DatasetSpec }>('SELECT spec FROM datasets WHERE name = $1 FOR UPDATE', [name]);
-      const spec = ds.rows[0]?.spec;
-      if (!spec) throw NotFoundError(`dataset ${name} does not exist`);
-      const latest = await client.query<{ version: number; schema: Record<string, unknown> }>(
-        'SELECT version, schema FROM dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
-        [name],
-      );
-      const current = latest.rows[0];
-      if (!current) throw BugError(`dataset ${name} has no schema version`);
-      const report = compareSchemas(current.schema, schema);
+      const { spec, latest, latestSchema, report } = await compareWithLatest(client, name, schema, 'FOR UPDATE');
       if (!report.compatible && !force) {
-        throw ConflictError(`schema is incompatible with version ${current.version} of ${name}; add ?force=true to publish it anyway`, report);
+        throw ConflictError(`schema is incompatible with version ${latest} of ${name}; add ?force=true to publish it anyway`, report);
       }
-      const next: DatasetVersion = { spec, version: current.version + 1, schema };
+      const next: DatasetVersion = { spec, version: latest + 1, schema };
       await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, $2, $3)', [name, next.version, schema]);
       await client.query('UPDATE datasets SET updated_at = now() WHERE name = $1', [name]);
+      await recordAudit(client, {
+        ...by,
+        action: 'dataset.version',
+        target: { kind: 'dataset', id: name },
+        before: { version: latest, schema: latestSchema },
+        after: { version: next.version, schema, forced: !report.compatible },
+      });
       return { next, report };
     });
     this.#latest.delete(name);
     const prepared = await this.#prepare(next);
     return { version: next.version, report, prepared };
+  }
+
+  /**
+   * What addVersion would decide for `schema`, without storing it: the same schema check and the same
+   * comparison with the latest version. Another publish may land in between; addVersion compares again.
+   */
+  async checkVersion(name: string, schema: Record<string, unknown>): Promise<VersionCheck> {
+    ValidatorCache.assertValidSchema(schema);
+    const { latest, report } = await compareWithLatest(this.#pool, name, schema, '');
+    return { latestVersion: latest, version: latest + 1, report };
+  }
+
+  /** One stored version with its schema (versions are immutable). */
+  async version(name: string, version: number): Promise<{ version: number; schema: Record<string, unknown>; createdAt: string }> {
+    const found = await this.#pool.query<{ schema: Record<string, unknown>; created_at: Date }>('SELECT schema, created_at FROM dataset_versions WHERE dataset = $1 AND version = $2', [name, version]);
+    const row = found.rows[0];
+    if (!row) throw NotFoundError(`dataset ${name} has no version ${String(version)}`);
+    return { version, schema: row.schema, createdAt: row.created_at.toISOString() };
   }
 
   async get(name: string): Promise<DatasetView> {
@@ -156,6 +190,22 @@ export class DatasetStore {
       return { spec: r.spec, latestVersion: versions.at(-1)?.version ?? 0, schema: r.schema, versions, createdAt: r.created_at.toISOString() };
     });
   }
+}
+
+/** The dataset's spec and latest version, and how `schema` compares with it (compatibility.ts). */
+async function compareWithLatest(
+  db: pg.ClientBase | pg.Pool,
+  name: string,
+  schema: Record<string, unknown>,
+  lock: 'FOR UPDATE' | '',
+): Promise<{ spec: DatasetSpec; latest: number; latestSchema: Record<string, unknown>; report: CompatibilityReport }> {
+  const ds = await db.query<{ spec: DatasetSpec }>(`SELECT spec FROM datasets WHERE name = $1 ${lock}`, [name]);
+  const spec = ds.rows[0]?.spec;
+  if (!spec) throw NotFoundError(`dataset ${name} does not exist`);
+  const latest = await db.query<{ version: number; schema: Record<string, unknown> }>('SELECT version, schema FROM dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1', [name]);
+  const current = latest.rows[0];
+  if (!current) throw BugError(`dataset ${name} has no schema version`);
+  return { spec, latest: current.version, latestSchema: current.schema, report: compareSchemas(current.schema, schema) };
 }
 
 export function assertDatasetName(name: string): void {

@@ -40,6 +40,8 @@ interface AgentRow {
   desired_hash: string | null;
   connectivity: AgentConnectivity;
   drift: boolean;
+  /** The last check-in's `health.outbox` (the check-in schema fixed its shape), null before the first. */
+  outbox: { rows: number; bytes: number; oldestAgeMs: number | null } | null;
 }
 
 interface DetailRow extends AgentRow {
@@ -51,7 +53,7 @@ const selectAgents = (thresholds: ConnectivityThresholds): string => `
   SELECT a.id, a.name, a.labels, a.status, a.hostname, a.version, a.enrolled_at, a.revoked_at, a.last_seen_at,
          a.reported_hash, a.apply_state, a.apply_hash, a.apply_reason, a.desired_revision_id,
          r.policy AS desired_policy, r.number AS desired_number, r.hash AS desired_hash,
-         ${connectivitySql(thresholds)} AS connectivity, ${DRIFT_SQL} AS drift`;
+         ${connectivitySql(thresholds)} AS connectivity, ${DRIFT_SQL} AS drift, a.health->'outbox' AS outbox`;
 const FROM_AGENTS = 'FROM agents a LEFT JOIN policy_revisions r ON r.id = a.desired_revision_id';
 
 function summary(row: AgentRow): AgentSummary {
@@ -76,6 +78,7 @@ function summary(row: AgentRow): AgentSummary {
     applyReason: row.apply_reason,
     desired,
     drift: row.drift,
+    outbox: row.outbox === null ? null : { rows: row.outbox.rows, bytes: row.outbox.bytes, oldestAgeMs: row.outbox.oldestAgeMs ?? null },
   };
 }
 

@@ -63,11 +63,15 @@ const DATA_ENDPOINTS = (): Endpoint[] => [
     ok: 201,
     body: { schema: { ...schema, properties: { ...schema.properties, note: { type: 'string' } } } },
   },
+  { method: 'GET', route: '/api/v1/datasets/:name/versions/:version', path: `/api/v1/datasets/${dataset}/versions/1`, auth: 'viewer', ok: 200 },
+  { method: 'POST', route: '/api/v1/datasets/:name/versions/check', path: `/api/v1/datasets/${dataset}/versions/check`, auth: 'operator', ok: 200, body: { schema } },
   { method: 'POST', route: '/api/v1/ingest/:dataset', path: `/api/v1/ingest/${dataset}`, auth: 'operator', ok: 200, body: [{ device: 'a' }] },
   { method: 'GET', route: '/api/v1/dlq', path: '/api/v1/dlq', auth: 'viewer', ok: 200 },
   { method: 'GET', route: '/api/v1/dlq/counts', path: '/api/v1/dlq/counts', auth: 'viewer', ok: 200 },
   { method: 'GET', route: '/api/v1/dlq/:id', path: `/api/v1/dlq/${dlqId}`, auth: 'viewer', ok: 200 },
   { method: 'POST', route: '/api/v1/dlq/:id/replay', path: `/api/v1/dlq/${dlqId}/replay`, auth: 'operator', ok: 200 },
+  { method: 'POST', route: '/api/v1/dlq/dry-run', path: '/api/v1/dlq/dry-run', auth: 'operator', ok: 200, body: { ids: [dlqId] } },
+  { method: 'POST', route: '/api/v1/dlq/replay', path: '/api/v1/dlq/replay', auth: 'operator', ok: 200, body: { ids: [dlqId], force: true } },
   { method: 'GET', route: '/api/v1/health', path: '/api/v1/health', auth: 'viewer', ok: 200 },
 ];
 const ENDPOINTS = (): Endpoint[] => [...DATA_ENDPOINTS(), ...fleetEndpoints(fleet)];

@@ -7,10 +7,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { ApiKeyStore } from '../../../control-plane/src/auth/api-keys.ts';
 import { bearer, checkinBody, createToken, enrolledAgent, okCheckin } from '../../../control-plane/test/support/fleet-requests.ts';
-import { registerDataset } from '../../../control-plane/test/support/fleet-rows.ts';
 import { freshState } from '../../../control-plane/test/support/state.ts';
 import { testServer } from '../../../control-plane/test/support/test-server.ts';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
@@ -21,12 +21,32 @@ export const artifactsOf = (name: string): string => join(ROOT, 'test-artifacts'
 export const CHROMIUM = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage'];
 export const USER = { username: 'e2e-operator', password: 'a long console test passphrase', role: 'operator' } as const;
-const ADMIN_KEY = 'console-e2e-bootstrap-admin-0123456789abcdef';
+/** The bootstrap admin API key: a test makes more users and data through the REST API with it. */
+export const ADMIN_KEY = 'console-e2e-bootstrap-admin-0123456789abcdef';
 
 export interface ConsoleUnderTest {
   baseUrl: string;
   agentId: string;
   close(): Promise<void>;
+}
+
+/**
+ * Debian's Chromium, headless, with one 1280x800 page; `problems` collects what a page must not meet: answers
+ * >= 400 (with their body), script errors, and console errors (a CSP violation lands there).
+ */
+export async function openBrowser(): Promise<{ browser: Browser; page: Page; problems: string[] }> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('response', (response) => {
+    if (response.status() >= 400) void response.text().then((body) => problems.push(`${String(response.status())} ${response.url()}: ${body.slice(0, 200)}`));
+  });
+  page.on('console', (message) => {
+    // A failed answer is reported by the response listener, with its body.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) problems.push(`console error: ${message.text()}`);
+  });
+  return { browser, page, problems };
 }
 
 /** `vite build` of desktop/vite.config.ts: the build the control plane serves at /console. */
@@ -54,7 +74,10 @@ export async function startConsole(artifacts: string): Promise<ConsoleUnderTest>
   await waitFor(async () => (await app.inject({ url: `/api/v1/agents/${agent.agentId}`, headers: admin })).json<{ checkins: unknown[] }>().checkins.length === 1, 10_000, 'the first check-in in the history');
   await new Promise((resolve) => setTimeout(resolve, 1100));
   const second = checkinBody();
-  await okCheckin(app, agent, { ...second, health: { ...second.health, startedAt: first.health.startedAt, datasets: [{ dataset: 'sensors', read: 70, committed: 70, shipped: 70 }] } });
+  await okCheckin(app, agent, {
+    ...second,
+    health: { ...second.health, startedAt: first.health.startedAt, outbox: { rows: 320, bytes: 64_000, oldestAgeMs: 4_000 }, datasets: [{ dataset: 'sensors', read: 70, committed: 70, shipped: 70 }] },
+  });
   // The check-in writer flushes in the background; the fleet table reads what it wrote.
   await waitFor(
     async () => {
@@ -65,10 +88,11 @@ export async function startConsole(artifacts: string): Promise<ConsoleUnderTest>
     'the agent online after its check-ins',
   );
 
-  // A policy for the agent's labels and a rollout of its second revision, drawn on the health charts.
-  await registerDataset(state.pool, 'sensors');
+  // The dataset the agent ships to, a policy for the agent's labels and a rollout of its second revision,
+  // drawn on the health charts.
   const source = (include: string) => ({ sources: [{ type: 'file', id: 'app-log', dataset: 'sensors', include: [include] }] });
   for (const [url, payload] of [
+    ['/api/v1/datasets', { name: 'sensors', sinks: {}, schema: { type: 'object' } }],
     ['/api/v1/policies', { name: 'berlin', selector: { labels: { site: 'berlin' } } }],
     ['/api/v1/policies/berlin/revisions', { config: source('/var/log/app/*.log') }],
     ['/api/v1/policies/berlin/revisions', { config: source('/var/log/app/**/*.log') }],

@@ -41,13 +41,22 @@ export function validateAgentConfig(value: unknown, extra?: ExtraChecks<AgentCon
 
 /** A pipeline (`{ sources }`, what a policy revision carries) with defaults applied; validates a copy. */
 export function validatePipeline(value: unknown, extra?: ExtraChecks<PipelineConfig>): ValidationResult<PipelineConfig> {
+  return validatePipelineWith(validators().pipeline, value, extra);
+}
+
+/**
+ * validatePipeline with a given compiled schema: a page under a strict Content-Security-Policy cannot
+ * compile (ajv generates code with `new Function`), so the console passes the build-time compiled one
+ * (pipeline-validator.generated.ts).
+ */
+export function validatePipelineWith(validate: ValidateFunction, value: unknown, extra?: ExtraChecks<PipelineConfig>): ValidationResult<PipelineConfig> {
   // A local option in a policy would be "not a known option"; say why it is not one.
   const local =
     value !== null && typeof value === 'object' && !Array.isArray(value)
       ? Object.keys(value).filter((key) => LOCAL_CONFIG_KEYS.includes(key))
       : [];
   const localProblems = local.map((key) => ({ path: key, reason: "is a local setting of the agent (its YAML), never part of a policy's pipeline" }));
-  return run<PipelineConfig>(validators().pipeline, value, localProblems, (pipeline) => [...sourceProblems(pipeline.sources), ...(extra?.(pipeline) ?? [])]);
+  return run<PipelineConfig>(validate, value, localProblems, (pipeline) => [...sourceProblems(pipeline.sources), ...(extra?.(pipeline) ?? [])]);
 }
 
 function run<T>(validate: ValidateFunction, value: unknown, known: ConfigProblem[], semantic: (value: T) => ConfigProblem[]): ValidationResult<T> {

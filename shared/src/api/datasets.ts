@@ -13,9 +13,10 @@ const payloadSchemaSchema = { type: 'object', additionalProperties: true, descri
 export const datasetViewSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['spec', 'latestVersion', 'schema', 'versions', 'createdAt'],
+  required: ['spec', 'topic', 'latestVersion', 'schema', 'versions', 'createdAt'],
   properties: {
     spec: datasetSpecSchema,
+    topic: { type: 'string', description: "the Kafka topic its records travel on: `sluice.<name>` (the control plane's SLUICE_TOPIC_PREFIX)" },
     latestVersion: { type: 'integer' },
     schema: payloadSchemaSchema,
     versions: {
@@ -90,8 +91,39 @@ export const addVersionResponseSchema = {
   properties: { version: { type: 'integer' }, compatibility: compatibilityReportSchema, prepared: preparedSchema },
 } as const;
 
+/** GET /datasets/:name/versions/:version: one stored version (immutable) with its schema. */
+export const datasetVersionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'createdAt', 'schema'],
+  properties: { version: { type: 'integer' }, createdAt: { type: 'string', format: 'date-time' }, schema: payloadSchemaSchema },
+} as const;
+
+/** The body of a proposed version, to publish (POST …/versions) or only to check (POST …/versions/check). */
+export const proposedVersionBodySchema = {
+  type: 'object',
+  required: ['schema'],
+  additionalProperties: false,
+  properties: { schema: { type: 'object', description: 'JSON Schema (draft 2020-12) of the payload' } },
+} as const;
+
+/** POST /datasets/:name/versions/check: what publishing the schema would do, with nothing stored. */
+export const versionCheckResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['latestVersion', 'version', 'compatibility'],
+  properties: {
+    latestVersion: { type: 'integer', description: 'the version it was compared with' },
+    version: { type: 'integer', description: 'the number it would get if published now' },
+    compatibility: compatibilityReportSchema,
+  },
+} as const;
+
 export type DatasetViewResponse = FromSchema<typeof datasetViewSchema>;
 export type DatasetListResponse = FromSchema<typeof datasetListSchema>;
 export type CompatibilityReportResponse = FromSchema<typeof compatibilityReportSchema>;
 export type CreateDatasetResponse = FromSchema<typeof createDatasetResponseSchema>;
 export type AddVersionResponse = FromSchema<typeof addVersionResponseSchema>;
+export type DatasetVersionResponse = FromSchema<typeof datasetVersionSchema>;
+export type ProposedVersionBody = FromSchema<typeof proposedVersionBodySchema>;
+export type VersionCheckResponse = FromSchema<typeof versionCheckResponseSchema>;

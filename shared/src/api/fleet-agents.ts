@@ -104,7 +104,7 @@ const agentProperties = {
   desired: desiredSchema,
   drift: { type: 'boolean', description: 'an active agent that does not run its desired revision, or has not checked in yet' },
   outbox: {
-    description: "the agent's outbox at its last check-in (null before the first); the console's fleet table shows it",
+    description: "the agent's outbox at its last check-in (null before the first): rows and bytes waiting to be shipped, and the age of the oldest row then",
     anyOf: [
       {
         type: 'object',
@@ -133,6 +133,7 @@ const agentRequired = [
   'applyReason',
   'desired',
   'drift',
+  'outbox',
 ] as const;
 
 export const agentSchema = { type: 'object', additionalProperties: false, required: agentRequired, properties: agentProperties } as const;

@@ -5,13 +5,22 @@ import {
   addVersionResponseSchema,
   createDatasetResponseSchema,
   datasetListSchema,
+  datasetVersionSchema,
   datasetViewSchema,
+  proposedVersionBodySchema,
+  versionCheckResponseSchema,
   type AddVersionResponse,
   type CreateDatasetResponse,
   type DatasetListResponse,
+  type DatasetVersionResponse,
   type DatasetViewResponse,
+  type ProposedVersionBody,
+  type VersionCheckResponse,
 } from '@sluice/shared/api/datasets';
 import { errorResponses } from '@sluice/shared/api/error-body';
+import { topicForDataset } from '@sluice/shared/envelope';
+import type { DatasetView } from '../../datasets/dataset-store.ts';
+import { actorOf } from '../../operators/audit.ts';
 
 import type { ServerDeps } from '../server-deps.ts';
 
@@ -25,32 +34,63 @@ export const createDatasetBody = {
 } as const;
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: datasetBody.properties.name } } as const;
+const versionParams = {
+  type: 'object',
+  required: ['name', 'version'],
+  properties: { name: datasetBody.properties.name, version: { type: 'integer', minimum: 1 } },
+} as const;
 
 export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
+  /** The stored view plus what the server's configuration decides: the Kafka topic. */
+  const withTopic = (view: DatasetView): DatasetViewResponse => ({ ...view, topic: topicForDataset(view.spec.name, deps.topicPrefix) });
   return async (app) => {
     app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> }; Reply: CreateDatasetResponse }>(
       '/datasets',
       { config: { auth: 'operator' }, schema: { summary: 'Register a dataset with its first schema', tags: ['datasets'], body: createDatasetBody, response: { 201: createDatasetResponseSchema, ...errorResponses } } },
       async (request, reply) => {
         const { schema, ...spec } = request.body;
-        const result = await deps.datasets.create(spec, schema);
-        return reply.code(201).send({ dataset: await deps.datasets.get(spec.name), prepared: describePrepared(result.prepared) });
+        const result = await deps.datasets.create(spec, schema, { actor: actorOf(request), requestId: request.id });
+        return reply.code(201).send({ dataset: withTopic(await deps.datasets.get(spec.name)), prepared: describePrepared(result.prepared) });
       },
     );
 
     app.get<{ Reply: DatasetListResponse }>(
       '/datasets',
       { config: { auth: 'viewer' }, schema: { summary: 'List datasets', tags: ['datasets'], response: { 200: datasetListSchema, ...errorResponses } } },
-      async () => ({ items: await deps.datasets.list() }),
+      async () => ({ items: (await deps.datasets.list()).map(withTopic) }),
     );
 
     app.get<{ Params: { name: string }; Reply: DatasetViewResponse }>(
       '/datasets/:name',
       { config: { auth: 'viewer' }, schema: { summary: 'One dataset with its schema versions', tags: ['datasets'], params: nameParams, response: { 200: datasetViewSchema, ...errorResponses } } },
-      (request) => deps.datasets.get(request.params.name),
+      async (request) => withTopic(await deps.datasets.get(request.params.name)),
     );
 
-    app.post<{ Params: { name: string }; Querystring: { force?: boolean }; Body: { schema: Record<string, unknown> }; Reply: AddVersionResponse }>(
+    app.get<{ Params: { name: string; version: number }; Reply: DatasetVersionResponse }>(
+      '/datasets/:name/versions/:version',
+      { config: { auth: 'viewer' }, schema: { summary: 'One schema version of a dataset', tags: ['datasets'], params: versionParams, response: { 200: datasetVersionSchema, ...errorResponses } } },
+      (request) => deps.datasets.version(request.params.name, request.params.version),
+    );
+
+    app.post<{ Params: { name: string }; Body: ProposedVersionBody; Reply: VersionCheckResponse }>(
+      '/datasets/:name/versions/check',
+      {
+        config: { auth: 'operator' },
+        schema: {
+          summary: 'Check a proposed schema version against the latest one, storing nothing',
+          tags: ['datasets'],
+          params: nameParams,
+          body: proposedVersionBodySchema,
+          response: { 200: versionCheckResponseSchema, ...errorResponses },
+        },
+      },
+      async (request) => {
+        const check = await deps.datasets.checkVersion(request.params.name, request.body.schema);
+        return { latestVersion: check.latestVersion, version: check.version, compatibility: check.report };
+      },
+    );
+
+    app.post<{ Params: { name: string }; Querystring: { force?: boolean }; Body: ProposedVersionBody; Reply: AddVersionResponse }>(
       '/datasets/:name/versions',
       {
         config: { auth: 'operator' },
@@ -59,12 +99,12 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
           tags: ['datasets'],
           params: nameParams,
           querystring: { type: 'object', properties: { force: { type: 'boolean' } } },
-          body: { type: 'object', required: ['schema'], additionalProperties: false, properties: { schema: { type: 'object' } } },
+          body: proposedVersionBodySchema,
           response: { 201: addVersionResponseSchema, ...errorResponses },
         },
       },
       async (request, reply) => {
-        const result = await deps.datasets.addVersion(request.params.name, request.body.schema, request.query.force === true);
+        const result = await deps.datasets.addVersion(request.params.name, request.body.schema, request.query.force === true, { actor: actorOf(request), requestId: request.id });
         return reply.code(201).send({ version: result.version, compatibility: result.report, prepared: describePrepared(result.prepared) });
       },
     );

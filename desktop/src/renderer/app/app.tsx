@@ -5,13 +5,32 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ApiClient, SignedIn } from '../api/client.ts';
 import { AgentPage } from '../features/agent/agent-page.tsx';
+import { AuditPage } from '../features/audit/audit-page.tsx';
 import { ConnectPage } from '../features/connect/connect-page.tsx';
+import { DatasetPage } from '../features/datasets/dataset-page.tsx';
+import { DatasetsPage } from '../features/datasets/datasets-page.tsx';
+import { DlqEntryPage } from '../features/dlq/dlq-entry-page.tsx';
+import { DlqPage } from '../features/dlq/dlq-page.tsx';
 import { FleetPage } from '../features/fleet/fleet-page.tsx';
 import { HealthPage } from '../features/health/health-page.tsx';
+import { LedgerPage } from '../features/ledger/ledger-page.tsx';
+import { PoliciesPage } from '../features/policies/policies-page.tsx';
+import { PolicyPage } from '../features/policies/policy-page.tsx';
 import { Loading } from '../ui/states.tsx';
 import { ClientContext } from './client-context.ts';
 import type { ConsoleEnvironment } from './environment.ts';
 import { hrefOf, useRoute, type Route } from './router.ts';
+
+/** The header's links: which screens each lights up, and the role a link needs (the API enforces it too). */
+const NAV: ReadonlyArray<{ label: string; href: string; screens: ReadonlyArray<Route['screen']>; admin?: true }> = [
+  { label: 'Fleet', href: hrefOf.fleet(), screens: ['fleet', 'agent'] },
+  { label: 'Policies', href: hrefOf.policies(), screens: ['policies', 'policy'] },
+  { label: 'Datasets', href: hrefOf.datasets(), screens: ['datasets', 'dataset'] },
+  { label: 'Pipeline health', href: hrefOf.health(), screens: ['health'] },
+  { label: 'Ledger', href: hrefOf.ledger(), screens: ['ledger'] },
+  { label: 'DLQ', href: hrefOf.dlq(), screens: ['dlq', 'dlq-entry'] },
+  { label: 'Audit', href: hrefOf.audit(), screens: ['audit'], admin: true },
+];
 
 type Session = { state: 'resuming' } | { state: 'signed-out'; notice?: string } | { state: 'signed-in'; client: ApiClient; user: SignedIn };
 
@@ -47,12 +66,11 @@ export function App({ environment }: { environment: ConsoleEnvironment }) {
       <header className="app-header">
         <span className="brand">Sluice</span>
         <nav aria-label="Screens">
-          <a href={hrefOf.fleet()} aria-current={route.screen === 'fleet' || route.screen === 'agent' ? 'page' : undefined}>
-            Fleet
-          </a>
-          <a href={hrefOf.health()} aria-current={route.screen === 'health' ? 'page' : undefined}>
-            Pipeline health
-          </a>
+          {NAV.filter((link) => !link.admin || user.role === 'admin').map((link) => (
+            <a key={link.href} href={link.href} aria-current={link.screens.includes(route.screen) ? 'page' : undefined}>
+              {link.label}
+            </a>
+          ))}
         </nav>
         <span className="who">
           {user.username} ({user.role}) {client.baseUrl && <span className="sub">{client.baseUrl}</span>}
@@ -76,6 +94,22 @@ function Screen({ route }: { route: Route }) {
       return <AgentPage agentId={route.agentId} />;
     case 'health':
       return <HealthPage />;
+    case 'policies':
+      return <PoliciesPage />;
+    case 'policy':
+      return <PolicyPage name={route.name} />;
+    case 'datasets':
+      return <DatasetsPage />;
+    case 'dataset':
+      return <DatasetPage name={route.name} />;
+    case 'ledger':
+      return <LedgerPage />;
+    case 'dlq':
+      return <DlqPage />;
+    case 'dlq-entry':
+      return <DlqEntryPage id={route.id} />;
+    case 'audit':
+      return <AuditPage />;
     case 'unknown':
       return (
         <p className="state state-empty">

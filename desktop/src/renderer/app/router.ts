@@ -4,14 +4,53 @@
  */
 import { useEffect, useState } from 'react';
 
-export type Route = { screen: 'fleet' } | { screen: 'health' } | { screen: 'agent'; agentId: string } | { screen: 'unknown'; path: string };
+export type Route =
+  | { screen: 'fleet' }
+  | { screen: 'health' }
+  | { screen: 'agent'; agentId: string }
+  | { screen: 'policies' }
+  | { screen: 'policy'; name: string }
+  | { screen: 'datasets' }
+  | { screen: 'dataset'; name: string }
+  | { screen: 'ledger' }
+  | { screen: 'dlq' }
+  | { screen: 'dlq-entry'; id: string }
+  | { screen: 'audit' }
+  | { screen: 'unknown'; path: string };
+
+/** Screens without a parameter, by path. */
+const FIXED: Record<string, Route> = {
+  '/': { screen: 'fleet' },
+  '/fleet': { screen: 'fleet' },
+  '/health': { screen: 'health' },
+  '/policies': { screen: 'policies' },
+  '/datasets': { screen: 'datasets' },
+  '/ledger': { screen: 'ledger' },
+  '/dlq': { screen: 'dlq' },
+  '/audit': { screen: 'audit' },
+};
+
+/** Screens of one thing, by the path's first segment; the second is the thing's (URI-encoded) name. */
+const ONE_OF: Record<string, (name: string) => Route> = {
+  agents: (agentId) => ({ screen: 'agent', agentId }),
+  policies: (name) => ({ screen: 'policy', name }),
+  datasets: (name) => ({ screen: 'dataset', name }),
+  dlq: (id) => ({ screen: 'dlq-entry', id }),
+};
 
 export function parseRoute(hash: string): Route {
   const path = hash.replace(/^#/, '') || '/fleet';
-  if (path === '/' || path === '/fleet') return { screen: 'fleet' };
-  if (path === '/health') return { screen: 'health' };
-  const agent = /^\/agents\/([^/]+)$/.exec(path);
-  if (agent?.[1] !== undefined) return { screen: 'agent', agentId: decodeURIComponent(agent[1]) };
+  const fixed = FIXED[path];
+  if (fixed) return fixed;
+  const one = /^\/([a-z]+)\/([^/]+)$/.exec(path);
+  const make = one ? ONE_OF[one[1]!] : undefined;
+  if (one && make) {
+    try {
+      return make(decodeURIComponent(one[2]!));
+    } catch {
+      // A malformed %-escape names nothing.
+    }
+  }
   return { screen: 'unknown', path };
 }
 
@@ -19,6 +58,14 @@ export const hrefOf = {
   fleet: () => '#/fleet',
   health: () => '#/health',
   agent: (agentId: string) => `#/agents/${encodeURIComponent(agentId)}`,
+  policies: () => '#/policies',
+  policy: (name: string) => `#/policies/${encodeURIComponent(name)}`,
+  datasets: () => '#/datasets',
+  dataset: (name: string) => `#/datasets/${encodeURIComponent(name)}`,
+  ledger: () => '#/ledger',
+  dlq: () => '#/dlq',
+  dlqEntry: (id: string) => `#/dlq/${encodeURIComponent(id)}`,
+  audit: () => '#/audit',
 };
 
 export function useRoute(): Route {

@@ -26,3 +26,13 @@ export function ErrorState({ error, retry }: { error: unknown; retry?: () => voi
     </div>
   );
 }
+
+/** What the last action of a form came to: its error, or the sentence saying what it did. */
+export function ActionOutcome({ error, done }: { error: unknown; done: string | null }) {
+  if (error !== undefined) return <ErrorState error={error} />;
+  return done === null ? null : (
+    <p className="config-ok" role="status">
+      {done}
+    </p>
+  );
+}

@@ -54,11 +54,24 @@ function marksPlugin(marks: () => readonly ChartMarkLine[]): uPlot.Plugin {
   };
 }
 
+/** The x range of samples at unix seconds `x` (sorted): their span, or two minutes around a lone sample. */
+export function xRange(x: readonly number[]): [number, number] {
+  const first = x[0];
+  const last = x.at(-1);
+  if (first === undefined || last === undefined) {
+    const now = Math.floor(Date.now() / 1000);
+    return [now - 300, now];
+  }
+  return first === last ? [first - 60, last + 60] : [first, last];
+}
+
 export function TimeChart({ title, x, series, marks, unit }: { title: string; x: readonly number[]; series: readonly ChartSeries[]; marks: readonly ChartMarkLine[]; unit?: string }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | null>(null);
   const marksRef = useRef(marks);
   marksRef.current = marks;
+  const xRef = useRef(x);
+  xRef.current = x;
   const data = [x, ...series.map((s) => s.values)] as uPlot.AlignedData;
   const shape = series.map((s) => `${s.label}:${s.colour}`).join('|');
 
@@ -72,7 +85,12 @@ export function TimeChart({ title, x, series, marks, unit }: { title: string; x:
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2 }))],
         axes: [{}, { label: unit, size: 60 }],
         // From zero (a rate or a count), with headroom so the highest point is not cut off at the top.
-        scales: { y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: {
+          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+          // From the data itself: one sample (a lag snapshot just after the page opened) has no width, and
+          // uPlot would pad it by years; it gets a minute each side instead.
+          x: { time: true, range: () => xRange(xRef.current) },
+        },
         legend: { live: true },
         plugins: [marksPlugin(() => marksRef.current)],
       },

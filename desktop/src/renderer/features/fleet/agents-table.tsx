@@ -1,9 +1,9 @@
 /** The agents table (a leaf: it gets the rows, it never fetches). Each agent id links to its detail. */
 import type { AgentSummary } from '../../api/agents.ts';
 import { hrefOf } from '../../app/router.ts';
-import { ago, duration, labelsText, shortHash } from '../../ui/format.ts';
+import { ago, labelsText, shortHash } from '../../ui/format.ts';
 import { StatusBadge } from '../../ui/status-badge.tsx';
-import { attentionOf, policyOf, statusOf } from './fleet-view.ts';
+import { attentionOf, outboxOf, policyOf, statusOf } from './fleet-view.ts';
 
 export function AgentsTable({ agents, now }: { agents: readonly AgentSummary[]; now: number }) {
   return (
@@ -47,12 +47,22 @@ export function AgentsTable({ agents, now }: { agents: readonly AgentSummary[]; 
                 {agent.applyState === null ? '—' : <StatusBadge status={agent.applyState} />}
                 {agent.applyReason && <div className="sub">{agent.applyReason}</div>}
               </td>
-              <td>{agent.outbox ? `${String(agent.outbox.rows)} rows, oldest ${duration(agent.outbox.oldestAgeMs)}` : '—'}</td>
+              <OutboxCell agent={agent} />
               <td className="labels">{labelsText(agent.labels) || '—'}</td>
             </tr>
           );
         })}
       </tbody>
     </table>
+  );
+}
+
+function OutboxCell({ agent }: { agent: AgentSummary }) {
+  const { depth, age } = outboxOf(agent);
+  return (
+    <td className="outbox" title={agent.outbox ? 'as of the last check-in' : undefined}>
+      {depth}
+      {age && <div className="sub">{age}</div>}
+    </td>
   );
 }

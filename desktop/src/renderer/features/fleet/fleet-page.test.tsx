@@ -53,7 +53,8 @@ describe('fleet page', () => {
     await screen.findByText('3 agents');
     const rows = screen.getAllByRole('row').slice(1);
     expect(rows.map((r) => r.className)).toEqual(['', 'attention-stale', 'attention-failed attention-drift']);
-    expect(within(rows[0]!).getByText('12 rows, oldest 1 min')).toBeTruthy();
+    expect(within(rows[0]!).getByText('12 rows, 4.0 KiB')).toBeTruthy();
+    expect(within(rows[0]!).getByText('oldest 1 min')).toBeTruthy();
     expect(within(rows[2]!).getByText('drifted')).toBeTruthy();
     expect(within(rows[2]!).getByText('source x: EACCES')).toBeTruthy();
     expect(within(rows[0]!).getByRole('link', { name: 'gw-ok' }).getAttribute('href')).toBe('#/agents/gw-ok');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentSummary } from '../../api/agents.ts';
-import { attentionOf, csvCell, filterAgents, fleetCsv, NO_FILTER } from './fleet-view.ts';
+import { attentionOf, csvCell, filterAgents, fleetCsv, NO_FILTER, outboxOf } from './fleet-view.ts';
 
 const HASH = 'a'.repeat(64);
 function agent(id: string, extra: Partial<AgentSummary> = {}): AgentSummary {
@@ -47,6 +47,13 @@ describe('fleet view', () => {
 
   it('highlights offline, stale, a failed or rolled-back apply, and drift; never a revoked agent', () => {
     expect(fleet.map(attentionOf)).toEqual([[], ['stale'], ['offline', 'drift'], [], ['failed', 'drift']]);
+  });
+
+  it('shows the outbox as depth (rows, bytes) and the age of its oldest row at the last check-in', () => {
+    expect(outboxOf(agent('a', { outbox: { rows: 12_500, bytes: 3 * 1024 * 1024, oldestAgeMs: 125_000 } }))).toEqual({ depth: '12,500 rows, 3.0 MiB', age: 'oldest 2 min' });
+    expect(outboxOf(agent('a', { outbox: { rows: 1, bytes: 200, oldestAgeMs: null } }))).toEqual({ depth: '1 row, 200 B', age: '' });
+    expect(outboxOf(agent('a', { outbox: { rows: 0, bytes: 0, oldestAgeMs: null } }))).toEqual({ depth: 'empty', age: '' });
+    expect(outboxOf(agent('a', { outbox: null }))).toEqual({ depth: '—', age: '' });
   });
 
   it('exports what is shown as CSV, quoted per RFC 4180 and safe to open in a spreadsheet', () => {

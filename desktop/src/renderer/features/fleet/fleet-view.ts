@@ -3,7 +3,7 @@
  * operator's eye (stale, offline, drifted, a failed apply), and the CSV export of exactly what is shown.
  */
 import type { AgentSummary } from '../../api/agents.ts';
-import { labelsText } from '../../ui/format.ts';
+import { bytes, duration, labelsText } from '../../ui/format.ts';
 
 export type StatusFilter = 'all' | 'online' | 'stale' | 'offline' | 'revoked';
 
@@ -22,6 +22,17 @@ export function statusOf(agent: AgentSummary): Exclude<StatusFilter, 'all'> {
 
 export function policyOf(agent: AgentSummary): string {
   return agent.desired === null ? '—' : `${agent.desired.revision.policy} #${String(agent.desired.revision.number)}`;
+}
+
+/**
+ * The outbox column: what waits at the edge (depth in rows and bytes) and how long its oldest row had waited,
+ * as of the agent's last check-in; `—` before the first.
+ */
+export function outboxOf(agent: AgentSummary): { depth: string; age: string } {
+  if (agent.outbox === null) return { depth: '—', age: '' };
+  if (agent.outbox.rows === 0) return { depth: 'empty', age: '' };
+  const { rows, oldestAgeMs } = agent.outbox;
+  return { depth: `${rows.toLocaleString('en')} ${rows === 1 ? 'row' : 'rows'}, ${bytes(agent.outbox.bytes)}`, age: oldestAgeMs === null ? '' : `oldest ${duration(oldestAgeMs)}` };
 }
 
 /** Why a row stands out, most urgent first; empty when nothing does. */
@@ -56,8 +67,8 @@ const CSV_COLUMNS: Array<[string, (a: AgentSummary) => string]> = [
   ['revision', (a) => (a.desired === null ? '' : String(a.desired.revision.number))],
   ['applyState', (a) => a.applyState ?? ''],
   ['drift', (a) => String(a.drift)],
-  ['outboxRows', (a) => (a.outbox ? String(a.outbox.rows) : '')],
-  ['outboxOldestAgeMs', (a) => (a.outbox?.oldestAgeMs === null || a.outbox === undefined || a.outbox === null ? '' : String(a.outbox.oldestAgeMs))],
+  ['outboxRows', (a) => String(a.outbox?.rows ?? '')],
+  ['outboxOldestAgeMs', (a) => String(a.outbox?.oldestAgeMs ?? '')],
   ['labels', (a) => labelsText(a.labels)],
   ['hostname', (a) => a.hostname],
 ];
