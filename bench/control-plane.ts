@@ -16,7 +16,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import type { DatasetSpec } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
 import { KafkaProducer, TopicEndOffsets, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
+import { machineLoad, processCost } from './lib/process-meter.ts';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { loadConfig, type ControlPlaneConfig } from '@sluice/control-plane/config';
 import { startConsumer } from '@sluice/control-plane/consumer/consumer-service';
@@ -153,13 +154,13 @@ async function throughput(
     basis: window.basis,
     perSecond: Math.round((rows * window.share) / window.seconds),
     mbPerSecond: round((bytes * window.share) / 1024 / 1024 / window.seconds),
-    ...machineLoad(),
+    ...withLoad(),
   };
 }
 
 /** The machine's load when a figure was taken: these are 2-core machines shared with other work. */
-function machineLoad(): { loadavg: number[] } {
-  return { loadavg: os.loadavg().map(round) };
+function withLoad(): { loadavg: number[] } {
+  return { loadavg: machineLoad() };
 }
 
 /**
@@ -201,7 +202,7 @@ async function visibleLatency(pool: pg.Pool, table: string, rate: number, second
        FROM ${table} WHERE seq >= 0`,
   );
   const row = res.rows[0]!;
-  return { targetRate: rate, achievedRate: Math.round(achieved), records: total, p50Ms: Math.round(row.p50), p99Ms: Math.round(row.p99), maxMs: Math.round(row.max), ...machineLoad() };
+  return { targetRate: rate, achievedRate: Math.round(achieved), records: total, p50Ms: Math.round(row.p50), p99Ms: Math.round(row.p99), maxMs: Math.round(row.max), ...withLoad() };
 }
 
 /** Envelope produced to Kafka → row visible in PostgreSQL. */
@@ -315,14 +316,9 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
   });
   const samples: number[] = [];
   const sampler = setInterval(() => {
-    let status = '';
-    try {
-      status = readFileSync(`/proc/${String(consumer.pid)}/status`, 'utf8');
-    } catch {
-      // exited between samples: its last sample stands
-    }
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-    if (match?.[1] !== undefined) samples.push(Number(match[1]) / 1024);
+    // Undefined once it exited: its last sample stands.
+    const cost = processCost(consumer.pid ?? -1);
+    if (cost !== undefined) samples.push(cost.rssBytes / 1024 / 1024);
   }, 250);
   const started = performance.now();
   try {
@@ -340,7 +336,7 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
       perSecondIntoPostgres: Math.round(rows / seconds),
       peakRssMb: Math.round(Math.max(...samples)),
       meanRssMb: Math.round(samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length)),
-      ...machineLoad(),
+      ...withLoad(),
     };
   } finally {
     clearInterval(sampler);
@@ -350,12 +346,6 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
     }
     await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
   }
-}
-
-/** Peak resident memory of a process so far (VmHWM), in MB. */
-function peakRssMb(pid: number | undefined): number {
-  const match = /^VmHWM:\s+(\d+) kB$/m.exec(pid === undefined ? '' : readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
-  return Math.round(Number(match?.[1] ?? 0) / 1024);
 }
 
 /**
@@ -413,8 +403,8 @@ async function dropToStores(pool: pg.Pool, rows: number): Promise<Record<string,
       allInSearchSeconds: seconds(search),
       allInObjectStoreSeconds: seconds(objectStore),
       recordsPerSecondToAllStores: Math.round(rows / allSeconds),
-      agentPeakRssMb: peakRssMb(agent.pid),
-      ...machineLoad(),
+      agentPeakRssMb: Math.round((processCost(agent.pid ?? -1)?.peakRssBytes ?? NaN) / 1024 / 1024),
+      ...withLoad(),
     };
   } finally {
     agent.kill('SIGTERM');

@@ -17,9 +17,7 @@
  * goes to DIR (open it in Chrome DevTools → Performance).
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +27,7 @@ import { deleteTopics, listTopics } from '@sluice/shared/node/kafka';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { freePort, stopProcess } from '@sluice/shared/node/testing/processes';
 import type { AddedReport, StatusReport, WindowReport, WorkerOptions } from './fleet-agents.ts';
+import { machineLoad, processCost, type ProcessCost } from './lib/process-meter.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const { values: flags } = parseArgs({
@@ -57,19 +56,15 @@ const stateSchema = `bench_fleet_${id}`;
 const dataSchema = `bench_fleet_data_${id}`;
 const topicPrefix = `sluicebench${id}.`;
 const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-function cpuSeconds(pid: number): number {
-  // Fields after the command name (which may contain spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+/** A measured process's cost now; one that exited mid-measurement fails the bench rather than reading 0. */
+function costOf(pid: number): ProcessCost {
+  const cost = processCost(pid);
+  if (cost === undefined) throw new Error(`process ${String(pid)} exited during the measurement`);
+  return cost;
 }
 
-function rssMb(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
-  return Math.round(Number(match?.[1] ?? 0) / 1024);
-}
+const cpuSeconds = (pid: number): number => costOf(pid).cpuSeconds;
+const rssMb = (pid: number): number => Math.round(costOf(pid).rssBytes / 1024 / 1024);
 
 interface PgCounters {
   at: number;
@@ -246,7 +241,7 @@ async function measureStep(agents: number, serve: ChildProcess, workers: Workers
       eventLoopDelayP99Ms: round(Math.max(...reports.map((r) => r.loopDelayP99Ms)), 2),
       eventLoopDelayMaxMs: round(Math.max(...reports.map((r) => r.loopDelayMaxMs)), 2),
     },
-    loadavg: os.loadavg().map((n) => round(n, 2)),
+    loadavg: machineLoad(),
   };
 }
 

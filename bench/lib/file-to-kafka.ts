@@ -155,7 +155,7 @@ async function measure(tool: Tool, topic: string, start: () => Launch, lines: nu
   const before = machineLoad();
   const started = performance.now();
   const run = start();
-  let cost: ProcessCost = { cpuSeconds: 0, systemSeconds: 0, peakRssBytes: 0 };
+  let cost: ProcessCost = { cpuSeconds: 0, systemSeconds: 0, rssBytes: 0, peakRssBytes: 0 };
   let reached = 0n;
   try {
     while (reached < BigInt(lines)) {

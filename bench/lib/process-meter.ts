@@ -1,7 +1,8 @@
 /**
- * What a running process (another program: the agent, rsyslog, kcat) has cost so far, read from /proc: CPU
- * seconds of all its threads (utime + stime of the thread group) and its peak RSS (VmHWM, the kernel's own
- * high-water mark, so no peak falls between two samples). Linux only, as are the benchmarks that use it.
+ * What a running process (the agent, rsyslog, kcat, a control-plane process) has cost so far, read from /proc:
+ * CPU seconds of all its threads (utime + stime of the thread group), its resident memory now (VmRSS) and its
+ * peak (VmHWM, the kernel's own high-water mark, so no peak falls between two samples). Linux only, as are
+ * the benchmarks that use it.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ export interface ProcessCost {
   cpuSeconds: number;
   /** Of cpuSeconds, the kernel's share (syscalls: file reads, SQLite writes, sockets). */
   systemSeconds: number;
+  rssBytes: number;
   peakRssBytes: number;
 }
 
@@ -29,8 +31,12 @@ export function processCost(pid: number): ProcessCost | undefined {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const user = Number(fields[11]);
     const system = Number(fields[12]);
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return { cpuSeconds: (user + system) / clockTicks(), systemSeconds: system / clockTicks(), peakRssBytes: hwm ? Number(hwm[1]) * 1024 : NaN };
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kB = (field: string): number => {
+      const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+      return match ? Number(match[1]) * 1024 : NaN;
+    };
+    return { cpuSeconds: (user + system) / clockTicks(), systemSeconds: system / clockTicks(), rssBytes: kB('VmRSS'), peakRssBytes: kB('VmHWM') };
   } catch {
     return undefined;
   }
