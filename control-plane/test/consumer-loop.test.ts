@@ -69,6 +69,38 @@ function pipelineInto(sink: MemorySink, metrics: ControlPlaneMetrics): Pipeline 
   });
 }
 
+/** Record `i` of dataset `a` at offset `i` of partition 0. */
+const offsetMessage = (i: number): IncomingMessage => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) });
+
+/** A running loop over topic sluice.a into one in-memory sink, recording the size of every batch it hands out. */
+function batchingLoop(batching: { maxRecords: number; maxWaitMs: number }) {
+  const fake = new FakeConsumer();
+  const sink = new MemorySink('postgres');
+  const metrics = new ControlPlaneMetrics();
+  const pipeline = pipelineInto(sink, metrics);
+  const sizes: number[] = [];
+  const start = pipeline.start.bind(pipeline);
+  pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
+  const loop = new ConsumerLoop({
+    consumer: fake as unknown as KafkaConsumer,
+    pipeline,
+    listTopics: () => Promise.resolve(['sluice.a']),
+    pool: { query: () => Promise.resolve({ rows: [] }) } as unknown as pg.Pool,
+    metrics,
+    logger: logs,
+    topicPrefix: 'sluice.',
+    ...batching,
+    topicRefreshMs: 50,
+  });
+  const running = loop.start();
+  const stop = async (): Promise<void> => {
+    await loop.stop();
+    await running;
+    await pipeline.close();
+  };
+  return { fake, sink, sizes, stop };
+}
+
 describe('ConsumerLoop', () => {
   it('batches, commits the highest offsets after the sinks, and re-subscribes when topics appear', async () => {
     const fake = new FakeConsumer();
@@ -104,45 +136,20 @@ describe('ConsumerLoop', () => {
   });
 
   it('cuts chunks that straddle batches: the rest starts the next batch, nothing is lost or reordered', async () => {
-    const fake = new FakeConsumer();
+    const { fake, sink, sizes, stop } = batchingLoop({ maxRecords: 2, maxWaitMs: 20 });
     fake.chunkSize = 3;
-    const sink = new MemorySink('postgres');
-    const metrics = new ControlPlaneMetrics();
-    const pipeline = pipelineInto(sink, metrics);
-    const sizes: number[] = [];
-    const start = pipeline.start.bind(pipeline);
-    pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
-    const loop = new ConsumerLoop({
-      consumer: fake as unknown as KafkaConsumer,
-      pipeline,
-      listTopics: () => Promise.resolve(['sluice.a']),
-      pool: { query: () => Promise.resolve({ rows: [] }) } as unknown as pg.Pool,
-      metrics,
-      logger: logs,
-      topicPrefix: 'sluice.',
-      maxRecords: 2,
-      maxWaitMs: 20,
-      topicRefreshMs: 50,
-    });
-    const running = loop.start();
-    fake.push(...[0, 1, 2, 3, 4, 5, 6].map((i) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) })));
+    fake.push(...[0, 1, 2, 3, 4, 5, 6].map(offsetMessage));
     await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 4_000, intervalMs: 10 });
     expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(7);
     const committed = fake.commits.map((c) => c[0]!.offset);
     expect(committed).toEqual([...committed].sort((a, b) => (a < b ? -1 : 1)));
-    await loop.stop();
-    await running;
-    await pipeline.close();
+    await stop();
   });
+
   it('hands idle sinks what has arrived at once, and fills the next batch while one is in the sinks', async () => {
-    const fake = new FakeConsumer();
-    const sink = new MemorySink('postgres');
-    const metrics = new ControlPlaneMetrics();
-    const pipeline = pipelineInto(sink, metrics);
-    const sizes: number[] = [];
-    const start = pipeline.start.bind(pipeline);
-    pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
+    // A batch that waited to fill would wait a minute: only the adaptive cut makes this test pass in time.
+    const { fake, sink, sizes, stop } = batchingLoop({ maxRecords: 5, maxWaitMs: 60_000 });
     let release: () => void = () => undefined;
     let gate: Promise<void> = Promise.resolve();
     const write = sink.write.bind(sink);
@@ -150,34 +157,17 @@ describe('ConsumerLoop', () => {
       await gate;
       return write(batch);
     };
-    const loop = new ConsumerLoop({
-      consumer: fake as unknown as KafkaConsumer,
-      pipeline,
-      listTopics: () => Promise.resolve(['sluice.a']),
-      pool: { query: () => Promise.resolve({ rows: [] }) } as unknown as pg.Pool,
-      metrics,
-      logger: logs,
-      topicPrefix: 'sluice.',
-      maxRecords: 5,
-      // A batch that waited to fill would wait a minute: only the adaptive cut makes this test pass in time.
-      maxWaitMs: 60_000,
-      topicRefreshMs: 50,
-    });
-    const running = loop.start();
-    const msg = (i: number) => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) });
-    fake.push(msg(0));
+    fake.push(offsetMessage(0));
     await waitFor(() => sink.records.size === 1, { timeoutMs: 3_000, intervalMs: 5 });
 
     gate = new Promise((resolve) => (release = resolve));
-    fake.push(msg(1));
+    fake.push(offsetMessage(1));
     await waitFor(() => sizes.length === 2, { timeoutMs: 3_000, intervalMs: 5 });
-    fake.push(msg(2), msg(3), msg(4), msg(5), msg(6));
+    fake.push(...[2, 3, 4, 5, 6].map(offsetMessage));
     await waitFor(() => sizes.length === 3, { timeoutMs: 3_000, intervalMs: 5 });
     release();
     await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 3_000, intervalMs: 5 });
     expect(sizes).toEqual([1, 1, 5]);
-    await loop.stop();
-    await running;
-    await pipeline.close();
+    await stop();
   });
 });
