@@ -6,14 +6,13 @@
  * Debian's Chromium at 1280x800 (console-under-test.ts's openBrowser). Screenshots go to test-artifacts/<name>/ (emptied first); a failing test
  * leaves its page there as FAILED-<step>.png.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { onTestFailed } from 'vitest';
 import { FleetHarness, type FleetHarnessOptions } from '../../../scripts/test/support/fleet-harness.ts';
-import { artifactsOf, openBrowser, ROOT, USER } from './console-under-test.ts';
+import { artifactsOf, buildConsole, openBrowser, USER } from './console-under-test.ts';
 
 export { USER };
 
@@ -36,10 +35,7 @@ export async function startConsoleOnFleet(name: string, options: Omit<FleetHarne
   rmSync(artifacts, { recursive: true, force: true });
   mkdirSync(artifacts, { recursive: true });
   const build = mkdtempSync(join(tmpdir(), `sluice-${name}-console-`));
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'desktop/vite.config.ts'), '--outDir', build, '--emptyOutDir', '--logLevel', 'warn'], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  });
+  buildConsole(build);
   const { fleetName, ...fleetOptions } = options;
   let fleet: FleetHarness | undefined;
   let opened: Awaited<ReturnType<typeof openBrowser>>;

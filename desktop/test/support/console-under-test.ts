@@ -49,9 +49,13 @@ export async function openBrowser(): Promise<{ browser: Browser; page: Page; pro
   return { browser, page, problems };
 }
 
-/** `vite build` of desktop/vite.config.ts: the build the control plane serves at /console. */
-export function buildConsole(): void {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'desktop/vite.config.ts'), '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
+/**
+ * `vite build` of desktop/vite.config.ts: the build the control plane serves at /console, into its usual
+ * folder or into `outDir` (a test's own, so another test's build cannot empty it under a running page).
+ */
+export function buildConsole(outDir?: string): void {
+  const out = outDir === undefined ? [] : ['--outDir', outDir, '--emptyOutDir'];
+  execFileSync(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(ROOT, 'desktop/vite.config.ts'), ...out, '--logLevel', 'warn'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 export async function startConsole(artifacts: string): Promise<ConsoleUnderTest> {
