@@ -160,7 +160,11 @@ describe('fleet rollout (real control plane and agents)', () => {
     // Honest apply: every source of it runs, so the canary reports it applied before the gate judges the data.
     await fleet.untilApplied([canary.agentId], rev4.hash, 20_000);
     const ended = await fleet.untilRollout(rollout, ['rolled-back'], 60_000);
-    expect(ended.reason).toMatch(new RegExp(`agent ${canary.agentId} ships ${dataset} at 0(\\.0+)? records/s, below 0.5 ×`));
+    // The data-flow gate, for the canary: records it had read before the switch may still ship during the
+    // soak (a few, from its outbox), so the rate is what the gate compares, not necessarily 0.
+    const judged = new RegExp(`agent ${canary.agentId} ships ${dataset} at ([0-9.]+) records/s, below 0.5 × its ([0-9.]+) records/s before the rollout`).exec(ended.reason ?? '');
+    expect(judged, ended.reason ?? '(no reason)').not.toBeNull();
+    expect(Number(judged![1])).toBeLessThan(0.5 * Number(judged![2]));
     await fleet.untilAgents('the canary back on revision 2', (all) => all.get(canary.agentId)?.reportedHash === rev2.hash && all.get(canary.agentId)?.applyState === 'applied');
     for (const other of others) await neverReceived(other, rev4.hash);
     // Back on revision 2 the canary ships again, the lines of the silent minutes included.
