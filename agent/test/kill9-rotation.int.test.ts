@@ -44,8 +44,11 @@ describe('agent kill -9 during rotation', () => {
     const deadline = Date.now() + 120_000;
     for (;;) {
       const status = await agentStatus(setup);
-      const lines = (status?.sources[0]?.details as { linesCommitted?: number } | undefined)?.linesCommitted ?? 0;
-      if (status?.outbox?.rows === 0 && lines > 0 && status.sources[0]?.state === 'running') {
+      // Caught up: every file read to its end. (Not "this incarnation committed lines": an earlier one may
+      // have committed them all before it was killed, leaving the last nothing to do.)
+      const files = (status?.sources[0]?.details as { files?: Array<{ offset: number; size: number }> } | undefined)?.files ?? [];
+      const readToEnd = files.length === rotations + 1 && files.every((f) => f.size > 0 && f.offset === f.size);
+      if (status?.outbox?.rows === 0 && readToEnd && status.sources[0]?.state === 'running') {
         await sleep(1500);
         const again = await agentStatus(setup);
         if (again?.outbox?.rows === 0) break;
