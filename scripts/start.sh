@@ -116,6 +116,8 @@ export SLUICE_CONSUMER_METRICS_PORT="${SLUICE_CONSUMER_METRICS_PORT:-9464}"
 CONSUMER_URL="http://127.0.0.1:$SLUICE_CONSUMER_METRICS_PORT"
 launch consumer node control-plane/bin/sluice-control-plane.js consume
 wait_http consumer "$CONSUMER_URL/healthz" "$METRICS_KEY_FILE"
+# One lake-job worker (ingestion jobs, compaction; docs/lake.md); run more `worker` processes to scale out.
+launch worker node control-plane/bin/sluice-control-plane.js worker
 # The local agent is fleet-managed: policy `default` (every agent) gets the example's sources as its first
 # revision, and the agent is enrolled once (its identity stays in .data/fleet-agent/fleet). Both steps leave
 # what exists alone, so revisions an operator published since are kept. The enrollment token is one-use.

@@ -40,11 +40,12 @@ step "prerequisites (Debian packages, Java 17, Maven)"
 # chromium drives the console's Playwright tests; shellcheck is part of `npm run check`; systemd brings
 # systemd-analyze, which checks the agent package's units (dpkg-deb builds it); xvfb and x11-apps (xwd) give the
 # console's real-window test a display and its screen capture; the rest is the stack's.
-ensure_apt postgresql prometheus chromium curl shellcheck systemd xvfb x11-apps
+ensure_apt postgresql prometheus chromium curl shellcheck systemd xvfb x11-apps python3-venv
 ensure_java
 
 step "npm dependencies"
 ensure_npm_deps
+ensure_lake_python
 
 step "local stack"
 # Services that were already running (a developer's stack) stay up afterwards.

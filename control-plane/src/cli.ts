@@ -1,5 +1,5 @@
 /**
- * `sluice-control-plane serve | consume | migrate | create-api-key --role R [--name N]`.
+ * `sluice-control-plane serve | consume | worker | migrate | create-api-key --role R [--name N]`.
  * serve and consume migrate the state schema first, so a fresh database needs no separate step.
  */
 import { parseArgs } from 'node:util';
@@ -26,8 +26,11 @@ import { loadTlsFiles } from './http/tls-files.ts';
 import { ControlPlaneMetrics } from './metrics/metrics.ts';
 import { createOperatorServices } from './operators/operator-services.ts';
 import { USERS_USAGE, usersCommand } from './operators/users-cli.ts';
+import { jobKindRegistry } from './lake/jobs/kinds.ts';
+import { LakeWorker } from './lake/jobs/worker.ts';
+import { JOBS_USAGE, jobsCommand } from './lake/jobs/jobs-cli.ts';
 
-const USAGE = `usage: sluice-control-plane serve | consume | migrate | create-api-key --role viewer|operator|admin [--name NAME]\n       ${USERS_USAGE}`;
+const USAGE = `usage: sluice-control-plane serve | consume | worker | migrate | create-api-key --role viewer|operator|admin [--name NAME]\n       ${USERS_USAGE}\n       ${JOBS_USAGE}`;
 
 function onSignals(stop: () => Promise<void>, logger: Logger): void {
   let stopping = false;
@@ -91,6 +94,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
       },
     },
     topicPrefix: config.topicPrefix,
+    dataSchema: config.dataSchema,
     maxRecordBytes: config.maxRecordBytes,
     bodyLimitBytes: config.http.bodyLimitBytes,
     operators: createOperatorServices(pool, config.operators, { secureCookies: https !== undefined }),
@@ -115,8 +119,26 @@ export async function consume(config: ControlPlaneConfig, logger: Logger): Promi
   await running.done;
 }
 
+/** Runs lake jobs (lake/jobs/worker.ts) until SIGTERM, which hands running batches back and then exits. */
+export async function worker(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const pool = await prepareState(config, logger);
+  const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-worker' });
+  const running = new LakeWorker({ pool, config, logger, registry: jobKindRegistry(), datasets: new DatasetStore(pool), send: (messages) => producer.send(messages) });
+  await running.start();
+  onSignals(async () => {
+    await running.stop();
+    await producer.close();
+    await pool.end();
+  }, logger);
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   const [command, ...rest] = argv;
+  // A client of the REST API: it needs no database configuration.
+  if (command === 'jobs') {
+    process.exitCode = await jobsCommand(rest, { env: process.env, out: process.stdout });
+    return;
+  }
   const logger = createLogger(`sluice-control-plane${command ? `-${command}` : ''}`);
   const config = loadConfig();
   switch (command) {
@@ -124,6 +146,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       return serve(config, logger);
     case 'consume':
       return consume(config, logger);
+    case 'worker':
+      return worker(config, logger);
     case 'migrate': {
       const ran = await migrate(config.pgUrl, config.stateSchema, logger);
       process.stdout.write(`${ran.length === 0 ? 'state schema up to date' : `ran ${ran.join(', ')}`}\n`);

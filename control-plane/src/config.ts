@@ -10,6 +10,7 @@ import { CHECKIN_MAX_WAIT_SECONDS } from '@sluice/shared/fleet/checkin';
 import { DEFAULT_CHECKIN_SETTINGS, type CheckinSettings } from './fleet/checkin-settings.ts';
 import { DEFAULT_CONNECTIVITY } from '@sluice/shared/api/fleet-agents';
 import { DEFAULT_OPERATOR_SETTINGS as OPS, type OperatorSettings } from './operators/operator-services.ts';
+import { jobsSettings, type JobsSettings } from './lake/jobs/jobs-config.ts';
 
 export interface ControlPlaneConfig {
   pgUrl: string;
@@ -57,6 +58,8 @@ export interface ControlPlaneConfig {
    * after it as missing).
    */
   fleetHealth: { agentStaleSeconds: number; agentOfflineSeconds: number; ledgerSettleSeconds: number };
+  /** Ingestion jobs and the `worker` process (lake/jobs/jobs-config.ts has each variable). */
+  jobs: JobsSettings;
   /** The console's origin (SLUICE_CONSOLE_ORIGIN, e.g. https://console.example.com): the one origin CORS allows. */
   consoleOrigin: string | undefined;
   /** The console's build served at /console (SLUICE_CONSOLE_DIR); unset: the checkout's desktop/dist/renderer. */
@@ -226,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     consoleDir: optional(env, 'SLUICE_CONSOLE_DIR'),
     rolloutTickMs: int(env, 'SLUICE_ROLLOUT_TICK_MS', 1000),
     fleetHealth: fleetHealth(env),
+    jobs: jobsSettings(env, int),
   };
 }
 

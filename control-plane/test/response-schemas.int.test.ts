@@ -97,7 +97,7 @@ function documentedRoutes(): ReturnType<typeof routeTable> {
 describe('response schemas', () => {
   it('every answer of every route arrives as the handler built it and matches its documented schema', async () => {
     let calls = 0;
-    const call = async (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, key: string, payload?: unknown, headers: Record<string, string> = {}) => {
+    const call = async (method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, key: string, payload?: unknown, headers: Record<string, string> = {}) => {
       calls += 1;
       return app.inject({ method, url, headers: { ...as(key), ...headers }, ...(payload === undefined ? {} : { payload: payload as object }) });
     };
@@ -160,6 +160,34 @@ describe('response schemas', () => {
     expect((await call('GET', '/api/v1/pipeline/health?minutes=5', viewer)).json()).toMatchObject({ minutes: 5, datasets: expect.any(Array) });
     expect((await call('GET', '/api/v1/fleet/summary', viewer)).json()).toMatchObject({ agents: { total: 0 }, drift: 0 });
     expect((await call('GET', '/api/v1/ledger', viewer)).json()).toMatchObject({ rows: expect.any(Array), settleSeconds: 120 });
+    // Analytics (meters declares no aggregation).
+    expect((await call('GET', '/api/v1/analytics/meters/counters', viewer)).json()).toEqual({ dataset: 'meters', minute: expect.any(String), aggregations: [] });
+    const aggregating = { name: 'gauges', sinks: {}, schema: {}, eventTime: { field: '/ts', format: 'epoch-ms' }, aggregations: [{ name: 'by_site', groupBy: ['/site'], measures: [{ field: '/v', percentiles: true }] }] };
+    expect((await call('POST', '/api/v1/datasets', operator, aggregating)).statusCode).toBe(201);
+    expect((await call('GET', '/api/v1/analytics/gauges/aggregates?aggregation=by_site&windowMinutes=5&hopMinutes=1', viewer)).json()).toMatchObject({ aggregation: 'by_site', windows: [] });
+    expect((await call('GET', '/api/v1/analytics/meters/aggregates?aggregation=none', viewer)).statusCode).toBe(404);
+    expect((await call('GET', '/api/v1/analytics/meters/aggregates', viewer)).statusCode).toBe(400);
+    // Schema compare and apply.
+    expect((await call('POST', '/api/v1/schema/compare', viewer, { dataset: 'meters', from: { version: 1 }, to: { version: 1 } })).json()).toMatchObject({ compatible: true, changes: [] });
+    expect((await call('POST', '/api/v1/schema/versions/meters@1/apply', operator)).json()).toMatchObject({ dataset: 'meters', version: 1, parquet: { columns: expect.any(Array) } });
+    // Ingestion jobs: created (not started), listed, read, cancelled; the workers list.
+    const job = (await call('POST', '/api/v1/ingestion/jobs', operator, { dataset: 'meters', source: { kind: 'kafka', topic: 'meters-replay', ranges: [{ partition: 0, from: 0, to: 10 }] } })).json();
+    expect(job).toMatchObject({ dataset: 'meters', kind: 'kafka', state: 'created', errors: [] });
+    expect((await call('GET', '/api/v1/ingestion/jobs?kind=kafka&limit=1', viewer)).json()).toMatchObject({ items: [expect.objectContaining({ id: job.id })], nextCursor: null });
+    expect((await call('GET', `/api/v1/ingestion/jobs/${job.id}`, viewer)).json()).toMatchObject({ id: job.id, progress: { batches: { total: 0 } } });
+    expect((await call('POST', `/api/v1/ingestion/jobs/${job.id}/cancel`, operator)).json()).toMatchObject({ id: job.id, state: 'cancelled' });
+    expect((await call('POST', `/api/v1/ingestion/jobs/${job.id}/start`, operator)).json()).toMatchObject({ id: job.id, state: 'queued' });
+    expect((await call('POST', `/api/v1/ingestion/jobs/${job.id}/cancel`, operator)).statusCode).toBe(200);
+    expect((await call('POST', '/api/v1/ingestion/jobs', operator, { dataset: 'meters', source: { kind: 'nope' } })).statusCode).toBe(400);
+    expect((await call('GET', '/api/v1/ingestion/workers', viewer)).json()).toEqual({ items: [] });
+    // Lake tables (meters has the object-store sink).
+    expect((await call('GET', '/api/v1/tables', viewer)).json().items).toEqual([expect.objectContaining({ name: 'meters', partitionSpec: expect.any(Array) })]);
+    expect((await call('GET', '/api/v1/tables/meters/partitions?limit=5', viewer)).json()).toMatchObject({ items: expect.any(Array), nextCursor: null });
+    expect((await call('PUT', '/api/v1/tables/meters', operator, { description: 'meters lake' })).json()).toMatchObject({ name: 'meters', description: 'meters lake' });
+    expect((await call('PUT', '/api/v1/tables/meters', operator, { nope: 1 })).statusCode).toBe(400);
+    expect((await call('GET', '/api/v1/tables/nothere', viewer)).statusCode).toBe(404);
+    expect((await call('GET', '/api/v1/tables/meters', viewer)).json()).toMatchObject({ name: 'meters', description: 'meters lake' });
+    expect((await call('DELETE', '/api/v1/tables/meters', operator)).json()).toEqual({ name: 'meters', deleted: true });
     expect((await call('GET', '/healthz', viewer)).json()).toEqual({ status: 'ok' });
     expect((await call('GET', '/readyz', viewer)).json()).toEqual({ status: 'ready' });
     expect((await call('GET', '/api/v1/datasets', 'not-a-key')).statusCode).toBe(401);

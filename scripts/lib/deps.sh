@@ -22,3 +22,15 @@ ensure_npm_deps() {
     npm install --no-audit --no-fund
   fi
 }
+
+ensure_lake_python() {
+  # The compaction tests and `npm run bench:lake` read Parquet back with pyarrow, a reader nobody here wrote
+  # (control-plane/src/lake/compaction/lake-python.ts looks for this venv; SLUICE_LAKE_PYTHON overrides it).
+  local venv=.stack/lake-py
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import pyarrow' 2>/dev/null; then
+    say "pyarrow is installed in $venv"
+    return
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check pyarrow
+}

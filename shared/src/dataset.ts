@@ -1,4 +1,5 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { aggregationsSchema, eventTimeSchema } from './analytics.ts';
 
 /**
  * A dataset: its name, where it goes and how. Its JSON Schema versions are stored beside it (control plane,
@@ -44,6 +45,20 @@ export const datasetSinksSchema = {
           required: ['field', 'buckets'],
           properties: { field: { type: 'string' }, buckets: { type: 'integer', minimum: 1, maximum: 1024 } },
         },
+        /**
+         * Optional range partition level after the hash one (lake-tables, docs/lake.md):
+         * `range=<lo>_<hi>` of a numeric field against ascending bounds, `range=lt_<first>`, `range=ge_<last>`,
+         * `range=null` when the field is missing or not a number.
+         */
+        range: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['field', 'bounds'],
+          properties: {
+            field: { type: 'string' },
+            bounds: { type: 'array', minItems: 1, maxItems: 256, items: { type: 'number' } },
+          },
+        },
       },
     },
   },
@@ -60,6 +75,10 @@ export const datasetSchema = {
     /** A payload field whose value becomes the Kafka message key (ordering per key) instead of the record id. */
     partitionKey: { type: 'string', minLength: 1 },
     sinks: datasetSinksSchema,
+    /** Where the payload carries the record's event time (docs/analytics.md); else the ingest time is used. */
+    eventTime: eventTimeSchema,
+    /** Windowed aggregates kept in 1-minute panes (docs/analytics.md). */
+    aggregations: aggregationsSchema,
   },
 } as const;
 

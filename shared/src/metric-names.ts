@@ -25,6 +25,8 @@ export const METRICS = {
   /** Rollouts by state, read from PostgreSQL at scrape time. */
   fleetRollouts: 'sluice_fleet_rollouts',
   fleetRollbacks: 'sluice_fleet_rollbacks_total',
+  /** Records whose dataset names an event-time field that was missing or unreadable (label reason): ingest time kept. */
+  eventTimeFallbacks: 'sluice_event_time_fallbacks_total',
 } as const;
 
 /**

@@ -6,6 +6,8 @@
  */
 import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
+import { PaneStore } from '../analytics/pane-store.ts';
+import { SeenIdLedger } from '../analytics/seen-id-ledger.ts';
 import { ApiKeyStore } from '../auth/api-keys.ts';
 import type { ControlPlaneConfig } from '../config.ts';
 import { DatasetStore } from '../datasets/dataset-store.ts';
@@ -58,6 +60,7 @@ export async function startConsumer(
     logger,
     ...(sinks.blobs ? { blobs: sinks.blobs } : {}),
     maxRecordBytes: config.maxRecordBytes,
+    seenIds: new SeenIdLedger(pool, new PaneStore(config.stateSchema)),
     signal: shutdown.signal,
     unclassified: { attempts: config.sinkRetry.unknownAttempts, windowMs: config.sinkRetry.unknownRetryMs },
     ...(options.retry ? { retry: options.retry } : {}),

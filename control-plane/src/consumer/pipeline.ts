@@ -20,6 +20,7 @@ import type { Clock } from '@sluice/shared/clock';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { withRetry, type Backoff, type UnclassifiedBudget } from '@sluice/shared/node/retry';
+import { SeenIdLedger } from '../analytics/seen-id-ledger.ts';
 import type { ValidatorCache } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import { BatchLookups, type DatasetLookup } from './batch-lookups.ts';
@@ -51,6 +52,8 @@ export interface PipelineOptions {
   signal?: AbortSignal;
   /** What every wait between attempts sleeps on and what the unclassified budget is measured by. */
   clock?: Clock;
+  /** Aggregates of datasets without the PostgreSQL sink, folded once every sink took the records (docs/analytics.md). */
+  seenIds?: SeenIdLedger;
 }
 
 export type DatasetCounts = Map<string, { ingested: number; failed: number }>;
@@ -177,6 +180,7 @@ export class Pipeline {
       count(group.dataset.spec.name, 'ingested', group.records.filter((r) => !failedIds.has(r.envelope.id)).length);
       dead.push(...groupDead);
     }
+    await this.#foldThroughLedger(groups, sinkDead);
     // One DLQ entry per message: a record two sinks rejected is dead-lettered once, with both reasons.
     const merged = mergeByPosition(dead);
     for (const entry of merged) {
@@ -185,6 +189,20 @@ export class Pipeline {
     }
     if (merged.length > 0) await this.#retry('dlq', () => this.#o.deadLetters.write(merged));
     return counts;
+  }
+
+  /** A dataset that aggregates without the PostgreSQL sink: its stored records go through the seen-id ledger. */
+  async #foldThroughLedger(groups: readonly Group[], sinkDead: ReadonlyArray<readonly DlqEntry[]>): Promise<void> {
+    const ledger = this.#o.seenIds;
+    if (!ledger) return;
+    await Promise.all(
+      groups.map(async (group, i) => {
+        if (!SeenIdLedger.serves(group.dataset)) return;
+        const failed = new Set((sinkDead[i] ?? []).map((e) => e.recordId));
+        const stored = group.records.filter((r) => !failed.has(r.envelope.id)).map((r) => r.envelope);
+        await this.#retry('analytics ledger', () => ledger.fold(group.dataset, stored));
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import { NOT_LOOKED_UP, type BatchLookups } from './batch-lookups.ts';
 import type { BlobStep } from './blob-steps.ts';
 import type { DlqEntry } from './dead-letters.ts';
+import { EventTimeStep } from './event-time-step.ts';
 import { dlqEntry, type Group } from './sink-writer.ts';
 
 /** What a batch's messages came to, in message order within each list. */
@@ -34,10 +35,12 @@ const envelopeValidator = createAjv().compile(envelopeSchema);
 export class RecordIntake {
   readonly #maxRecordBytes: number;
   readonly #metrics: ControlPlaneMetrics;
+  readonly #eventTime: EventTimeStep;
 
   constructor(options: { maxRecordBytes: number; metrics: ControlPlaneMetrics }) {
     this.#maxRecordBytes = options.maxRecordBytes;
     this.#metrics = options.metrics;
+    this.#eventTime = new EventTimeStep(options.metrics);
   }
 
   async take(messages: readonly IncomingMessage[], lookups: BatchLookups): Promise<Intake> {
@@ -117,9 +120,11 @@ export class RecordIntake {
     // Before the schema, and whatever it allows: what one store would refuse goes to none of them.
     const refused = inspect(envelope.payload) ?? inspect({ id: envelope.id, agentId: envelope.agentId, source: envelope.source }, 'envelope');
     if (refused !== undefined) return reject(`refused before any store: ${refused}`, dataset.version);
-    const check = lookups.payloadCheck(dataset, isCsvRow(envelope.source))(envelope.payload);
+    // Decode → transforms → event time → validation → sinks (docs/analytics.md).
+    const timed = this.#eventTime.stamp(dataset, envelope);
+    const check = lookups.payloadCheck(dataset, isCsvRow(envelope.source))(timed.payload);
     if (!check.valid) return reject(`does not match schema version ${dataset.version} of ${dataset.spec.name}: ${check.reason}`, dataset.version);
-    return { dataset, envelope: 'payload' in check ? { ...envelope, payload: check.payload } : envelope };
+    return { dataset, envelope: 'payload' in check ? { ...timed, payload: check.payload } : timed };
   }
 
   #invalid(dead: DlqEntry[], entry: DlqEntry): void {

@@ -128,6 +128,11 @@ export class DatasetStore {
     return { latestVersion: latest, version: latest + 1, report };
   }
 
+  /** Prepares the stores for `dataset` (the sinks' prepare: tables, columns, index templates), as publishing a version does. */
+  prepare(dataset: DatasetVersion): ReturnType<PrepareHook> {
+    return this.#prepare(dataset);
+  }
+
   /** One stored version with its schema (versions are immutable). */
   async version(name: string, version: number): Promise<{ version: number; schema: Record<string, unknown>; createdAt: string }> {
     const found = await this.#pool.query<{ schema: Record<string, unknown>; created_at: Date }>('SELECT schema, created_at FROM dataset_versions WHERE dataset = $1 AND version = $2', [name, version]);

@@ -73,6 +73,25 @@ const DATA_ENDPOINTS = (): Endpoint[] => [
   { method: 'POST', route: '/api/v1/dlq/dry-run', path: '/api/v1/dlq/dry-run', auth: 'operator', ok: 200, body: { ids: [dlqId] } },
   { method: 'POST', route: '/api/v1/dlq/replay', path: '/api/v1/dlq/replay', auth: 'operator', ok: 200, body: { ids: [dlqId], force: true } },
   { method: 'GET', route: '/api/v1/health', path: '/api/v1/health', auth: 'viewer', ok: 200 },
+  // Lake tables: this dataset has no object-store sink, so it is no table (404 once access is granted).
+  { method: 'GET', route: '/api/v1/tables', path: '/api/v1/tables', auth: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/tables/:name', path: `/api/v1/tables/${dataset}`, auth: 'viewer', ok: 404 },
+  { method: 'GET', route: '/api/v1/tables/:name/partitions', path: `/api/v1/tables/${dataset}/partitions`, auth: 'viewer', ok: 404 },
+  { method: 'PUT', route: '/api/v1/tables/:name', path: `/api/v1/tables/${dataset}`, auth: 'operator', ok: 404, body: { description: 'x' } },
+  { method: 'DELETE', route: '/api/v1/tables/:name', path: `/api/v1/tables/${dataset}`, auth: 'operator', ok: 404 },
+  // Schema compare (stores nothing) and apply (the dataset's version 1; the stores are already ready for it).
+  { method: 'POST', route: '/api/v1/schema/compare', path: '/api/v1/schema/compare', auth: 'viewer', ok: 200, body: { dataset, from: { version: 1 }, to: { schema } } },
+  { method: 'POST', route: '/api/v1/schema/versions/:id/apply', path: `/api/v1/schema/versions/${dataset}@1/apply`, auth: 'operator', ok: 200 },
+  // Ingestion jobs: a job id nobody made is 404 once access is granted; creating one only stores it (not started).
+  { method: 'POST', route: '/api/v1/ingestion/jobs', path: '/api/v1/ingestion/jobs', auth: 'operator', ok: 201, body: { dataset, source: { kind: 'kafka', topic: `${topicPrefix}${dataset}`, ranges: [{ partition: 0, from: 0, to: 1 }] } } },
+  { method: 'GET', route: '/api/v1/ingestion/jobs', path: '/api/v1/ingestion/jobs', auth: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/ingestion/jobs/:id', path: `/api/v1/ingestion/jobs/job_${'0'.repeat(32)}`, auth: 'viewer', ok: 404 },
+  { method: 'POST', route: '/api/v1/ingestion/jobs/:id/start', path: `/api/v1/ingestion/jobs/job_${'0'.repeat(32)}/start`, auth: 'operator', ok: 404 },
+  { method: 'POST', route: '/api/v1/ingestion/jobs/:id/cancel', path: `/api/v1/ingestion/jobs/job_${'0'.repeat(32)}/cancel`, auth: 'operator', ok: 404 },
+  { method: 'GET', route: '/api/v1/ingestion/workers', path: '/api/v1/ingestion/workers', auth: 'viewer', ok: 200 },
+  // Analytics: this dataset declares no aggregation (404 for one by name; empty counters).
+  { method: 'GET', route: '/api/v1/analytics/:dataset/aggregates', path: `/api/v1/analytics/${dataset}/aggregates?aggregation=none`, auth: 'viewer', ok: 404 },
+  { method: 'GET', route: '/api/v1/analytics/:dataset/counters', path: `/api/v1/analytics/${dataset}/counters`, auth: 'viewer', ok: 200 },
 ];
 const ENDPOINTS = (): Endpoint[] => [...DATA_ENDPOINTS(), ...fleetEndpoints(fleet)];
 

@@ -43,6 +43,8 @@ export interface ServerDeps {
   /** Kafka reachability for /readyz and consumer lag for /health. */
   kafka: { ping: () => Promise<void>; lag: () => Promise<Array<{ topic: string; partition: number; lag: number }>> };
   topicPrefix: string;
+  /** The PostgreSQL schema of the datasets' tables (SLUICE_DATA_SCHEMA); unset: the configured default. */
+  dataSchema?: string | undefined;
   maxRecordBytes: number;
   /** Largest ingest request body; every other route accepts at most CONTROL_BODY_LIMIT_BYTES (or this, if smaller). */
   bodyLimitBytes: number;

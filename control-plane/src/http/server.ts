@@ -23,12 +23,16 @@ import { enrollmentRoutes } from './routes/enrollment.ts';
 import { datasetRoutes } from './routes/datasets.ts';
 import { dlqRoutes } from './routes/dlq.ts';
 import { fleetHealthRoutes } from './routes/fleet-health.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
 import { ledgerRoutes } from './routes/ledger.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { policyRoutes } from './routes/policies.ts';
 import { rolloutRoutes } from './routes/rollouts.ts';
 import { userRoutes } from './routes/users.ts';
+import { tableRoutes } from './routes/tables.ts';
+import { schemaRoutes } from './routes/schema.ts';
+import { jobRoutes } from './routes/jobs.ts';
 import { registerFleetGauges } from '../metrics/fleet-gauges.ts';
 import type { ServerDeps } from './server-deps.ts';
 
@@ -152,6 +156,10 @@ export async function buildServer(deps: ServerDeps, listen: ListenOptions = {}):
   await app.register(userRoutes(deps), { prefix: '/api/v1' });
   await app.register(apiKeyRoutes(deps), { prefix: '/api/v1' });
   await app.register(auditRoutes(deps), { prefix: '/api/v1' });
+  await app.register(tableRoutes(deps), { prefix: '/api/v1' });
+  await app.register(schemaRoutes(deps), { prefix: '/api/v1' });
+  await app.register(jobRoutes(deps), { prefix: '/api/v1' });
+  await app.register(analyticsRoutes(deps), { prefix: '/api/v1' });
   await app.register(healthRoutes(deps));
   await app.register(consoleRoutes(deps.consoleDir));
   return app;

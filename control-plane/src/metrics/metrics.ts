@@ -32,6 +32,8 @@ export class ControlPlaneMetrics {
   readonly fleetCheckinLatency: Histogram<'long_poll'>;
   /** Rollbacks: `automatic` (a failed health gate) or `manual` (an operator's rollout or policy rollback). */
   readonly fleetRollbacks: Counter<'reason'>;
+  /** Records whose event-time field was missing or unreadable, by reason: they keep their ingest time. */
+  readonly eventTimeFallbacks: Counter<'dataset' | 'reason'>;
 
   readonly #agents: BoundedLabel;
 
@@ -82,6 +84,12 @@ export class ControlPlaneMetrics {
       registers,
     });
     this.fleetRollbacks = new Counter({ name: METRICS.fleetRollbacks, help: 'Rollouts rolled back: automatic (health gate) or manual', labelNames: ['reason'], registers });
+    this.eventTimeFallbacks = new Counter({
+      name: METRICS.eventTimeFallbacks,
+      help: 'Records whose dataset names an event-time field that was missing or unreadable; they keep their ingest time',
+      labelNames: ['dataset', 'reason'],
+      registers,
+    });
   }
 
   /** The `agent` label value for an agent id (bounded; `(unknown)` when there is none). */

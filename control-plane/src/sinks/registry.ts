@@ -12,9 +12,11 @@ import type { DatasetSinks, DatasetSpec, DatasetVersion } from '@sluice/shared/d
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Outcome } from '@sluice/shared/outcome';
 import type { ControlPlaneConfig } from '../config.ts';
+import { PaneStore } from '../analytics/pane-store.ts';
 import { createPool } from '../db/pool.ts';
 import type { BlobAssembler } from './object-store/blob-assembler.ts';
 import { IdLedger } from './object-store/id-ledger.ts';
+import { PartitionStats } from '../lake/partitions/partition-stats.ts';
 import { ObjectStoreSink, type ObjectStoreSinkConfig } from './object-store/object-store-sink.ts';
 import { PostgresSink, type PostgresSinkConfig } from './postgres/postgres-sink.ts';
 import { SearchSink, type SearchSinkConfig } from './search/search-sink.ts';
@@ -50,7 +52,8 @@ export function objectStoreSinkConfig(config: ControlPlaneConfig): ObjectStoreSi
 }
 
 export const sinkFactories = {
-  postgres: ({ config, logger }) => new PostgresSink({ ...postgresSinkConfig(config), logger: logger.child({ sink: 'postgres' }) }),
+  // Analytics panes (docs/analytics.md) are folded in each write's transaction.
+  postgres: ({ config, logger }) => new PostgresSink({ ...postgresSinkConfig(config), panes: new PaneStore(config.stateSchema), logger: logger.child({ sink: 'postgres' }) }),
   search: ({ config, logger }) => new SearchSink({ ...searchSinkConfig(config), logger: logger.child({ sink: 'search' }) }),
   objectStore: ({ config, logger }) =>
     new ObjectStoreSink({
@@ -59,6 +62,8 @@ export const sinkFactories = {
       ...(config.s3.dedupeWindowMs > 0
         ? { ledger: new IdLedger({ pool: createPool(config.pgUrl, config.stateSchema, 8), ownsPool: true, retentionMs: config.s3.dedupeWindowMs, logger: logger.child({ sink: 'object-store' }) }) }
         : {}),
+      // Lake partition statistics (lake_segments, docs/lake.md); a small pool: one upsert per segment.
+      stats: new PartitionStats({ pool: createPool(config.pgUrl, config.stateSchema, 2), ownsPool: true }),
       logger: logger.child({ sink: 'object-store' }),
     }),
 } satisfies SinkFactories;

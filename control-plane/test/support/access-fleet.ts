@@ -12,7 +12,7 @@ import { insertAgent } from './fleet-rows.ts';
 export type EndpointAuth = 'viewer' | 'operator' | 'admin' | 'agent' | 'public';
 
 export interface Endpoint {
-  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
   /** The route as registered (fastify syntax); the coverage test matches on it. */
   route: string;
   /** A concrete URL of the route. */

@@ -14,6 +14,8 @@ export interface Segment {
   key: string;
   /** `<dir>/part-<topic>-<partition>-`: the keys of this topic partition's segments in the same folder. */
   keyPrefix: string;
+  /** The partition's path below the dataset prefix (`dt=…[/hour=…][/bucket=n]`), for partition statistics. */
+  partition: string;
   records: SinkRecord[];
   firstOffset: bigint;
   lastOffset: bigint;
@@ -47,11 +49,31 @@ export function fnv1a(text: string): number {
 
 /** `bucket=<fnv1a(JSON of the field's value) mod buckets>`; a missing field hashes as null. */
 export function hashBucket(payload: unknown, field: string, buckets: number): string {
+  const value = fieldValue(payload, field);
+  return `bucket=${fnv1a(JSON.stringify(value ?? null)) % buckets}`;
+}
+
+function fieldValue(payload: unknown, field: string): unknown {
   let value: unknown = payload;
   for (const part of field.split('.')) {
     value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
   }
-  return `bucket=${fnv1a(JSON.stringify(value ?? null)) % buckets}`;
+  return value;
+}
+
+/**
+ * `range=<lo>_<hi>` (lo ≤ value < hi) of a numeric field against ascending bounds; `range=lt_<first>` below
+ * the first, `range=ge_<last>` from the last; `range=null` when the field is missing or not a finite number.
+ */
+export function rangePartition(payload: unknown, field: string, bounds: readonly number[]): string {
+  const value = fieldValue(payload, field);
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'range=null';
+  const sorted = [...bounds].sort((a, b) => a - b);
+  if (value < sorted[0]!) return `range=lt_${sorted[0]}`;
+  for (let i = sorted.length - 1; i >= 0; i--) {
+    if (value >= sorted[i]!) return i === sorted.length - 1 ? `range=ge_${sorted[i]}` : `range=${sorted[i]}_${sorted[i + 1]}`;
+  }
+  return 'range=null';
 }
 
 /** Topic names may hold characters that are awkward in keys; keep them readable and unambiguous. */
@@ -67,7 +89,7 @@ export function firstOffsetOfKey(key: string, keyPrefix: string): bigint | undef
 
 /**
  * Splits a batch into one segment per time partition (and hash bucket), each keyed
- * `<prefix>/dt=…[/hour=…][/bucket=n]/part-<topic>-<partition>-<first offset>.ndjson.gz`. Records whose event and ingest times are both unreadable go to `rejected`.
+ * `<prefix>/dt=…[/hour=…][/bucket=n][/range=lo_hi]/part-<topic>-<partition>-<first offset>.ndjson.gz`. Records whose event and ingest times are both unreadable go to `rejected`.
  */
 export function segmentBatch(batch: SinkBatch): { segments: Segment[]; rejected: Array<{ id: string; reason: string }> } {
   const spec = batch.dataset.spec.sinks.objectStore;
@@ -81,7 +103,8 @@ export function segmentBatch(batch: SinkBatch): { segments: Segment[]; rejected:
       rejected.push({ id: record.envelope.id, reason: `object-store: neither eventTime nor ingestTime is a date (${JSON.stringify(record.envelope.eventTime)})` });
       continue;
     }
-    const dir = spec?.hash ? `${time}/${hashBucket(record.envelope.payload, spec.hash.field, spec.hash.buckets)}` : time;
+    let dir = spec?.hash ? `${time}/${hashBucket(record.envelope.payload, spec.hash.field, spec.hash.buckets)}` : time;
+    if (spec?.range) dir = `${dir}/${rangePartition(record.envelope.payload, spec.range.field, spec.range.bounds)}`;
     const group = groups.get(dir);
     if (group) group.push(record);
     else groups.set(dir, [record]);
@@ -95,7 +118,7 @@ export function segmentBatch(batch: SinkBatch): { segments: Segment[]; rejected:
       if (r.offset > last) last = r.offset;
     }
     const keyPrefix = `${prefix}/${dir}/part-${keySafe(batch.topic)}-${batch.partition}-`;
-    segments.push({ key: `${keyPrefix}${padOffset(first)}.ndjson.gz`, keyPrefix, records, firstOffset: first, lastOffset: last });
+    segments.push({ key: `${keyPrefix}${padOffset(first)}.ndjson.gz`, keyPrefix, partition: dir, records, firstOffset: first, lastOffset: last });
   }
   return { segments, rejected };
 }

@@ -12,6 +12,7 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import { failed, ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
 import type { Sink, SinkBatch, SinkRecord, SinkWriteResult } from '../sink.ts';
+import type { PartitionStats, SegmentStat } from '../../lake/partitions/partition-stats.ts';
 import { BlobAssembler } from './blob-assembler.ts';
 import { type IdLedger, LedgerUnavailableError } from './id-ledger.ts';
 import { firstOffsetOfKey, leaveOut, segmentBatch, type Segment } from './object-keys.ts';
@@ -36,6 +37,8 @@ export interface ObjectStoreSinkConfig {
   gzipLevel?: number;
   /** Dedupe by record id across offsets; without it, segments dedupe by Kafka offset only. */
   ledger?: IdLedger;
+  /** Lake partition statistics (lake_segments), kept per object key so a replay never double counts. */
+  stats?: PartitionStats;
   logger?: Logger;
 }
 
@@ -64,6 +67,7 @@ export class ObjectStoreSink implements Sink {
   readonly #concurrency: number;
   readonly #gzipLevel: number;
   readonly #ledger: IdLedger | undefined;
+  readonly #stats: PartitionStats | undefined;
   #bucketReady: Promise<void> | undefined;
   #closed = false;
 
@@ -74,6 +78,7 @@ export class ObjectStoreSink implements Sink {
     this.#concurrency = config.uploadConcurrency ?? 4;
     this.#gzipLevel = config.gzipLevel ?? 3;
     this.#ledger = config.ledger;
+    this.#stats = config.stats;
     this.blobs = new BlobAssembler({ client: this.#client, bucket: this.bucket, ensureBucket: () => this.#ensureBucket(), logger: this.#logger });
   }
 
@@ -105,6 +110,7 @@ export class ObjectStoreSink implements Sink {
     } catch (error) {
       // The pipeline logs the reason once per stall; nothing was claimed, so the retry starts afresh.
       if (error instanceof LedgerUnavailableError) return retryable(error.message, 1_000);
+      if (error instanceof StatsUnavailableError) return retryable(error.message, 1_000);
       // The bucket may have been removed behind our back: check again on the next attempt.
       if (s3ErrorCode(error) === 'NoSuchBucket') this.#bucketReady = undefined;
       return s3Outcome(error, `writing ${segments.length} segment(s) of ${batch.topic}/${batch.partition}@${batch.firstOffset}`, this.#logger);
@@ -119,6 +125,7 @@ export class ObjectStoreSink implements Sink {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#ledger?.close();
+    await this.#stats?.close();
   }
 
   /** Removes the bucket and everything in it. For tests and benchmarks only. */
@@ -153,8 +160,14 @@ export class ObjectStoreSink implements Sink {
    * when several batches were in the sinks at the crash. Zero-padded offsets make this one bounded listing.
    */
   async #putSegment(batch: SinkBatch, segment: Segment, body?: Promise<Buffer>): Promise<void> {
-    if (segment.records.length > 0) await this.#putSegmentObject(batch, segment, await (body ?? this.#encode(segment)));
-    else await this.#client.removeObject(this.bucket, segment.key);
+    if (segment.records.length > 0) {
+      const bytes = await (body ?? this.#encode(segment));
+      await this.#putSegmentObject(batch, segment, bytes);
+      await this.#recordStats(() => this.#stats?.record(this.bucket, [segmentStat(batch, segment, bytes.length)]));
+    } else {
+      await this.#client.removeObject(this.bucket, segment.key);
+      await this.#recordStats(() => this.#stats?.remove(this.bucket, [segment.key]));
+    }
     if (segment.lastOffset === segment.firstOffset) return;
     const stale: string[] = [];
     const listing = this.#client.listObjectsV2(this.bucket, segment.keyPrefix, true, segment.key) as AsyncIterable<{ name?: string }>;
@@ -166,6 +179,16 @@ export class ObjectStoreSink implements Sink {
     if (stale.length === 0) return;
     this.#logger.info({ superseded: stale.length, segment: segment.key }, 'replaced objects of an uncommitted earlier write');
     await this.#client.removeObjects(this.bucket, stale);
+    await this.#recordStats(() => this.#stats?.remove(this.bucket, stale));
+  }
+
+  /** A statistics write that fails makes the batch retryable: the replay rewrites the same objects and rows. */
+  async #recordStats(write: () => Promise<void> | undefined): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      throw new StatsUnavailableError(`partition statistics: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   #encode(segment: Segment): Promise<Buffer> {
@@ -203,6 +226,30 @@ export class ObjectStoreSink implements Sink {
     });
     return this.#bucketReady;
   }
+}
+
+class StatsUnavailableError extends Error {}
+
+function segmentStat(batch: SinkBatch, segment: Segment, bytes: number): SegmentStat {
+  let min: number | undefined;
+  let max: number | undefined;
+  for (const r of segment.records) {
+    const ms = Date.parse(r.envelope.eventTime);
+    if (Number.isNaN(ms)) continue;
+    if (min === undefined || ms < min) min = ms;
+    if (max === undefined || ms > max) max = ms;
+  }
+  return {
+    key: segment.key,
+    dataset: batch.dataset.spec.name,
+    partition: segment.partition,
+    records: segment.records.length,
+    bytes,
+    minEventTime: min === undefined ? undefined : new Date(min).toISOString(),
+    maxEventTime: max === undefined ? undefined : new Date(max).toISOString(),
+    firstOffset: segment.firstOffset,
+    lastOffset: segment.lastOffset,
+  };
 }
 
 /** The batch's records that landed in a segment, in offset order (the earlier copy of an id owns it). */

@@ -17,6 +17,7 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
 import { failed, ok, retryable, type Outcome } from '@sluice/shared/outcome';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
+import type { PaneFolder } from '../../analytics/pane-store.ts';
 import type { Sink, SinkBatch, SinkWriteResult } from '../sink.ts';
 import { castExpression, copyFieldFor, ENVELOPE_COLUMNS, quoteIdent, quoteLiteral, typedColumns, type CopyField, type TypedColumn } from './columns.ts';
 import { CopyBinaryWriter } from './copy-binary.ts';
@@ -34,6 +35,11 @@ export interface PostgresSinkConfig {
   /** Server-side limit per statement. Default 120 s. */
   statementTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * Folds the rows a write stored for the first time into their analytics panes, in the write's transaction
+   * (docs/analytics.md): replays and duplicates add nothing, as the INSERT reports only new rows.
+   */
+  panes?: PaneFolder;
 }
 
 /** A prepared table: where it is and the typed columns (with the type the table really has) to fill. */
@@ -59,6 +65,7 @@ export class PostgresSink implements Sink {
   readonly #schema: string;
   readonly #logger: Logger;
   readonly #prepared = new Map<string, PreparedTable>();
+  readonly #panes: PaneFolder | undefined;
   /** Batches committed by each write path (direct COPY vs staged INSERT), for tests and diagnostics. */
   readonly batchesByPath = { direct: 0, staged: 0 };
   #closed = false;
@@ -67,6 +74,7 @@ export class PostgresSink implements Sink {
     this.#schema = config.schema;
     if (!SCHEMA_NAME.test(this.#schema)) throw new TypeError(`invalid PostgreSQL schema name ${JSON.stringify(this.#schema)}`);
     this.#logger = config.logger ?? createLogger('postgres-sink');
+    this.#panes = config.panes;
     this.#pool = new pg.Pool({
       connectionString: config.connectionString,
       max: config.poolSize ?? 4,
@@ -125,12 +133,17 @@ export class PostgresSink implements Sink {
     try {
       await client.query('BEGIN');
       const directDone = direct !== undefined && (await this.#copyDirect(client, table, direct));
+      // The direct COPY fails on any id already stored, so when it succeeded every row is new.
+      const inserted = new Set<string>();
       if (!directDone) {
         await client.query(
           `CREATE TEMPORARY TABLE ${STAGE} (n int, id text, event_time text, ingest_time text, agent_id text, schema_version int, payload text) ON COMMIT DROP`,
         );
         await pipeline(Readable.from([stagedRows()]), client.query(copyFrom(`COPY ${STAGE} FROM STDIN`)));
-        await this.#insertIsolating(client, table, 0, accepted.length - 1, accepted, rejected);
+        await this.#insertIsolating(client, table, 0, accepted.length - 1, accepted, rejected, inserted);
+      }
+      if (this.#panes && (batch.dataset.spec.aggregations?.length ?? 0) > 0) {
+        await this.#panes.fold(client, batch.dataset, directDone ? accepted : firstOfEach(accepted, inserted));
       }
       await client.query('COMMIT');
       this.batchesByPath[directDone ? 'direct' : 'staged']++;
@@ -196,10 +209,12 @@ export class PostgresSink implements Sink {
     hi: number,
     rows: readonly Envelope[],
     rejected: Array<{ id: string; reason: string }>,
+    inserted: Set<string>,
   ): Promise<void> {
     await client.query('SAVEPOINT sluice_rows');
     try {
-      await client.query(insertSql(table, lo, hi));
+      const result = await client.query<{ id: string }>(insertSql(table, lo, hi));
+      for (const row of result.rows) inserted.add(row.id);
       await client.query('RELEASE SAVEPOINT sluice_rows');
       return;
     } catch (error) {
@@ -212,8 +227,8 @@ export class PostgresSink implements Sink {
       }
     }
     const mid = Math.floor((lo + hi) / 2);
-    await this.#insertIsolating(client, table, lo, mid, rows, rejected);
-    await this.#insertIsolating(client, table, mid + 1, hi, rows, rejected);
+    await this.#insertIsolating(client, table, lo, mid, rows, rejected, inserted);
+    await this.#insertIsolating(client, table, mid + 1, hi, rows, rejected, inserted);
   }
 
   async #prepare(dataset: DatasetVersion): Promise<PreparedTable> {
@@ -319,6 +334,12 @@ function directRows(envelopes: readonly Envelope[], columns: readonly PreparedCo
   return out.finish();
 }
 
+/** The envelope of each id the INSERT reported new; of a batch carrying an id twice, the first (the one stored). */
+function firstOfEach(envelopes: readonly Envelope[], inserted: ReadonlySet<string>): Envelope[] {
+  const pending = new Set(inserted);
+  return envelopes.filter((e) => pending.delete(e.id));
+}
+
 const MAX_INT4 = 2_147_483_647;
 const NO_PROPERTIES: Record<string, unknown> = {};
 
@@ -345,6 +366,6 @@ function insertSql(table: PreparedTable, lo: number, hi: number): string {
   return (
     `INSERT INTO ${table.qualified} (${targets.map(quoteIdent).join(', ')}) ` +
     `SELECT ${values.join(', ')} FROM (SELECT id, event_time, ingest_time, agent_id, schema_version, payload::jsonb AS p ` +
-    `FROM ${STAGE} WHERE n BETWEEN ${lo} AND ${hi} OFFSET 0) s ON CONFLICT (id) DO NOTHING`
+    `FROM ${STAGE} WHERE n BETWEEN ${lo} AND ${hi} OFFSET 0) s ON CONFLICT (id) DO NOTHING RETURNING id`
   );
 }

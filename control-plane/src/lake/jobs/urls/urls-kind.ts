@@ -1,0 +1,91 @@
+/**
+ * `urls`: a list of http(s) URLs, each one file of NDJSON or a JSON array (gunzipped when the path ends in
+ * `.gz`). Record ids from the URL and its ETag (or, without one, the body's sha256) plus the record's
+ * position: the same body read again yields the same ids. A 5xx, 429 or network error is tried again; any
+ * other non-2xx answer is a permanent error of that URL (listed with the batch; the others still load).
+ */
+import { createHash } from 'node:crypto';
+import { RetryableError, parseRetryAfter } from '@sluice/shared/node/retry';
+import { urlsSourceSchema, type UrlsSource } from '@sluice/shared/api/jobs';
+import { fileRecords, fingerprint, maybeGunzip } from '../file-records.ts';
+import type { JobKind } from '../registry.ts';
+
+const URLS_PER_BATCH = 16;
+const MAX_BODY_BYTES = 512 * 1024 * 1024;
+const TIMEOUT_MS = 120_000;
+
+export interface UrlsBatchInput {
+  urls: string[];
+}
+
+async function readBody(response: Response, url: string): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new Error(`${url} is ${declared} bytes, more than ${MAX_BODY_BYTES}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error(`${url} is more than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+export const urlsKind: JobKind<UrlsSource, UrlsBatchInput> = {
+  kind: 'urls',
+  specSchema: urlsSourceSchema,
+  plan(job) {
+    const batches = [];
+    for (let i = 0; i < job.spec.urls.length; i += URLS_PER_BATCH) {
+      batches.push({ key: `urls:${i}`, input: { urls: job.spec.urls.slice(i, i + URLS_PER_BATCH) } });
+    }
+    return Promise.resolve(batches);
+  },
+  async run(batch, ctx) {
+    let records = 0;
+    let bytes = 0;
+    const errors: Array<{ position: string; reason: string }> = [];
+    for (const url of batch.input.urls) {
+      ctx.signal.throwIfAborted();
+      let response: Response;
+      try {
+        response = await fetch(url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(TIMEOUT_MS)]), redirect: 'follow' });
+      } catch (error) {
+        ctx.signal.throwIfAborted();
+        throw new RetryableError(`${url}: ${(error as Error).message}`, { cause: error });
+      }
+      if (response.status >= 500 || response.status === 429) {
+        await response.body?.cancel();
+        throw new RetryableError(`${url} answered ${response.status}`, { retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) });
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        errors.push({ position: url, reason: `answered ${response.status} ${response.statusText}` });
+        continue;
+      }
+      const raw = await readBody(response, url);
+      const version = response.headers.get('etag') ?? createHash('sha256').update(raw).digest('hex');
+      let content: Buffer;
+      try {
+        content = maybeGunzip(new URL(url).pathname, raw);
+      } catch (error) {
+        errors.push({ position: url, reason: `not gzip: ${(error as Error).message}` });
+        continue;
+      }
+      const lastModified = Date.parse(response.headers.get('last-modified') ?? '');
+      const found = fileRecords(content, {
+        sourceId: 'lake-urls',
+        fingerprint: fingerprint('url', url, version),
+        format: batch.spec.format ?? 'auto',
+        eventTime: new Date(Number.isNaN(lastModified) ? Date.now() : lastModified).toISOString(),
+        position: { url },
+      });
+      for (const r of found) if (r.parseError) errors.push({ position: `${url} ${String(r.position.line ?? r.position.index)}`, reason: r.parseError.reason });
+      await ctx.publish(found);
+      records += found.length;
+      bytes += raw.length;
+      ctx.progress({ records: found.length, bytes: raw.length });
+    }
+    return { records, bytes, errors };
+  },
+};

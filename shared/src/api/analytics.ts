@@ -1,0 +1,102 @@
+import type { FromSchema } from 'json-schema-to-ts';
+
+/**
+ * Analytics queries (docs/analytics.md), role viewer:
+ *   GET /api/v1/analytics/:dataset/aggregates  windows of an aggregation, merged from its 1-minute panes
+ *   GET /api/v1/analytics/:dataset/counters    the current minute's panes of every aggregation (real-time counters)
+ */
+
+/** The widest range one aggregates request may cover. */
+export const ANALYTICS_MAX_RANGE_HOURS = 24 * 7;
+
+const dateTime = { type: 'string', format: 'date-time' } as const;
+
+export const analyticsParamsSchema = {
+  type: 'object',
+  required: ['dataset'],
+  properties: { dataset: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' } },
+} as const;
+
+export const aggregatesQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['aggregation'],
+  properties: {
+    aggregation: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' },
+    from: { ...dateTime, description: 'windows starting at or after this (default: an hour before `to`)' },
+    to: { ...dateTime, description: 'windows starting before this (default: now)' },
+    windowMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 5, description: 'window size' },
+    hopMinutes: { type: 'integer', minimum: 1, maximum: 1440, description: 'a window starts every hop (default: the window size, i.e. tumbling)' },
+    rolling: { type: 'boolean', default: false, description: 'one window per group ending with the current minute of `to` (hop ignored)' },
+    group: { type: 'string', maxLength: 2000, description: 'only this group: a JSON array of the group-by values, e.g. ["berlin"]' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', maxLength: 100, description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+const measureFigures = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['count', 'sum', 'min', 'max', 'avg'],
+  properties: {
+    count: { type: 'integer' },
+    sum: { type: 'number' },
+    min: { type: ['number', 'null'] },
+    max: { type: ['number', 'null'] },
+    avg: { type: ['number', 'null'] },
+    p50: { type: ['number', 'null'] },
+    p95: { type: ['number', 'null'] },
+    p99: { type: ['number', 'null'] },
+  },
+} as const;
+
+export const windowFiguresSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['start', 'end', 'group', 'count', 'measures', 'distinct'],
+  properties: {
+    start: dateTime,
+    end: dateTime,
+    group: { type: 'object', additionalProperties: true, description: 'group-by field (JSON pointer) → value' },
+    count: { type: 'integer' },
+    measures: { type: 'object', additionalProperties: measureFigures },
+    distinct: { type: 'object', additionalProperties: { type: 'integer' } },
+  },
+} as const;
+
+export const aggregatesResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'aggregation', 'windowMinutes', 'hopMinutes', 'windows'],
+  properties: {
+    dataset: { type: 'string' },
+    aggregation: { type: 'string' },
+    windowMinutes: { type: 'integer' },
+    hopMinutes: { type: 'integer' },
+    windows: { type: 'array', items: windowFiguresSchema },
+    nextCursor: { type: 'string' },
+  },
+} as const;
+
+export const countersResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'minute', 'aggregations'],
+  properties: {
+    dataset: { type: 'string' },
+    minute: dateTime,
+    aggregations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['aggregation', 'groups'],
+        properties: { aggregation: { type: 'string' }, groups: { type: 'array', items: windowFiguresSchema } },
+      },
+    },
+  },
+} as const;
+
+export type AggregatesQuery = FromSchema<typeof aggregatesQuerySchema, { keepDefaultedPropertiesOptional: true }>;
+export type AggregatesResponse = FromSchema<typeof aggregatesResponseSchema>;
+export type CountersResponse = FromSchema<typeof countersResponseSchema>;
