@@ -170,8 +170,8 @@ async function jobs(ctx: PartContext): Promise<unknown> {
       const res = await fetch(`${base}${url}`, { method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
       return { status: res.status, json: await res.json() };
     };
-    for (let tries = 0; (await fetch(`${base}/healthz`).then((r) => r.status, () => 0)) !== 200; tries++) {
-      if (tries > 300) throw new Error('serve did not come up');
+    for (let tries = 0; (await call('GET', '/healthz').catch(() => ({ status: 0 }))).status !== 200; tries++) {
+      if (tries > 300 || serve.exitCode !== null) throw new Error(`serve did not come up (exit code ${String(serve.exitCode)})`);
       await sleep(300);
     }
     const cpu = process.cpuUsage();
@@ -225,10 +225,11 @@ async function jobs(ctx: PartContext): Promise<unknown> {
     await consumer.stop();
     await producer.close();
     for (const b of [bucket, source]) {
+      if (!(await s3.bucketExists(b))) continue;
       const names: string[] = [];
       for await (const o of s3.listObjectsV2(b, '', true) as AsyncIterable<{ name?: string }>) if (o.name) names.push(o.name);
       if (names.length > 0) await s3.removeObjects(b, names);
-      await s3.removeBucket(b).catch(() => undefined);
+      await s3.removeBucket(b);
     }
     await deleteTopics(config.kafkaBrokers, [`${prefix}${name}`, `${prefix}dlq`]).catch(() => undefined);
     await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE; DROP SCHEMA IF EXISTS ${dataSchema} CASCADE`);
