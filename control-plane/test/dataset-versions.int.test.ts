@@ -47,7 +47,7 @@ describe('checking a proposed version', () => {
     expect(compatible.json()).toEqual({
       latestVersion: 1,
       version: 2,
-      compatibility: { compatible: true, changes: [{ type: 'ADD_COLUMN', path: 'humidity', compatible: true, detail: 'new optional field humidity (number)' }] },
+      compatibility: { compatible: true, changes: [{ type: 'ADD_COLUMN', path: 'humidity', compatible: true, backward: true, forward: true, detail: 'new optional field humidity (number)' }] },
     });
 
     const incompatible = await check(breaks);
@@ -55,9 +55,9 @@ describe('checking a proposed version', () => {
     expect(incompatible.json().compatibility).toEqual({
       compatible: false,
       changes: [
-        { type: 'CHANGE_TYPE', path: 'device', compatible: false, detail: 'field device changed type from string to integer' },
-        { type: 'DROP_COLUMN', path: 'temperature', compatible: false, detail: 'field temperature was removed' },
-        { type: 'ADD_COLUMN', path: 'site', compatible: false, detail: 'new field site (string) is required, but records written before lack it' },
+        { type: 'CHANGE_TYPE', path: 'device', compatible: false, backward: false, forward: false, from: 'string', to: 'integer', detail: 'field device changed type from string to integer' },
+        { type: 'DROP_COLUMN', path: 'temperature', compatible: false, backward: true, forward: true, detail: 'field temperature was removed' },
+        { type: 'ADD_COLUMN', path: 'site', compatible: false, backward: false, forward: true, detail: 'new field site (string) is required, but records written before lack it' },
       ],
     });
     // The same report the publish refuses with.

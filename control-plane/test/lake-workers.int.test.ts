@@ -177,6 +177,9 @@ describe('lake workers', () => {
     await waitFor('rows loaded', rows, (n) => n === before + 2 * LINES, 60_000);
     const attempts = await state.pool.query<{ attempts: number }>('SELECT attempts FROM lake_job_batches WHERE job_id = $1', [job.id]);
     expect(attempts.rows).toEqual([{ attempts: 2 }]);
+    // Without Last-Modified the event time is the batch's planning time, the same in both runs (not the run's clock).
+    const planned = await state.pool.query<{ at: string }>(`SELECT input->>'plannedAt' AS at FROM lake_job_batches WHERE job_id = $1`, [job.id]);
+    expect(Number((await state.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${config.dataSchema}.lw WHERE event_time = $1`, [planned.rows[0]!.at])).rows[0]!.n)).toBe(2 * LINES);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(await rows()).toBe(before + 2 * LINES);
     holding = true;

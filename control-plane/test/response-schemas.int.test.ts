@@ -165,6 +165,7 @@ describe('response schemas', () => {
     const aggregating = { name: 'gauges', sinks: {}, schema: {}, eventTime: { field: '/ts', format: 'epoch-ms' }, aggregations: [{ name: 'by_site', groupBy: ['/site'], measures: [{ field: '/v', percentiles: true }] }] };
     expect((await call('POST', '/api/v1/datasets', operator, aggregating)).statusCode).toBe(201);
     expect((await call('GET', '/api/v1/analytics/gauges/aggregates?aggregation=by_site&windowMinutes=5&hopMinutes=1', viewer)).json()).toMatchObject({ aggregation: 'by_site', windows: [] });
+    expect((await call('GET', '/api/v1/analytics/meters/records?limit=5', viewer)).json()).toMatchObject({ dataset: 'meters', items: expect.any(Array), nextCursor: null });
     expect((await call('GET', '/api/v1/analytics/meters/aggregates?aggregation=none', viewer)).statusCode).toBe(404);
     expect((await call('GET', '/api/v1/analytics/meters/aggregates', viewer)).statusCode).toBe(400);
     // Schema compare and apply.

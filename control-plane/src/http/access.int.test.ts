@@ -91,6 +91,7 @@ const DATA_ENDPOINTS = (): Endpoint[] => [
   { method: 'GET', route: '/api/v1/ingestion/workers', path: '/api/v1/ingestion/workers', auth: 'viewer', ok: 200 },
   // Analytics: this dataset declares no aggregation (404 for one by name; empty counters).
   { method: 'GET', route: '/api/v1/analytics/:dataset/aggregates', path: `/api/v1/analytics/${dataset}/aggregates?aggregation=none`, auth: 'viewer', ok: 404 },
+  { method: 'GET', route: '/api/v1/analytics/:dataset/records', path: `/api/v1/analytics/${dataset}/records`, auth: 'viewer', ok: 200 },
   { method: 'GET', route: '/api/v1/analytics/:dataset/counters', path: `/api/v1/analytics/${dataset}/counters`, auth: 'viewer', ok: 200 },
 ];
 const ENDPOINTS = (): Endpoint[] => [...DATA_ENDPOINTS(), ...fleetEndpoints(fleet)];

@@ -3,6 +3,7 @@
  * the routes (which take these) do not import each other.
  */
 import type pg from 'pg';
+import { loadConfig } from '../config.ts';
 import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import type { ApiKeyStore } from '../auth/api-keys.ts';
@@ -48,4 +49,10 @@ export interface ServerDeps {
   maxRecordBytes: number;
   /** Largest ingest request body; every other route accepts at most CONTROL_BODY_LIMIT_BYTES (or this, if smaller). */
   bodyLimitBytes: number;
+}
+
+/** The data schema's name, read from the configuration on first use when not given (the docs server has none). */
+export function dataSchemaOf(deps: Pick<ServerDeps, 'dataSchema'>): () => string {
+  let name = deps.dataSchema;
+  return () => (name ??= loadConfig().dataSchema);
 }

@@ -100,3 +100,47 @@ export const countersResponseSchema = {
 export type AggregatesQuery = FromSchema<typeof aggregatesQuerySchema, { keepDefaultedPropertiesOptional: true }>;
 export type AggregatesResponse = FromSchema<typeof aggregatesResponseSchema>;
 export type CountersResponse = FromSchema<typeof countersResponseSchema>;
+
+/** Filter operators of GET /analytics/:dataset/records (`column:op:value`). */
+export const RECORD_FILTER_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+
+export const recordsQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    from: { ...dateTime, description: 'event time at or after this (default: an hour before `to`)' },
+    to: { ...dateTime, description: 'event time before this (default: now)' },
+    filter: {
+      type: 'array',
+      maxItems: 10,
+      items: { type: 'string', maxLength: 600, pattern: '^[^:]{1,63}:(eq|ne|lt|le|gt|ge):' },
+      description: 'repeatable `column:op:value` on a typed column or agent_id, op one of eq, ne, lt, le, gt, ge; all must hold',
+    },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', maxLength: 200, description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+export const recordsResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'from', 'to', 'items', 'nextCursor'],
+  properties: {
+    dataset: { type: 'string' },
+    from: dateTime,
+    to: dateTime,
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'eventTime', 'ingestTime', 'agentId', 'payload'],
+        properties: { id: { type: 'string' }, eventTime: dateTime, ingestTime: dateTime, agentId: { type: 'string' }, payload: {} },
+      },
+    },
+    nextCursor: { type: ['string', 'null'] },
+  },
+} as const;
+
+export type RecordsQuery = FromSchema<typeof recordsQuerySchema>;
+export type RecordsResponse = FromSchema<typeof recordsResponseSchema>;

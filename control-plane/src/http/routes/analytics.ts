@@ -5,16 +5,22 @@ import {
   aggregatesResponseSchema,
   analyticsParamsSchema,
   countersResponseSchema,
+  recordsQuerySchema,
+  recordsResponseSchema,
+  type RecordsQuery,
+  type RecordsResponse,
   type AggregatesQuery,
   type AggregatesResponse,
   type CountersResponse,
 } from '@sluice/shared/api/analytics';
 import { errorResponses } from '@sluice/shared/api/error-body';
 import { AnalyticsQueries } from '../../analytics/analytics-queries.ts';
-import type { ServerDeps } from '../server-deps.ts';
+import { queryRecords } from '../../analytics/record-queries.ts';
+import { dataSchemaOf, type ServerDeps } from '../server-deps.ts';
 
-export function analyticsRoutes(deps: Pick<ServerDeps, 'pool' | 'datasets'>): FastifyPluginAsync {
+export function analyticsRoutes(deps: Pick<ServerDeps, 'pool' | 'datasets' | 'dataSchema'>): FastifyPluginAsync {
   const queries = new AnalyticsQueries({ pool: deps.pool, datasets: deps.datasets });
+  const records = { pool: deps.pool, datasets: deps.datasets, dataSchema: dataSchemaOf(deps) };
   return async (app) => {
     app.get<{ Params: { dataset: string }; Querystring: AggregatesQuery; Reply: AggregatesResponse }>(
       '/analytics/:dataset/aggregates',
@@ -42,6 +48,20 @@ export function analyticsRoutes(deps: Pick<ServerDeps, 'pool' | 'datasets'>): Fa
         },
       },
       (request) => queries.counters(request.params.dataset),
+    );
+    app.get<{ Params: { dataset: string }; Querystring: RecordsQuery; Reply: RecordsResponse }>(
+      '/analytics/:dataset/records',
+      {
+        config: { auth: 'viewer' },
+        schema: {
+          tags: ['analytics'],
+          summary: "A dataset's records by event-time range and filters on typed columns, from its PostgreSQL table (keyset pagination)",
+          params: analyticsParamsSchema,
+          querystring: recordsQuerySchema,
+          response: { 200: recordsResponseSchema, ...errorResponses },
+        },
+      },
+      (request) => queryRecords(records, request.params.dataset, request.query),
     );
     await Promise.resolve();
   };

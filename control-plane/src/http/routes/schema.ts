@@ -5,15 +5,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { errorResponses } from '@sluice/shared/api/error-body';
 import { schemaApplyResponse, schemaCompareBody, schemaCompareResponse, schemaVersionParams, type SchemaCompareBody } from '@sluice/shared/api/schema';
-import { loadConfig } from '../../config.ts';
 import { SchemaService } from '../../datasets/schema-apply.ts';
 import { actorOf } from '../../operators/audit.ts';
-import type { ServerDeps } from '../server-deps.ts';
+import { dataSchemaOf, type ServerDeps } from '../server-deps.ts';
 
 export function schemaRoutes(deps: ServerDeps): FastifyPluginAsync {
   // Built on first use: the docs server has no configuration to read.
+  const dataSchema = dataSchemaOf(deps);
   let service: SchemaService | undefined;
-  const schemas = (): SchemaService => (service ??= new SchemaService(deps.pool, deps.datasets, deps.dataSchema ?? loadConfig().dataSchema));
+  const schemas = (): SchemaService => (service ??= new SchemaService(deps.pool, deps.datasets, dataSchema()));
   return async (app) => {
     app.post<{ Body: SchemaCompareBody }>(
       '/schema/compare',

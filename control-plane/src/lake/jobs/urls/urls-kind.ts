@@ -16,6 +16,11 @@ const TIMEOUT_MS = 120_000;
 
 export interface UrlsBatchInput {
   urls: string[];
+  /**
+   * Event time of a body served without Last-Modified: the planning time, stored with the batch, so a batch
+   * run again (a worker died) publishes the very same envelopes.
+   */
+  plannedAt?: string;
 }
 
 async function readBody(response: Response, url: string): Promise<Buffer> {
@@ -35,9 +40,10 @@ export const urlsKind: JobKind<UrlsSource, UrlsBatchInput> = {
   kind: 'urls',
   specSchema: urlsSourceSchema,
   plan(job) {
+    const plannedAt = new Date().toISOString();
     const batches = [];
     for (let i = 0; i < job.spec.urls.length; i += URLS_PER_BATCH) {
-      batches.push({ key: `urls:${i}`, input: { urls: job.spec.urls.slice(i, i + URLS_PER_BATCH) } });
+      batches.push({ key: `urls:${i}`, input: { urls: job.spec.urls.slice(i, i + URLS_PER_BATCH), plannedAt } });
     }
     return Promise.resolve(batches);
   },
@@ -77,7 +83,7 @@ export const urlsKind: JobKind<UrlsSource, UrlsBatchInput> = {
         sourceId: 'lake-urls',
         fingerprint: fingerprint('url', url, version),
         format: batch.spec.format ?? 'auto',
-        eventTime: new Date(Number.isNaN(lastModified) ? Date.now() : lastModified).toISOString(),
+        eventTime: Number.isNaN(lastModified) ? (batch.input.plannedAt ?? new Date().toISOString()) : new Date(lastModified).toISOString(),
         position: { url },
       });
       for (const r of found) if (r.parseError) errors.push({ position: `${url} ${String(r.position.line ?? r.position.index)}`, reason: r.parseError.reason });
