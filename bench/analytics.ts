@@ -23,6 +23,7 @@ import { PostgresSink } from '@sluice/control-plane/sinks/postgres/postgres-sink
 import { PaneStore } from '@sluice/control-plane/analytics/pane-store';
 import { AnalyticsQueries } from '@sluice/control-plane/analytics/analytics-queries';
 import { queryRecords } from '@sluice/control-plane/analytics/record-queries';
+import { callLatency } from './lib/latency.ts';
 import { machineLoad } from './lib/process-meter.ts';
 
 const stack = loadStackEnv();
@@ -64,17 +65,7 @@ async function load(sink: PostgresSink, spec: DatasetSpec): Promise<number> {
   return rows / ((performance.now() - started) / 1000);
 }
 
-async function latency(run: () => Promise<unknown>): Promise<{ p50Ms: number; p99Ms: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < queries; i++) {
-    const t = performance.now();
-    await run();
-    times.push(performance.now() - t);
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number): number => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { p50Ms: round(at(0.5)), p99Ms: round(at(0.99)) };
-}
+const latency = (run: () => Promise<unknown>): Promise<{ p50Ms: number; p99Ms: number }> => callLatency(queries, run);
 
 async function main(): Promise<void> {
   const stateSchema = `bench_analytics_${id}`;

@@ -27,6 +27,7 @@ import { deleteTopics, listTopics } from '@sluice/shared/node/kafka';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { freePort, stopProcess } from '@sluice/shared/node/testing/processes';
 import type { AddedReport, StatusReport, WindowReport, WorkerOptions } from './fleet-agents.ts';
+import { percentile } from './lib/latency.ts';
 import { machineLoad, processCost, type ProcessCost } from './lib/process-meter.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -180,11 +181,6 @@ class Workers {
       ),
     );
   }
-}
-
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 const round = (n: number, digits = 1): number => Math.round(n * 10 ** digits) / 10 ** digits;

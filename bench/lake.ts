@@ -28,6 +28,7 @@ import { createS3Client, ObjectStoreSink } from '@sluice/control-plane/sinks/obj
 import { PartitionStats } from '@sluice/control-plane/lake/partitions/partition-stats';
 import { compactPartition, liveFiles } from '@sluice/control-plane/lake/compaction/compaction';
 import { lakePython } from '@sluice/control-plane/lake/compaction/lake-python';
+import { callLatency } from './lib/latency.ts';
 import { machineLoad } from './lib/process-meter.ts';
 import { KafkaProducer, ensureTopics, deleteTopics } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
@@ -120,10 +121,6 @@ async function compaction(ctx: PartContext): Promise<unknown> {
   }
 }
 
-function percentile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-}
-
 async function jobs(ctx: PartContext): Promise<unknown> {
   const objects = Number(process.env.BENCH_JOB_OBJECTS ?? 100);
   const lines = Number(process.env.BENCH_JOB_LINES ?? 2000);
@@ -194,17 +191,11 @@ async function jobs(ctx: PartContext): Promise<unknown> {
     }
     const endToEndSeconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
-    const latency = async (url: string): Promise<{ p50Ms: number; p99Ms: number }> => {
-      const times: number[] = [];
-      for (let i = 0; i < requests; i++) {
-        const t = performance.now();
+    const latency = (url: string): Promise<{ p50Ms: number; p99Ms: number }> =>
+      callLatency(requests, async () => {
         const res = await call('GET', url);
         if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-        times.push(performance.now() - t);
-      }
-      times.sort((a, b) => a - b);
-      return { p50Ms: round(percentile(times, 0.5)), p99Ms: round(percentile(times, 0.99)) };
-    };
+      });
     return {
       objects, records: total, sourceMB: round(sourceBytes / 1e6), state: job.state, publishedRecords: job.progress.records,
       workerRecordsPerSecond: Math.round(total / jobSeconds),

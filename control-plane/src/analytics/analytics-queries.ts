@@ -16,6 +16,15 @@ export interface AnalyticsQueryDeps {
   now?: () => number;
 }
 
+/** A query's [from, to) in ms: `to` defaults to now, `from` to an hour before it; at most ANALYTICS_MAX_RANGE_HOURS. */
+export function timeRange(q: { from?: string | undefined; to?: string | undefined }, now: number): { from: number; to: number } {
+  const to = q.to === undefined ? now : Date.parse(q.to);
+  const from = q.from === undefined ? to - 3_600_000 : Date.parse(q.from);
+  if (!(from < to)) throw InputError('`from` must be before `to`');
+  if (to - from > ANALYTICS_MAX_RANGE_HOURS * 3_600_000) throw InputError(`at most ${ANALYTICS_MAX_RANGE_HOURS} hours per request`);
+  return { from, to };
+}
+
 export class AnalyticsQueries {
   readonly #d: AnalyticsQueryDeps;
 
@@ -27,11 +36,7 @@ export class AnalyticsQueries {
     const dataset = await this.#dataset(name);
     const a = findAggregation(dataset.spec, q.aggregation);
     if (!a) throw NotFoundError(`dataset ${name} has no aggregation ${q.aggregation}`);
-    const now = this.#d.now?.() ?? Date.now();
-    const to = q.to === undefined ? now : Date.parse(q.to);
-    const from = q.from === undefined ? to - 3_600_000 : Date.parse(q.from);
-    if (!(from < to)) throw InputError('`from` must be before `to`');
-    if (to - from > ANALYTICS_MAX_RANGE_HOURS * 3_600_000) throw InputError(`at most ${ANALYTICS_MAX_RANGE_HOURS} hours per request`);
+    const { from, to } = timeRange(q, this.#d.now?.() ?? Date.now());
     const windowMinutes = q.windowMinutes ?? 5;
     const hopMinutes = q.rolling === true ? windowMinutes : (q.hopMinutes ?? windowMinutes);
     if (windowMinutes % hopMinutes !== 0) throw InputError('windowMinutes must be a multiple of hopMinutes');

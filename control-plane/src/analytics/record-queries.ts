@@ -5,10 +5,11 @@
  * event_time index the PostgreSQL sink creates.
  */
 import type pg from 'pg';
-import { ANALYTICS_MAX_RANGE_HOURS, type RECORD_FILTER_OPS, type RecordsQuery, type RecordsResponse } from '@sluice/shared/api/analytics';
+import { type RECORD_FILTER_OPS, type RecordsQuery, type RecordsResponse } from '@sluice/shared/api/analytics';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import { InputError, NotFoundError } from '@sluice/shared/errors';
 import { quoteIdent, typedColumns, type PgType } from '../sinks/postgres/columns.ts';
+import { timeRange } from './analytics-queries.ts';
 
 const SQL_OP: Record<(typeof RECORD_FILTER_OPS)[number], string> = { eq: '=', ne: '<>', lt: '<', le: '<=', gt: '>', ge: '>=' };
 
@@ -64,11 +65,7 @@ export async function queryRecords(deps: RecordQueryDeps, name: string, q: Recor
   if (!dataset) throw NotFoundError(`dataset ${name} does not exist`);
   const pgSpec = dataset.spec.sinks.postgres;
   if (pgSpec?.enabled !== true) throw NotFoundError(`dataset ${name} has no PostgreSQL sink: its records are queried in the stores it has`);
-  const now = deps.now?.() ?? Date.now();
-  const to = q.to === undefined ? now : Date.parse(q.to);
-  const from = q.from === undefined ? to - 3_600_000 : Date.parse(q.from);
-  if (!(from < to)) throw InputError('`from` must be before `to`');
-  if (to - from > ANALYTICS_MAX_RANGE_HOURS * 3_600_000) throw InputError(`at most ${ANALYTICS_MAX_RANGE_HOURS} hours per request`);
+  const { from, to } = timeRange(q, deps.now?.() ?? Date.now());
   const columns = new Map<string, PgType>([['agent_id', 'text']]);
   for (const c of typedColumns(dataset.schema)) columns.set(c.column, c.type);
   const params: unknown[] = [new Date(from).toISOString(), new Date(to).toISOString()];

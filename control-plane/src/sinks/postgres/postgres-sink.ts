@@ -133,8 +133,10 @@ export class PostgresSink implements Sink {
     try {
       await client.query('BEGIN');
       const directDone = direct !== undefined && (await this.#copyDirect(client, table, direct));
-      // The direct COPY fails on any id already stored, so when it succeeded every row is new.
-      const inserted = new Set<string>();
+      // Only a dataset with aggregations asks the INSERT which rows were new (RETURNING id); the direct COPY
+      // fails on any id already stored, so when it succeeded every row is new.
+      const panes = this.#panes && (batch.dataset.spec.aggregations?.length ?? 0) > 0 ? this.#panes : undefined;
+      const inserted = panes ? new Set<string>() : undefined;
       if (!directDone) {
         await client.query(
           `CREATE TEMPORARY TABLE ${STAGE} (n int, id text, event_time text, ingest_time text, agent_id text, schema_version int, payload text) ON COMMIT DROP`,
@@ -142,9 +144,7 @@ export class PostgresSink implements Sink {
         await pipeline(Readable.from([stagedRows()]), client.query(copyFrom(`COPY ${STAGE} FROM STDIN`)));
         await this.#insertIsolating(client, table, 0, accepted.length - 1, accepted, rejected, inserted);
       }
-      if (this.#panes && (batch.dataset.spec.aggregations?.length ?? 0) > 0) {
-        await this.#panes.fold(client, batch.dataset, directDone ? accepted : firstOfEach(accepted, inserted));
-      }
+      if (panes && inserted) await panes.fold(client, batch.dataset, directDone ? accepted : firstOfEach(accepted, inserted));
       await client.query('COMMIT');
       this.batchesByPath[directDone ? 'direct' : 'staged']++;
       return { ...ok, rejected };
@@ -209,12 +209,12 @@ export class PostgresSink implements Sink {
     hi: number,
     rows: readonly Envelope[],
     rejected: Array<{ id: string; reason: string }>,
-    inserted: Set<string>,
+    inserted: Set<string> | undefined,
   ): Promise<void> {
     await client.query('SAVEPOINT sluice_rows');
     try {
-      const result = await client.query<{ id: string }>(insertSql(table, lo, hi));
-      for (const row of result.rows) inserted.add(row.id);
+      const result = await client.query<{ id: string }>(insertSql(table, lo, hi, inserted !== undefined));
+      if (inserted) for (const row of result.rows) inserted.add(row.id);
       await client.query('RELEASE SAVEPOINT sluice_rows');
       return;
     } catch (error) {
@@ -351,7 +351,7 @@ function indexName(table: string, column: string): string {
   return `${table.slice(0, 63 - column.length - 5)}_${column}_idx`;
 }
 
-function insertSql(table: PreparedTable, lo: number, hi: number): string {
+function insertSql(table: PreparedTable, lo: number, hi: number, returning: boolean): string {
   const targets = ['id', 'event_time', 'ingest_time', 'agent_id', 'schema_version', 'payload', ...table.columns.map((c) => c.column)];
   const values = [
     'id',
@@ -366,6 +366,6 @@ function insertSql(table: PreparedTable, lo: number, hi: number): string {
   return (
     `INSERT INTO ${table.qualified} (${targets.map(quoteIdent).join(', ')}) ` +
     `SELECT ${values.join(', ')} FROM (SELECT id, event_time, ingest_time, agent_id, schema_version, payload::jsonb AS p ` +
-    `FROM ${STAGE} WHERE n BETWEEN ${lo} AND ${hi} OFFSET 0) s ON CONFLICT (id) DO NOTHING RETURNING id`
+    `FROM ${STAGE} WHERE n BETWEEN ${lo} AND ${hi} OFFSET 0) s ON CONFLICT (id) DO NOTHING${returning ? ' RETURNING id' : ''}`
   );
 }
