@@ -30,7 +30,7 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { agentConfigSchema } from '@sluice/shared/agent-config/index';
 import { fileToKafka, toolsFrom } from './lib/file-to-kafka.ts';
-import { machineLoad, processCost } from './lib/process-meter.ts';
+import { machineLoad, processCost, withLoad } from './lib/process-meter.ts';
 
 const log = createLogger('bench', { level: 'warn' });
 const brokers = loadStackEnv().kafkaBrokers;
@@ -244,13 +244,6 @@ async function agentProcessRss(rate: number, seconds: number): Promise<Record<st
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;
-}
-
-/** A part's figures with the machine's load when they were taken (two cores shared with the broker and more). */
-async function withLoad<T extends object>(part: Promise<T>): Promise<T & { load: { before: number[]; after: number[] } }> {
-  const before = machineLoad();
-  const figures = await part;
-  return { ...figures, load: { before, after: machineLoad() } };
 }
 
 // `node bench/agent.ts [process tail kafka latency rss]`: all parts by default.

@@ -8,7 +8,12 @@
  *   - queries: p50/p99 over BENCH_ANALYTICS_QUERIES requests each, through the REST routes of an in-process
  *     server: 5-minute tumbling windows over the data's hour, 15-minute windows hopping every minute for one
  *     group, the current minute's counters, and a filtered page of records.
- *   node bench/analytics.ts        (npm run bench:analytics)
+ *   - e2e: through Kafka and real `sluice-control-plane consume` processes (1, 2, 4 in one group on a 4-partition
+ *     topic): a backlog of BENCH_ANALYTICS_E2E_ROWS records into an aggregating dataset, events/s until every
+ *     one is in its pane; and, with one consumer, records produced at BENCH_ANALYTICS_E2E_RATE/s for 10 s with
+ *     event time = now: p50/p99 from a 100 ms slice's send to all its rows being counted in the panes (what the
+ *     counters and aggregates routes read).
+ *   node bench/analytics.ts [ingest e2e]       (npm run bench:analytics)
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -23,7 +28,11 @@ import { PostgresSink } from '@sluice/control-plane/sinks/postgres/postgres-sink
 import { PaneStore } from '@sluice/control-plane/analytics/pane-store';
 import { AnalyticsQueries } from '@sluice/control-plane/analytics/analytics-queries';
 import { queryRecords } from '@sluice/control-plane/analytics/record-queries';
-import { callLatency } from './lib/latency.ts';
+import { callLatency, percentile } from './lib/latency.ts';
+import { startServe, type ServeProcess } from './lib/serve-process.ts';
+import { KafkaProducer, deleteTopics, describeGroup, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
+import { envelopeHeaders } from '@sluice/shared/envelope';
+import type pg from 'pg';
 import { machineLoad } from './lib/process-meter.ts';
 
 const stack = loadStackEnv();
@@ -65,6 +74,100 @@ async function load(sink: PostgresSink, spec: DatasetSpec): Promise<number> {
   return rows / ((performance.now() - started) / 1000);
 }
 
+const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ingest', 'e2e']);
+const e2eRows = Number(process.env.BENCH_ANALYTICS_E2E_ROWS ?? 300_000);
+const e2eRate = Number(process.env.BENCH_ANALYTICS_E2E_RATE ?? 5_000);
+const e2eConsumers = (process.env.BENCH_ANALYTICS_CONSUMERS ?? '1,2,4').split(',').map(Number);
+
+function message(topic: string, dataset: string, i: number, eventTime: string): OutgoingMessage {
+  const envelope: Envelope = {
+    id: `bench:${id}:${dataset}:${i}`, dataset, agentId: `agent-${i % 20}`, source: { id: 'bench', kind: 'file' }, eventTime, ingestTime: eventTime, schemaVersion: 1,
+    payload: { site: `site-${i % 10}`, device: `dev-${i % 2000}`, temperature: 15 + ((i * 7) % 200) / 10, seq: i },
+  };
+  return { topic, key: envelope.id, value: Buffer.from(JSON.stringify(envelope)), headers: envelopeHeaders(dataset, envelope.agentId, 1) };
+}
+
+async function folded(pool: pg.Pool, dataset: string): Promise<number> {
+  const r = await pool.query<{ n: string | null }>(`SELECT sum(rows) AS n FROM analytics_panes WHERE dataset = $1 AND aggregation = 'by_site'`, [dataset]);
+  return Number(r.rows[0]?.n ?? 0);
+}
+
+async function until(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** One run of `consumers` consumer processes: the backlog's events/s, and (one consumer) the visibility latency. */
+async function e2eRun(pool: pg.Pool, datasets: DatasetStore, producer: KafkaProducer, settings: { stateSchema: string; dataSchema: string; topicPrefix: string }, consumers: number): Promise<Record<string, unknown>> {
+  const dataset = `e2e${consumers}_${id}`;
+  const topic = `${settings.topicPrefix}${dataset}`;
+  await datasets.create({ name: dataset, sinks: { postgres: { enabled: true } }, aggregations }, schema);
+  await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 4 }]);
+  // The backlog first, then the consumers: the figure is the consumers' rate, not the producer's.
+  const eventTime = new Date().toISOString();
+  for (let from = 0; from < e2eRows; from += 5_000) {
+    await producer.send(Array.from({ length: Math.min(5_000, e2eRows - from) }, (_, k) => message(topic, dataset, from + k, eventTime)));
+  }
+  const processes: ServeProcess[] = [];
+  try {
+    const group = `bench-analytics-${id}-${consumers}`;
+    for (let c = 0; c < consumers; c++) {
+      processes.push(await startServe({ stack, ...settings, adminKey: `slk_${randomBytes(24).toString('base64url')}`, command: 'consume', env: { SLUICE_CONSUMER_GROUP: group, SLUICE_TOPIC_REFRESH_MS: '500' } }));
+    }
+    // Timed from when every process is in the group with its partitions (joins before rebalance the group).
+    await until(async () => {
+      const members = await describeGroup(stack.kafkaBrokers, group).catch(() => []);
+      return members.length === consumers && members.every((m) => m.partitions.some((p) => p.topic === topic));
+    }, 120_000, `${consumers} consumers in group ${group} (${processes.map((p) => p.output()).join('\n')})`);
+    const load0 = machineLoad();
+    const started = performance.now();
+    const before = await folded(pool, dataset);
+    await until(async () => (await folded(pool, dataset)) >= e2eRows, 600_000, 'the backlog in the panes');
+    const seconds = (performance.now() - started) / 1000;
+    const out: Record<string, unknown> = { consumers, backlogRows: e2eRows, foldedBeforeTimed: before, eventsPerSecond: Math.round((e2eRows - before) / seconds), loadBefore: load0, loadAfter: machineLoad() };
+    if (consumers === 1) out.visibility = await visibility(pool, producer, topic, dataset, e2eRows);
+    return out;
+  } finally {
+    for (const p of processes) p.child.kill('SIGTERM');
+    await deleteTopics(stack.kafkaBrokers, [topic]).catch(() => undefined);
+  }
+}
+
+/** Records at `e2eRate`/s for 10 s in 100 ms slices; per slice, from its send to all its rows in the panes. */
+async function visibility(pool: pg.Pool, producer: KafkaProducer, topic: string, dataset: string, already: number): Promise<Record<string, unknown>> {
+  const perSlice = Math.max(1, Math.round(e2eRate / 10));
+  const slices: Array<{ sentAt: number; through: number }> = [];
+  const seen: number[] = [];
+  let sent = already;
+  let polling = true;
+  const poller = (async () => {
+    let s = 0;
+    while (polling || s < slices.length) {
+      const n = await folded(pool, dataset);
+      const now = performance.now();
+      while (s < slices.length && n >= slices[s]!.through) seen[s] = now - slices[s++]!.sentAt;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  const start = performance.now();
+  for (let k = 0; k < 100; k++) {
+    const due = start + k * 100;
+    if (performance.now() < due) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+    const eventTime = new Date().toISOString();
+    const sentAt = performance.now();
+    await producer.send(Array.from({ length: perSlice }, (_, j) => message(topic, dataset, 10_000_000 + k * perSlice + j, eventTime)));
+    sent += perSlice;
+    slices.push({ sentAt, through: sent });
+  }
+  polling = false;
+  await poller;
+  const sorted = [...seen].sort((a, b) => a - b);
+  return { ratePerSecond: e2eRate, seconds: 10, p50Ms: Math.round(percentile(sorted, 0.5)), p99Ms: Math.round(percentile(sorted, 0.99)), note: 'send → rows counted in the panes, polled every 20 ms' };
+}
+
 const latency = (run: () => Promise<unknown>): Promise<{ p50Ms: number; p99Ms: number }> => callLatency(queries, run);
 
 async function main(): Promise<void> {
@@ -77,6 +180,17 @@ async function main(): Promise<void> {
   const aggregating: DatasetSpec = { name: `agg_${id}`, sinks: { postgres: { enabled: true } }, aggregations };
   const datasets = new DatasetStore(pool);
   try {
+    if (parts.has('e2e')) {
+      const producer = new KafkaProducer({ brokers: stack.kafkaBrokers, clientId: 'bench-analytics' });
+      const runs = [];
+      try {
+        for (const n of e2eConsumers) runs.push(await e2eRun(pool, datasets, producer, { stateSchema, dataSchema, topicPrefix: `benchanalytics${id}.` }, n));
+      } finally {
+        await producer.close();
+      }
+      process.stdout.write(`${JSON.stringify({ bench: 'analytics', part: 'e2e', startedAt: new Date().toISOString(), cpus: os.cpus().length, runs }, null, 2)}\n`);
+      if (!parts.has('ingest')) return;
+    }
     await datasets.create(plain, schema);
     await datasets.create(aggregating, schema);
     const load0 = machineLoad();

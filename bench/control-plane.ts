@@ -3,6 +3,8 @@
  * one JSON object:
  *   - Kafka → PostgreSQL rows/s (envelopes pre-produced, idempotent COPY + INSERT … ON CONFLICT path), against
  *     `psql \copy` of the same rows into a table of the same shape in the same run
+ *   - a raw input topic (plain JSON written by kcat, a producer nobody here wrote) → PostgreSQL rows/s, against
+ *     envelopes of the same payloads in the same run (raw-topic; with `postgres` for the ratio)
  *   - Kafka → OpenSearch docs/s, Kafka → MinIO MB/s (envelope bytes consumed per second)
  *   - end-to-end latency p50/p99 at fixed produce rates: envelope produced → row committed in PostgreSQL
  *   - the same from a line appended to a file tailed by a real `sluice-agent` process (agent-latency)
@@ -10,8 +12,8 @@
  *   - the real consumer process's RSS and rate through a backlog of 2M records into all three stores (consumer-memory)
  * Each run uses its own state schema, data schema, topics, index prefix and bucket, and removes them.
  * Every figure carries the machine's load average (1, 5, 15 min) when it was taken.
- *   node bench/control-plane.ts [postgres search object-store drop consumer-memory latency agent-latency]
- *   env: BENCH_PG_ROWS (1000000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000), BENCH_DROP_ROWS (200000), BENCH_BACKLOG_ROWS (2000000),
+ *   node bench/control-plane.ts [postgres raw-topic search object-store drop consumer-memory latency agent-latency]
+ *   env: BENCH_PG_ROWS (1000000), BENCH_RAW_ROWS (500000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000), BENCH_DROP_ROWS (200000), BENCH_BACKLOG_ROWS (2000000),
  *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15)
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -24,7 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { DatasetSpec } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
-import { KafkaProducer, TopicEndOffsets, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
+import { KafkaProducer, TopicEndOffsets, deleteTopics, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { machineLoad, processCost } from './lib/process-meter.ts';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
@@ -43,7 +45,7 @@ const bucket = `bench-${id}`;
 const prefix = `sluicebench${id}.`;
 /** Below this, a 10%→100% window is too short to mean anything (probes are 100 ms apart). */
 const MIN_STEADY_SECONDS = 2;
-const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'search', 'object-store', 'drop', 'consumer-memory', 'latency', 'agent-latency']);
+const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['postgres', 'raw-topic', 'search', 'object-store', 'drop', 'consumer-memory', 'latency', 'agent-latency']);
 
 const schema = {
   type: 'object',
@@ -88,6 +90,20 @@ function message(topic: string, dataset: string, seq: number, sentAt?: number): 
   };
 }
 
+/** The payloads of `message`, as plain JSON lines written to a raw topic by kcat (a producer nobody here wrote). */
+function preproduceRaw(topic: string, rows: number): number {
+  const file = path.join(tmpdir(), `sluice-bench-raw-${id}.ndjson`);
+  const lines: string[] = [];
+  for (let seq = 0; seq < rows; seq++) lines.push(JSON.stringify({ device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0 }));
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  try {
+    execFileSync('kcat', ['-P', '-b', stack.kafkaBrokers.join(','), '-t', topic, '-z', 'lz4', '-X', 'linger.ms=20', '-X', 'batch.num.messages=10000', '-l', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+    return statSync(file).size;
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
 async function preproduce(producer: KafkaProducer, topic: string, dataset: string, rows: number): Promise<number> {
   let bytes = 0;
   for (let start = 0; start < rows; start += 2_000) {
@@ -127,12 +143,14 @@ async function throughput(
   sinks: DatasetSpec['sinks'],
   rows: number,
   done: (dataset: string) => Promise<number>,
+  options: { raw?: boolean } = {},
 ): Promise<Record<string, unknown>> {
   const dataset = `${name}_${id}`;
-  await new DatasetStore(pool).create({ name: dataset, sinks }, schema);
-  const topic = `${prefix}${dataset}`;
+  const input = options.raw === true ? `bench.raw.${id}` : undefined;
+  await new DatasetStore(pool).create({ name: dataset, sinks, ...(input === undefined ? {} : { input: { topic: input, format: 'json' as const } }) }, schema);
+  const topic = input ?? `${prefix}${dataset}`;
   await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
-  const bytes = await preproduce(producer, topic, dataset, rows);
+  const bytes = input === undefined ? await preproduce(producer, topic, dataset, rows) : preproduceRaw(topic, rows);
   const started = performance.now();
   const consumer = await startConsumer(config(), logger);
   let marks: { at10: number; at100: number };
@@ -433,6 +451,12 @@ async function main(): Promise<void> {
       const copy = psqlCopyBaseline(`${dataSchema}.pg_${id}`, rows);
       out.kafkaToPostgres = { ...consumed, psqlCopyPerSecond: copy.perSecond, ratioToPsqlCopy: round(Number(consumed.perSecond) / copy.perSecond) };
     }
+    if (which.has('raw-topic')) {
+      const rows = Number(process.env.BENCH_RAW_ROWS ?? 500_000);
+      const raw = await throughput(pool, producer, 'raw', { postgres: { enabled: true } }, rows, (d) => count(d)(), { raw: true });
+      const envelopes = out.kafkaToPostgres as { perSecond?: number } | undefined;
+      out.rawTopicToPostgres = { ...raw, ...(envelopes?.perSecond === undefined ? {} : { ratioToEnvelopes: round(Number(raw.perSecond) / envelopes.perSecond) }) };
+    }
     if (which.has('search')) {
       const rows = Number(process.env.BENCH_SEARCH_DOCS ?? 50_000);
       out.kafkaToSearch = await throughput(pool, producer, 'search', { search: { enabled: true } }, rows, (d) => searchCount(`sluice-${d}`));
@@ -464,6 +488,7 @@ async function main(): Promise<void> {
     await pool.query(`DROP SCHEMA IF EXISTS ${stateSchema} CASCADE`);
     await pool.end();
     await fetch(`${stack.searchUrl}/sluice-search_${id}-*`, { method: 'DELETE' }).catch(() => undefined);
+    if (which.has('raw-topic')) await deleteTopics(stack.kafkaBrokers, [`bench.raw.${id}`]).catch(() => undefined);
     const { ObjectStoreSink } = await import('@sluice/control-plane/sinks/object-store/object-store-sink');
     await new ObjectStoreSink({ endpoint: stack.s3.endpoint, accessKey: stack.s3.accessKey, secretKey: stack.s3.secretKey, bucket }).removeBucket().catch(() => undefined);
   }

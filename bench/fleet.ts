@@ -16,7 +16,7 @@
  * --quick: 200 agents for 10 s (a smoke run). --profile: the serve process runs with --cpu-prof, its profile
  * goes to DIR (open it in Chrome DevTools → Performance).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,12 +25,12 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { deleteTopics, listTopics } from '@sluice/shared/node/kafka';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { freePort, stopProcess } from '@sluice/shared/node/testing/processes';
+import { stopProcess } from '@sluice/shared/node/testing/processes';
 import type { AddedReport, StatusReport, WindowReport, WorkerOptions } from './fleet-agents.ts';
 import { percentile } from './lib/latency.ts';
 import { machineLoad, processCost, type ProcessCost } from './lib/process-meter.ts';
+import { startServe } from './lib/serve-process.ts';
 
-const ROOT = path.join(import.meta.dirname, '..');
 const { values: flags } = parseArgs({
   options: {
     steps: { type: 'string', default: '1000,5000,10000' },
@@ -242,29 +242,14 @@ async function measureStep(agents: number, serve: ChildProcess, workers: Workers
 }
 
 async function main(): Promise<void> {
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${String(port)}`;
-  let output = '';
-  const serve = spawn(process.execPath, [...(flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : []), path.join(ROOT, 'control-plane/bin/sluice-control-plane.js'), 'serve'], {
-    cwd: ROOT,
-    env: {
-      ...stack.raw,
-      ...process.env,
-      SLUICE_HTTP_PORT: String(port),
-      SLUICE_STATE_SCHEMA: stateSchema,
-      SLUICE_DATA_SCHEMA: dataSchema,
-      SLUICE_TOPIC_PREFIX: topicPrefix,
-      SLUICE_DLQ_TOPIC: `${topicPrefix}dlq`,
-      SLUICE_ADMIN_KEY: adminKey,
-      SLUICE_LOG_LEVEL: process.env.SLUICE_LOG_LEVEL ?? 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { child: serve, baseUrl, output } = await startServe({
+    stack,
+    stateSchema,
+    dataSchema,
+    topicPrefix,
+    adminKey,
+    nodeArgs: flags.profile ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(flags.profile)] : [],
   });
-  // Also when the bench itself crashes: the control plane must not outlive it.
-  process.once('exit', () => serve.kill('SIGTERM'));
-  const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-8000));
-  serve.stdout.on('data', keep);
-  serve.stderr.on('data', keep);
   const pgClient = new pg.Client({ connectionString: stack.pgUrl });
   // A lost connection (PostgreSQL restarted under the bench) fails the step that reads it, not the process.
   pgClient.on('error', (error) => process.stderr.write(`fleet bench: PostgreSQL connection lost: ${error.message}\n`));
@@ -280,7 +265,7 @@ async function main(): Promise<void> {
   try {
     const deadline = Date.now() + 90_000;
     while ((await api(baseUrl, 'GET', '/healthz').catch(() => ({ status: 0 }))).status !== 200) {
-      if (serve.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not come up:\n${output}`);
+      if (serve.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not come up:\n${output()}`);
       await sleep(300);
     }
     out.policy = flags['no-policy'] ? 'none (--no-policy)' : await publishPolicy(baseUrl);

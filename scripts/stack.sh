@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The native local stack: real PostgreSQL, Kafka (KRaft), MinIO, OpenSearch and Prometheus on 127.0.0.1,
+# The native local stack: real PostgreSQL, Kafka (KRaft), MinIO, OpenSearch, Prometheus, Mosquitto and Alertmanager on 127.0.0.1,
 # data and logs under <repo>/.stack, downloads cached under ${XDG_CACHE_HOME:-~/.cache}/sluice.
 #
 #   up [--kafka-nodes 1|3] [SERVICE...]   start what is not running, wait until healthy (idempotent)
@@ -10,7 +10,7 @@
 #   svc stop|start|kill SERVICE           one service (fault tests: stop a sink, start it again)
 #   kafka-node stop|start|kill N          node N (1..3) of the 3-node Kafka cluster
 #
-# SERVICE is postgres, kafka, minio, opensearch, prometheus (or kafka3-N for a node of the 3-node cluster).
+# SERVICE is postgres, kafka, minio, opensearch, prometheus, mosquitto, alertmanager (or kafka3-N for a node of the 3-node cluster).
 set -euo pipefail
 
 SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,7 +23,7 @@ mkdir -p "$SLUICE_CACHE"
 source "$SCRIPTS_DIR/stack/lib.sh"
 # stack.env holds the defaults; variables already in the environment win.
 feed_stack_env "$SCRIPTS_DIR/stack.env"
-for f in postgres kafka minio opensearch prometheus; do
+for f in postgres kafka minio opensearch prometheus mosquitto alertmanager; do
   # shellcheck source=/dev/null
   source "$SCRIPTS_DIR/stack/$f.sh"
 done
@@ -31,7 +31,7 @@ done
 # shellcheck source=lib/node24.sh
 source "$SCRIPTS_DIR/lib/node24.sh"
 
-CORE_SERVICES=(postgres kafka minio opensearch prometheus)
+CORE_SERVICES=(postgres kafka minio opensearch prometheus mosquitto alertmanager)
 KAFKA3_SERVICES=(kafka3-1 kafka3-2 kafka3-3)
 KAFKA3_MARKER="$STACK_DIR/kafka3/wanted"
 
@@ -41,8 +41,8 @@ call() {
   case "$svc" in
     kafka) "kafka_$op" 0 ;;
     kafka3-[123]) "kafka_$op" "${svc#kafka3-}" ;;
-    postgres | minio | opensearch | prometheus) "${svc}_$op" ;;
-    *) die "unknown service '$svc' (postgres, kafka, minio, opensearch, prometheus, kafka3-1..3)" ;;
+    postgres | minio | opensearch | prometheus | mosquitto | alertmanager) "${svc}_$op" ;;
+    *) die "unknown service '$svc' (postgres, kafka, minio, opensearch, prometheus, mosquitto, alertmanager, kafka3-1..3)" ;;
   esac
 }
 has_fn() { declare -F "$1" >/dev/null; }
@@ -91,11 +91,15 @@ pid_of_postgres() { postgres_pid; }
 pid_of_minio() { minio_pid; }
 pid_of_opensearch() { opensearch_pid; }
 pid_of_prometheus() { prometheus_pid; }
+pid_of_mosquitto() { mosquitto_pid; }
+pid_of_alertmanager() { alertmanager_pid; }
 pid_of_kafka() { kafka_pid "$CURRENT_KAFKA_NODE"; }
 probe_postgres() { pg_ready; }
 probe_minio() { minio_health; }
 probe_opensearch() { opensearch_health; }
 probe_prometheus() { prometheus_health; }
+probe_mosquitto() { mosquitto_health; }
+probe_alertmanager() { alertmanager_health; }
 probe_kafka() { kafka_health "$CURRENT_KAFKA_NODE"; }
 
 kafka_node_of() { case "$1" in kafka) echo 0 ;; kafka3-*) echo "${1#kafka3-}" ;; *) echo "" ;; esac; }

@@ -22,7 +22,7 @@ RUN_DIR="$SLUICE_RUN_DIR"
 LOG_DIR="$RUN_DIR/logs"
 mkdir -p "$LOG_DIR" "$ROOT/drop" "$ROOT/logs"
 
-ensure_apt postgresql prometheus curl
+ensure_apt postgresql prometheus prometheus-alertmanager mosquitto curl
 ensure_java
 ensure_npm_deps
 bash "$SCRIPTS_DIR/stack.sh" up
@@ -147,6 +147,8 @@ Sluice is running.
   OpenSearch          $SLUICE_SEARCH_URL/_cat/indices?v
   MinIO console       http://127.0.0.1:$SLUICE_S3_CONSOLE_PORT   (bucket sluice; user $SLUICE_S3_ACCESS_KEY, password in scripts/stack.env)
   Prometheus          $SLUICE_PROMETHEUS_URL
+  Alertmanager        $SLUICE_ALERTMANAGER_URL   (alerts go to ${SLUICE_ALERT_WEBHOOK_URL:-$CP_URL/api/v1/alerts/webhook, which logs them})
+  MQTT broker         $SLUICE_MQTT_URL   (mosquitto, anonymous on loopback)
   logs                $LOG_DIR
 Ctrl-C stops the control plane, consumer and agent; \`npm run stack -- down\` stops the stack.
 EOF

@@ -39,8 +39,9 @@ step() { printf '\n== %s\n' "$*" >&2; }
 step "prerequisites (Debian packages, Java 17, Maven)"
 # chromium drives the console's Playwright tests; shellcheck is part of `npm run check`; systemd brings
 # systemd-analyze, which checks the agent package's units (dpkg-deb builds it); xvfb and x11-apps (xwd) give the
-# console's real-window test a display and its screen capture; the rest is the stack's.
-ensure_apt postgresql prometheus chromium curl shellcheck systemd xvfb x11-apps python3-venv
+# console's real-window test a display and its screen capture; mosquitto-clients gives the mqtt source's tests
+# a publisher nobody here wrote (mosquitto_pub); the rest is the stack's.
+ensure_apt postgresql prometheus prometheus-alertmanager mosquitto mosquitto-clients kcat chromium curl shellcheck systemd xvfb x11-apps python3-venv
 ensure_java
 
 step "npm dependencies"

@@ -1,20 +1,21 @@
 /**
  * http-push on the agent's HTTP server → real outbox → real Kafka: 200 only after the commit, NDJSON bad
  * lines shipped as parseError records, 429 + Retry-After while the outbox is full, accepted again once the
- * shipper drained it.
+ * shipper drained it. The same over a WebSocket stream: acks only after the commit, withheld while the outbox
+ * is full, sent once the shipper made room; every acknowledged message in Kafka once.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
-import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
-import { AgentHttpServer } from '../src/http/server.ts';
 import { HttpPushSource } from '../src/sources/http-push/http-push-source.ts';
 import { httpPushConfig } from './support/source-config.ts';
+import { servePushSource } from './support/push-server.ts';
 import { startSourcePipeline } from './support/source-pipeline.ts';
 import { readTopic } from './support/topic-reader.ts';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
@@ -34,17 +35,10 @@ describe('http-push source → Kafka', () => {
     const source = new HttpPushSource(httpPushConfig({ type: 'http-push', id: 'push-it', dataset, token: TOKEN }));
     const pipeline = await startSourcePipeline({ dir: join(work, 'data'), brokers, source, maxRows: 5, holdShipper: true });
     cleanup.push(() => pipeline.stop(10_000));
-    const server = new AgentHttpServer({
-      log: createLogger('it', { level: 'silent' }),
-      metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
-      status: () => ({}),
-      healthy: () => ({ ok: true }),
-    });
-    server.route('POST', `/v1/ingest/${dataset}`, (req, res) => source.handle(req, res));
-    const address = await server.listen('127.0.0.1:0');
+    const { server, port } = await servePushSource(source);
     cleanup.push(() => server.close());
     const post = (body: string, key: string) =>
-      fetch(`http://127.0.0.1:${address.port}/v1/ingest/${dataset}`, {
+      fetch(`http://127.0.0.1:${port}/v1/ingest/${dataset}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/x-ndjson', 'idempotency-key': key },
         body,
@@ -69,5 +63,37 @@ describe('http-push source → Kafka', () => {
       ['req-1:0', 'req-1:1', 'req-1:2', 'req-2:0', 'req-2:1', 'req-3:0'].map((s) => `it-agent:push-it:h:${s}`),
     );
     expect(envelopes.find((e) => e.id.endsWith('req-1:1'))?.parseError).toMatchObject({ raw: '{broken' });
+  });
+
+  it('a WebSocket stream: acks after the commit, none while the outbox is full, the rest once the shipper made room', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'sluice-push-ws-it-'));
+    cleanup.push(() => rm(work, { recursive: true, force: true }));
+    const dataset = `push_ws_${randomBytes(4).toString('hex')}`;
+    const source = new HttpPushSource(httpPushConfig({ type: 'http-push', id: 'push-ws', dataset, token: TOKEN, websocket: { enabled: true, fullTimeoutMs: 60_000 } }));
+    const pipeline = await startSourcePipeline({ dir: join(work, 'data'), brokers, source, maxRows: 10, holdShipper: true });
+    cleanup.push(() => pipeline.stop(10_000));
+    const { server, port } = await servePushSource(source);
+    cleanup.push(() => server.close());
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/ingest/${dataset}`, { headers: { authorization: `Bearer ${TOKEN}`, 'x-sluice-stream': 'gw-1' } });
+    cleanup.push(() => Promise.resolve(ws.terminate()));
+    const acks: number[] = [];
+    ws.on('message', (data: Buffer) => acks.push((JSON.parse(data.toString()) as { ack: number }).ack));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+
+    // 30 messages of 2 records into an outbox of 10 rows with the shipper held: the first 5 fit.
+    for (let i = 0; i < 30; i++) ws.send(JSON.stringify([{ n: i * 2 }, { n: i * 2 + 1 }]));
+    await waitFor(() => acks.length === 5, 10_000, 'the first five acks');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(acks).toEqual([1, 2, 3, 4, 5]);
+    expect(pipeline.outbox.stats().rows).toBe(10);
+
+    pipeline.shipper.start();
+    await waitFor(() => acks.length === 30, 60_000, 'every ack');
+    expect(acks).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 60);
+    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    expect(new Set(envelopes.map((e) => e.id)).size).toBe(60);
+    expect(envelopes.map((e) => (e.payload as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(envelopes.find((e) => e.id === 'it-agent:push-ws:h:gw-1-30:1')?.payload).toEqual({ n: 59 });
   });
 });

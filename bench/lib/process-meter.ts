@@ -46,3 +46,10 @@ export function processCost(pid: number): ProcessCost | undefined {
 export function machineLoad(): number[] {
   return os.loadavg().map((n) => Math.round(n * 100) / 100);
 }
+
+/** A part's figures with the machine's load when they were taken (two cores shared with the broker and more). */
+export async function withLoad<T extends object>(part: Promise<T>): Promise<T & { load: { before: number[]; after: number[] } }> {
+  const before = machineLoad();
+  const figures = await part;
+  return { ...figures, load: { before, after: machineLoad() } };
+}

@@ -24,6 +24,9 @@ import { createPolicyServices } from './fleet/policy-services.ts';
 import { buildServer } from './http/server.ts';
 import { loadTlsFiles } from './http/tls-files.ts';
 import { ControlPlaneMetrics } from './metrics/metrics.ts';
+import { anomalyRunsCounter } from './metrics/anomaly-gauges.ts';
+import { AnomalyDetector } from './analytics/anomaly-detector.ts';
+import { AnalyticsRetention } from './analytics/retention.ts';
 import { createOperatorServices } from './operators/operator-services.ts';
 import { USERS_USAGE, usersCommand } from './operators/users-cli.ts';
 import { jobKindRegistry } from './lake/jobs/kinds.ts';
@@ -104,7 +107,22 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
   }, { https });
   await app.listen({ host: config.http.host, port: config.http.port });
   policies.start();
+  const anomalyRuns = anomalyRunsCounter(metrics.registry);
+  const anomalies = new AnomalyDetector({
+    pool,
+    datasets: new DatasetStore(pool),
+    dataSchema: config.dataSchema,
+    intervalMs: config.anomaly.intervalMs,
+    catchUpPanes: config.anomaly.catchUpPanes,
+    logger,
+    onRun: (result) => anomalyRuns.inc({ result }),
+  });
+  anomalies.start();
+  const retention = new AnalyticsRetention({ pool, retentionDays: config.analyticsRetention.days, intervalMs: config.analyticsRetention.intervalMs, logger });
+  retention.start();
   onSignals(async () => {
+    await retention.stop();
+    await anomalies.stop();
     await policies.close();
     await app.close();
     await fleet.close();

@@ -66,6 +66,17 @@ export interface ControlPlaneConfig {
   consoleDir: string | undefined;
   /** SLUICE_ROLLOUT_TICK_MS: how often `serve` steps running rollouts (gates, waves, rollbacks). */
   rolloutTickMs: number;
+  /**
+   * The anomaly detector (analytics/anomaly-detector.ts): every SLUICE_ANOMALY_INTERVAL_SECONDS (0: off) one
+   * `serve` process evaluates the datasets' newly final panes; a dataset's first evaluation starts
+   * SLUICE_ANOMALY_CATCH_UP_MINUTES back.
+   */
+  anomaly: { intervalMs: number; catchUpPanes: number };
+  /**
+   * Analytics retention (analytics/retention.ts): every SLUICE_ANALYTICS_RETENTION_INTERVAL_SECONDS (0: off) one
+   * `serve` process keeps day partitions of the panes and drops what is older than SLUICE_ANALYTICS_RETENTION_DAYS.
+   */
+  analyticsRetention: { days: number; intervalMs: number };
 }
 
 export interface TlsFiles {
@@ -228,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     consoleOrigin: origin(env, 'SLUICE_CONSOLE_ORIGIN'),
     consoleDir: optional(env, 'SLUICE_CONSOLE_DIR'),
     rolloutTickMs: int(env, 'SLUICE_ROLLOUT_TICK_MS', 1000),
+    anomaly: { intervalMs: int(env, 'SLUICE_ANOMALY_INTERVAL_SECONDS', 30) * 1000, catchUpPanes: Math.max(1, int(env, 'SLUICE_ANOMALY_CATCH_UP_MINUTES', 60)) },
+    analyticsRetention: { days: Math.max(1, int(env, 'SLUICE_ANALYTICS_RETENTION_DAYS', 30)), intervalMs: int(env, 'SLUICE_ANALYTICS_RETENTION_INTERVAL_SECONDS', 3600) * 1000 },
     fleetHealth: fleetHealth(env),
     jobs: jobsSettings(env, int),
   };

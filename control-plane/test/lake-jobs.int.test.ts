@@ -2,10 +2,12 @@
  * Ingestion jobs end to end on the local stack: a folder job created through the REST API, run by a worker
  * (lake/jobs/worker.ts) that publishes through Kafka, loaded by a real consumer into PostgreSQL; run twice,
  * every record is there exactly once (ids from the file and the byte offset). Also an S3-prefix backfill
- * from MinIO (a bad line goes to the DLQ and is reported per batch) and a Kafka offset-range replay of plain
- * JSON messages.
+ * from MinIO (a bad line goes to the DLQ and is reported per batch), a Kafka offset-range replay of plain
+ * JSON messages, and a REST API read over a time range through cursor pagination, from a local API server.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -46,8 +48,8 @@ beforeAll(async () => {
   folder = await mkdtemp(join(tmpdir(), 'lake-jobs-'));
   config = testConfig(state.schema, { SLUICE_JOB_FOLDER_ROOTS: folder, SLUICE_JOB_POLL_MS: '100', SLUICE_JOB_BATCH_FILES: '2' });
   producer = new KafkaProducer({ brokers: stackEnv.kafkaBrokers, clientId: 'lake-jobs-int' });
-  for (const name of ['jobs', 'jobs_s3', 'jobs_kafka']) await new DatasetStore(state.pool).create({ name, sinks: { postgres: { enabled: true } } }, schema);
-  await createTopics(config, [`${config.topicPrefix}jobs`, `${config.topicPrefix}jobs_s3`, `${config.topicPrefix}jobs_kafka`, config.dlqTopic]);
+  for (const name of ['jobs', 'jobs_s3', 'jobs_kafka', 'jobs_rest']) await new DatasetStore(state.pool).create({ name, sinks: { postgres: { enabled: true } } }, schema);
+  await createTopics(config, [`${config.topicPrefix}jobs`, `${config.topicPrefix}jobs_s3`, `${config.topicPrefix}jobs_kafka`, `${config.topicPrefix}jobs_rest`, config.dlqTopic]);
   // The third-party topic a replay reads: one partition, so the test knows its offsets.
   ownTopics(replayTopic);
   await ensureTopics(stackEnv.kafkaBrokers, [{ name: replayTopic, partitions: 1 }]);
@@ -90,6 +92,36 @@ async function runJob(dataset = 'jobs', source: Record<string, unknown> = { kind
     (job) => ['succeeded', 'failed', 'cancelled'].includes(job.state),
     60_000,
   );
+}
+
+/**
+ * A paged REST API: records with `updatedAt` over three days, filtered by `updated_since`/`updated_before`,
+ * 25 a page with a cursor in `meta.next`; bearer auth. The first page of the second day answers 503 once.
+ */
+const REST_DAY0 = Date.UTC(2026, 10, 1);
+const REST_RECORDS = Array.from({ length: 300 }, (_, i) => ({ id: `item-${i}`, n: 10_000 + i, updatedAt: new Date(REST_DAY0 + i * 864_000).toISOString() }));
+const REST_TOKEN = 'rest-secret-token';
+const restCalls: string[] = [];
+let failedOnce = false;
+async function restApi(): Promise<{ server: Server; base: string }> {
+  const srv = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    restCalls.push(url.search);
+    if (req.headers.authorization !== `Bearer ${REST_TOKEN}`) return void res.writeHead(401).end('{"error":"no"}');
+    const since = Date.parse(url.searchParams.get('updated_since') ?? '');
+    const before = Date.parse(url.searchParams.get('updated_before') ?? '');
+    const cursor = Number(url.searchParams.get('cursor') ?? 0);
+    if (since === REST_DAY0 + 86_400_000 && cursor === 0 && !failedOnce) {
+      failedOnce = true;
+      return void res.writeHead(503, { 'retry-after': '0' }).end();
+    }
+    const all = REST_RECORDS.filter((r) => Date.parse(r.updatedAt) >= since && Date.parse(r.updatedAt) < before);
+    const page = all.slice(cursor, cursor + 25);
+    const next = cursor + 25 < all.length ? String(cursor + 25) : null;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: page, meta: { next } }));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  return { server: srv, base: `http://127.0.0.1:${(srv.address() as AddressInfo).port}` };
 }
 
 describe('ingestion jobs', () => {
@@ -140,6 +172,44 @@ describe('ingestion jobs', () => {
     expect((await runJob('jobs_kafka', range)).state).toBe('succeeded');
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(await countRows(state.pool, `${config.dataSchema}.jobs_kafka`)).toBe(150);
+  });
+
+  it('reads a REST API over a time range through its cursor pagination: every record once, also when run again', async () => {
+    const { server: api, base } = await restApi();
+    process.env.SLUICE_JOB_TEST_REST_TOKEN = REST_TOKEN;
+    try {
+      const source = {
+        kind: 'rest',
+        url: `${base}/v1/items?status=any`,
+        auth: { bearerEnv: 'SLUICE_JOB_TEST_REST_TOKEN' },
+        recordsPath: 'data',
+        idField: '/id',
+        pagination: { type: 'cursor', cursorPath: 'meta.next', param: 'cursor' },
+        range: { param: 'updated_since', toParam: 'updated_before', from: new Date(REST_DAY0).toISOString(), to: new Date(REST_DAY0 + 3 * 86_400_000).toISOString(), sliceMinutes: 1440 },
+      };
+      const job = await runJob('jobs_rest', source);
+      expect(job.state, JSON.stringify(job)).toBe('succeeded');
+      expect(job.progress.batches).toMatchObject({ total: 3, done: 3 });
+      expect(job.progress.records).toBe(300);
+      // 3 slices of 4 pages, one page asked twice (its 503); every request kept the fixed query parameter.
+      expect(restCalls.filter((q) => q.includes('status=any'))).toHaveLength(13);
+      expect(failedOnce).toBe(true);
+      await waitFor('rows loaded', () => countRows(state.pool, `${config.dataSchema}.jobs_rest`).catch(() => 0), (n) => n === 300, 60_000);
+      expect((await runJob('jobs_rest', source)).state).toBe('succeeded');
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const { rows } = await state.pool.query<{ n: string; distinct: string; min: number; max: number }>(
+        `SELECT count(*) AS n, count(DISTINCT payload->>'id') AS distinct, min((payload->>'n')::int) AS min, max((payload->>'n')::int) AS max FROM ${config.dataSchema}.jobs_rest`,
+      );
+      expect(rows[0]).toEqual({ n: '300', distinct: '300', min: 10_000, max: 10_299 });
+      // Without the secret on the worker: a permanent, named failure.
+      delete process.env.SLUICE_JOB_TEST_REST_TOKEN;
+      const refused = await runJob('jobs_rest', { ...source, range: undefined });
+      expect(refused.state).toBe('failed');
+      expect(JSON.stringify(refused.errors)).toContain('SLUICE_JOB_TEST_REST_TOKEN is not set on this worker');
+    } finally {
+      delete process.env.SLUICE_JOB_TEST_REST_TOKEN;
+      api.close();
+    }
   });
 
   it('the jobs CLI creates, watches, lists and cancels jobs through the API', async () => {

@@ -56,14 +56,20 @@ function release(): void {
 
 beforeAll(async () => {
   state = await freshState();
-  config = testConfig(state.schema, { SLUICE_JOB_POLL_MS: '100', SLUICE_JOB_LEASE_MS: '1000' });
+  config = testConfig(state.schema, { SLUICE_JOB_POLL_MS: '100', SLUICE_JOB_LEASE_MS: '2500' });
   producer = new KafkaProducer({ brokers: stackEnv.kafkaBrokers, clientId: 'lake-workers-int' });
   await new DatasetStore(state.pool).create({ name: 'lw', sinks: { postgres: { enabled: true } } }, schema);
   await createTopics(config, [`${config.topicPrefix}lw`, config.dlqTopic]);
   files = createServer((req, res) => {
     const path = req.url ?? '/';
     res.setHeader('etag', `"${path}"`);
-    if (path.startsWith('/hold/') && holding) held.set(path, res);
+    if (path.startsWith('/hold/') && holding) {
+      held.set(path, res);
+      // A request its worker gave up on (an aborted batch) is not held any more: `held` counts live requests.
+      res.once('close', () => {
+        if (held.get(path) === res) held.delete(path);
+      });
+    }
     else res.end(body(path));
   });
   files.listen(0, '127.0.0.1');
@@ -160,7 +166,7 @@ describe('lake workers', () => {
   it('a worker killed with SIGKILL mid-batch: the batch is taken over, every record once', async () => {
     const before = await rows();
     const child: ChildProcess = spawn(process.execPath, [BIN, 'worker'], {
-      env: { ...childEnv(config), SLUICE_JOB_POLL_MS: '100', SLUICE_JOB_LEASE_MS: '1000' },
+      env: { ...childEnv(config), SLUICE_JOB_POLL_MS: '100', SLUICE_JOB_LEASE_MS: '2500' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     const exited = once(child, 'exit');

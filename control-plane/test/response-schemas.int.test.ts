@@ -168,6 +168,18 @@ describe('response schemas', () => {
     expect((await call('GET', '/api/v1/analytics/meters/records?limit=5', viewer)).json()).toMatchObject({ dataset: 'meters', items: expect.any(Array), nextCursor: null });
     expect((await call('GET', '/api/v1/analytics/meters/aggregates?aggregation=none', viewer)).statusCode).toBe(404);
     expect((await call('GET', '/api/v1/analytics/meters/aggregates', viewer)).statusCode).toBe(400);
+    expect((await call('GET', '/api/v1/analytics/gauges/anomalies?state=open', viewer)).json()).toMatchObject({ dataset: 'gauges', items: [], nextCursor: null });
+    const notification = { version: '4', status: 'firing', receiver: 'test', alerts: [{ status: 'firing', labels: { alertname: 'SchemaTest', dataset: 'gauges' }, annotations: { summary: 'x' } }] };
+    expect((await call('POST', '/api/v1/alerts/webhook', viewer, notification)).json()).toEqual({ received: 1 });
+    // Lookup tables, dry runs and the quality report.
+    expect((await call('PUT', '/api/v1/lookups/sites', operator, { description: 'sites', rows: [{ key: 'a', value: { city: 'x' } }] })).json()).toMatchObject({ name: 'sites', rows: 1 });
+    expect((await call('GET', '/api/v1/lookups', viewer)).json()).toEqual({ items: [expect.objectContaining({ name: 'sites', rows: 1 })] });
+    expect((await call('GET', '/api/v1/lookups/sites?limit=10', viewer)).json()).toMatchObject({ rows: [{ key: 'a', value: { city: 'x' } }] });
+    const sample = { records: [{ device: 'd1' }, { temperature: 1 }], proposed: { transforms: [{ lookup: { table: 'sites', key: '/device', into: '/site', missing: 'null' } }], rules: [{ name: 'warm', severity: 'warn', range: { field: '/temperature', min: 10 } }] } };
+    expect((await call('POST', '/api/v1/datasets/meters/dry-run', operator, sample)).json()).toMatchObject({ summary: { loaded: 1, deadLettered: 1, warned: 0 } });
+    expect((await call('GET', '/api/v1/datasets/meters/quality', viewer)).json()).toMatchObject({ dataset: 'meters', rules: [] });
+    expect((await call('DELETE', '/api/v1/lookups/sites', operator)).json()).toEqual({ name: 'sites', deleted: true });
+    expect((await call('GET', '/api/v1/lookups/sites', viewer)).statusCode).toBe(404);
     // Schema compare and apply.
     expect((await call('POST', '/api/v1/schema/compare', viewer, { dataset: 'meters', from: { version: 1 }, to: { version: 1 } })).json()).toMatchObject({ compatible: true, changes: [] });
     expect((await call('POST', '/api/v1/schema/versions/meters@1/apply', operator)).json()).toMatchObject({ dataset: 'meters', version: 1, parquet: { columns: expect.any(Array) } });

@@ -114,6 +114,22 @@ wait_healthy() {
   done
 }
 
+# rerender_and_reload NAME RENDERED_FILE RENDER_FN URL LOG PID : `up` with the service already running renders its
+# config again (RENDER_FN) and, when RENDERED_FILE changed and the service runs (PID), has it reload
+# (POST URL/-/reload), so a running stack picks up a new config without a restart.
+rerender_and_reload() {
+  local name="$1" rendered="$2" render="$3" url="$4" log="$5" pid="$6" before=""
+  [ -f "$rendered" ] && before="$(cat "$rendered")"
+  "$render"
+  if [ "$before" != "$(cat "$rendered")" ] && [ -n "$pid" ]; then
+    if curl -fsS -m 5 -X POST -o /dev/null "$url/-/reload"; then
+      say "$name: config changed; reloaded"
+    else
+      say "$name: config changed but the reload failed; see $log"
+    fi
+  fi
+}
+
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 # Installs Debian packages that are missing; needs root (or tells the user exactly what to run).

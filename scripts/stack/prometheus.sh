@@ -29,6 +29,7 @@ prometheus_render_config() {
   sed -e "s#127\.0\.0\.1:8080#$(hostport_of "$SLUICE_CONTROL_PLANE_URL")#g" \
     -e "s#127\.0\.0\.1:8686#$(hostport_of "$SLUICE_AGENT_HTTP")#g" \
     -e "s#127\.0\.0\.1:9090#$(hostport_of "$SLUICE_PROMETHEUS_URL")#g" \
+    -e "s#127\.0\.0\.1:9193#$(hostport_of "$SLUICE_ALERTMANAGER_URL")#g" \
     -e "s#127\.0\.0\.1:9464#127.0.0.1:${SLUICE_CONSUMER_METRICS_PORT:-9464}#g" \
     -e "s#credentials_file: \.\./\.\./\.sluice/#credentials_file: $SLUICE_RUN_DIR/#g" \
     "$src/prometheus.yml" >"$PROMETHEUS_DIR/prometheus.yml"
@@ -37,16 +38,7 @@ prometheus_render_config() {
 # `up` with Prometheus already running: render again and, when the config changed, have it reload (the
 # lifecycle API is on), so a running stack picks up a new scrape config without a restart.
 prometheus_refresh() {
-  local rendered="$PROMETHEUS_DIR/prometheus.yml" before=""
-  [ -f "$rendered" ] && before="$(cat "$rendered")"
-  prometheus_render_config
-  if [ "$before" != "$(cat "$rendered")" ] && [ -n "$(prometheus_pid)" ]; then
-    if curl -fsS -m 5 -X POST -o /dev/null "$SLUICE_PROMETHEUS_URL/-/reload"; then
-      say "prometheus: config changed; reloaded"
-    else
-      say "prometheus: config changed but the reload failed; see $PROMETHEUS_LOG"
-    fi
-  fi
+  rerender_and_reload prometheus "$PROMETHEUS_DIR/prometheus.yml" prometheus_render_config "$SLUICE_PROMETHEUS_URL" "$PROMETHEUS_LOG" "$(prometheus_pid)"
 }
 
 prometheus_start() {

@@ -48,6 +48,7 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
       [
         'agent',
+        'alertmanager',
         'consumer',
         'control-plane',
         'elasticsearch',
@@ -55,6 +56,7 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
         'grafana',
         'kafka',
         'minio',
+        'mosquitto',
         'postgres',
         'prometheus',
       ].sort(),
@@ -76,9 +78,11 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
       ['minio', defaults.s3.consolePort],
       ['elasticsearch', Number(url(defaults.searchUrl).port)],
       ['prometheus', Number(url(defaults.prometheusUrl).port)],
+      ['alertmanager', Number(url(defaults.alertmanagerUrl).port)],
       ['control-plane', Number(url(defaults.controlPlaneUrl).port)],
       ['agent', port(defaults.agentHttp)],
       ['grafana', 3000],
+      ['mosquitto', Number(url(defaults.mqttUrl).port)],
     ];
     for (const [service, hostPort] of expected) {
       expect(published(service).has(hostPort), `${service} publishes ${hostPort}`).toBe(true);
@@ -113,6 +117,7 @@ describe('docker-compose.yml matches scripts/stack.env', () => {
       'sluice-agent-token': { environment: 'SLUICE_AGENT_TOKEN' },
     });
     expect(compose.services.prometheus?.secrets?.sort()).toEqual(['sluice-agent-token', 'sluice-metrics-key']);
+    expect(compose.services.alertmanager?.secrets).toEqual(['sluice-metrics-key']);
   });
 
   it('configures the engines with the same credentials', () => {

@@ -20,6 +20,8 @@ export const STACK_ENV_KEYS = [
   'SLUICE_S3_CONSOLE_PORT',
   'SLUICE_SEARCH_URL',
   'SLUICE_PROMETHEUS_URL',
+  'SLUICE_ALERTMANAGER_URL',
+  'SLUICE_MQTT_URL',
   'SLUICE_CONTROL_PLANE_URL',
   'SLUICE_AGENT_HTTP',
 ] as const;
@@ -45,6 +47,10 @@ export interface StackEnv {
   };
   searchUrl: string;
   prometheusUrl: string;
+  /** Alertmanager (the stack's Prometheus sends it the alerts). */
+  alertmanagerUrl: string;
+  /** The MQTT broker (mosquitto) the mqtt source's tests and benchmark use. */
+  mqttUrl: string;
   controlPlaneUrl: string;
   /** host:port of the agent's HTTP surface (/metrics, /healthz, push endpoint). */
   agentHttp: string;
@@ -111,6 +117,8 @@ export function loadStackEnv(env: NodeJS.ProcessEnv = process.env, file: string 
     },
     searchUrl: raw.SLUICE_SEARCH_URL,
     prometheusUrl: raw.SLUICE_PROMETHEUS_URL,
+    alertmanagerUrl: raw.SLUICE_ALERTMANAGER_URL,
+    mqttUrl: raw.SLUICE_MQTT_URL,
     controlPlaneUrl: raw.SLUICE_CONTROL_PLANE_URL,
     agentHttp: raw.SLUICE_AGENT_HTTP,
   };

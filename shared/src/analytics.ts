@@ -55,5 +55,85 @@ export const aggregationSchema = {
 
 export const aggregationsSchema = { type: 'array', maxItems: 16, items: aggregationSchema } as const;
 
+/**
+ * When a 1-minute pane is final (docs/analytics.md, "Lateness"): once the dataset's watermark has passed its
+ * end plus `graceSeconds`, or at the latest `finalAfterSeconds` of wall-clock time after its end. A record
+ * folded into a final pane still counts and is counted late.
+ */
+export const latenessSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    graceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 },
+    finalAfterSeconds: { type: 'integer', minimum: 60, maximum: 86_400, default: 600 },
+  },
+} as const;
+
+export const LATENESS_DEFAULTS = { graceSeconds: 60, finalAfterSeconds: 600 } as const;
+
 export type EventTimeSpec = FromSchema<typeof eventTimeSchema>;
 export type AggregationSpec = FromSchema<typeof aggregationSchema>;
+export type LatenessSpec = FromSchema<typeof latenessSchema>;
+
+/**
+ * Anomaly detection over the dataset's final panes (docs/analytics.md, "Anomalies"). Every setting has a
+ * default (ANOMALY_DEFAULTS), so `{}` or no `anomalies` at all turns it on with those; `enabled: false` off.
+ * A pane is flagged when its value lies outside expected ± threshold × scale (scale: 1.4826 × MAD of the
+ * baseline, floored); an anomaly opens when `persistence.k` of the last `persistence.n` panes are flagged and
+ * resolves after `resolveAfterPanes` panes back inside the band.
+ */
+export const anomalySettingsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean', default: true },
+    /** Rows per pane of the whole dataset. */
+    volume: { type: 'boolean', default: true },
+    /** Rows per pane of each agent (datasets with the PostgreSQL sink: read from its table's agent_id). */
+    agents: { type: 'boolean', default: true },
+    /** Rows per pane of each group of each aggregation with a groupBy (a device, a site): its volume and silence. */
+    groups: { type: 'boolean', default: true },
+    /** Which figure of each aggregation's measures, per group, is watched; [] watches none. */
+    measureStats: { type: 'array', maxItems: 5, uniqueItems: true, items: { enum: ['avg', 'sum', 'min', 'max', 'count'] }, default: ['avg'] },
+    /** Panes of trailing history the baseline is taken from. */
+    historyPanes: { type: 'integer', minimum: 10, maximum: 720, default: 60 },
+    /** No alarm before a series has this many panes of history (since its first pane with data). */
+    minHistoryPanes: { type: 'integer', minimum: 3, maximum: 720, default: 30 },
+    /** Sparse-series filter: a series with data in fewer than this share of its history panes is not judged. */
+    minFilledRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+    /** Robust z-score beyond which a pane is flagged. */
+    threshold: { type: 'number', minimum: 1, maximum: 100, default: 5 },
+    persistence: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { k: { type: 'integer', minimum: 1, maximum: 60, default: 3 }, n: { type: 'integer', minimum: 1, maximum: 60, default: 5 } },
+    },
+    resolveAfterPanes: { type: 'integer', minimum: 1, maximum: 120, default: 5 },
+    /** Same time yesterday as the baseline once a day of history exists. */
+    seasonal: { type: 'boolean', default: true },
+    /** A source that was sending and then sends nothing for this many panes is silent (0: no silence detector). */
+    silencePanes: { type: 'integer', minimum: 0, maximum: 1440, default: 5 },
+    /** At most this many group, measure and agent series per dataset (those with the most rows first). */
+    maxSeries: { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 },
+  },
+} as const;
+
+export const ANOMALY_DEFAULTS = {
+  enabled: true,
+  volume: true,
+  agents: true,
+  groups: true,
+  measureStats: ['avg'],
+  historyPanes: 60,
+  minHistoryPanes: 30,
+  minFilledRatio: 0.5,
+  threshold: 5,
+  persistence: { k: 3, n: 5 },
+  resolveAfterPanes: 5,
+  seasonal: true,
+  silencePanes: 5,
+  maxSeries: 1000,
+} as const satisfies AnomalySettings;
+
+export type AnomalySettings = FromSchema<typeof anomalySettingsSchema, { keepDefaultedPropertiesOptional: true }>;
+export type MeasureStat = 'avg' | 'sum' | 'min' | 'max' | 'count';

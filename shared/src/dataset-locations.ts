@@ -1,6 +1,7 @@
 /**
  * The store locations a dataset owns: its PostgreSQL table, its search index prefix (daily indices
- * `<prefix>-YYYY.MM.DD`, read and mapped as `<prefix>-*`) and its object key prefix (`<prefix>/dt=…`). Each
+ * `<prefix>-YYYY.MM.DD`, read and mapped as `<prefix>-*`), its object key prefix (`<prefix>/dt=…`) and its raw
+ * input topic (`input.topic`: two datasets reading one topic would each load every message). Each
  * location belongs to one dataset; a second dataset naming it would have its records land among the first
  * one's, so a publish that claims an owned location is refused. Pure functions: the control plane checks a
  * publish with them, the console can check a form before sending it.
@@ -48,6 +49,9 @@ export function locationProblems(spec: DatasetSpec): string[] {
     if (segments.some((s) => s === '.' || s === '..')) problems.push(`sinks.objectStore.prefix ${JSON.stringify(prefix)}: a segment may not be "." or ".."`);
     if (segments.some((s) => s === '')) problems.push(`sinks.objectStore.prefix ${JSON.stringify(prefix)}: empty segment ("//")`);
   }
+  if (spec.input !== undefined && spec.input.topic.startsWith('sluice.')) {
+    problems.push(`input.topic ${JSON.stringify(spec.input.topic)}: topics under sluice. are the datasets' own; a raw input topic is a third party's`);
+  }
   for (const claim of storeLocations(spec)) {
     if (claim.store !== 'objectStore') continue;
     const first = claim.location.split('/')[0] ?? '';
@@ -63,23 +67,36 @@ export function locationProblems(spec: DatasetSpec): string[] {
  * one followed by `-` starts the other (`logs-*` also matches `logs-eu-2026.01.01`). Object prefixes: the
  * same, or one is the other's folder (`a` and `a/b`, not `a` and `ab`).
  */
-export function locationsOverlap(a: StoreLocation, b: StoreLocation): boolean {
+export function locationsOverlap(a: ClaimedLocation, b: ClaimedLocation): boolean {
   if (a.store !== b.store) return false;
   if (a.location === b.location) return true;
-  if (a.store === 'postgres') return false;
+  if (a.store === 'postgres' || a.store === 'kafkaInput') return false;
   const boundary = a.store === 'search' ? '-' : '/';
   return a.location.startsWith(b.location + boundary) || b.location.startsWith(a.location + boundary);
+}
+
+/** What a dataset claims for itself: its store locations and its raw input topic. */
+export interface ClaimedLocation {
+  store: StoreKind | 'kafkaInput';
+  location: string;
+  field: string;
+}
+
+function claimedLocations(spec: DatasetSpec): ClaimedLocation[] {
+  const out: ClaimedLocation[] = storeLocations(spec);
+  if (spec.input) out.push({ store: 'kafkaInput', location: spec.input.topic, field: 'input.topic' });
+  return out;
 }
 
 /** The first location of `spec` that one of `others` already owns, with its owner; undefined when none. */
 export function findLocationOwner(
   spec: DatasetSpec,
   others: Iterable<DatasetSpec>,
-): { claim: StoreLocation; owner: string; owned: StoreLocation } | undefined {
-  const claims = storeLocations(spec);
+): { claim: ClaimedLocation; owner: string; owned: ClaimedLocation } | undefined {
+  const claims = claimedLocations(spec);
   for (const other of others) {
     if (other.name === spec.name) continue;
-    for (const owned of storeLocations(other)) {
+    for (const owned of claimedLocations(other)) {
       const claim = claims.find((c) => locationsOverlap(c, owned));
       if (claim) return { claim, owner: other.name, owned };
     }

@@ -1,5 +1,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
-import { aggregationsSchema, eventTimeSchema } from './analytics.ts';
+import { JSON_POINTER_PATTERN } from './json-pointer.ts';
+import type { QualityRule, TransformSpec } from './transforms.ts';
+import { aggregationsSchema, anomalySettingsSchema, eventTimeSchema, latenessSchema } from './analytics.ts';
 
 /**
  * A dataset: its name, where it goes and how. Its JSON Schema versions are stored beside it (control plane,
@@ -75,10 +77,28 @@ export const datasetSchema = {
     /** A payload field whose value becomes the Kafka message key (ordering per key) instead of the record id. */
     partitionKey: { type: 'string', minLength: 1 },
     sinks: datasetSinksSchema,
+    /**
+     * A Kafka topic third-party producers write plain JSON or text to (docs/datasets.md, "Raw input topics"):
+     * the consumer wraps each message into an envelope and loads it like any other record.
+     */
+    input: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['topic'],
+      properties: {
+        topic: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,249}$', description: 'the topic, outside the Sluice topic prefix' },
+        format: { enum: ['json', 'text'], default: 'json', description: 'json: each message is one JSON value; text: each message is `{ message }`' },
+        idField: { type: 'string', pattern: JSON_POINTER_PATTERN, maxLength: 500, description: "JSON pointer to the record's own key; without it the id comes from topic, partition and offset" },
+      },
+    },
     /** Where the payload carries the record's event time (docs/analytics.md); else the ingest time is used. */
     eventTime: eventTimeSchema,
     /** Windowed aggregates kept in 1-minute panes (docs/analytics.md). */
     aggregations: aggregationsSchema,
+    /** Anomaly detection over its final panes (docs/analytics.md, "Anomalies"); on with defaults when absent. */
+    anomalies: anomalySettingsSchema,
+    /** When its panes are final and which records count as late (docs/analytics.md). */
+    lateness: latenessSchema,
   },
 } as const;
 
@@ -91,4 +111,8 @@ export interface DatasetVersion {
   version: number;
   /** JSON Schema (draft 2020-12) of the payload. */
   schema: Record<string, unknown>;
+  /** Applied to each record before its event time and schema check (transforms.ts). */
+  transforms?: TransformSpec[];
+  /** Judged on each record after its schema check (transforms.ts). */
+  rules?: QualityRule[];
 }

@@ -19,7 +19,7 @@ export const envelopeSchema = {
       required: ['id', 'kind'],
       properties: {
         id: { type: 'string', minLength: 1 },
-        kind: { enum: ['file', 'drop', 'http-poll', 'http-push', 'api', 'job'] },
+        kind: { enum: ['file', 'drop', 'http-poll', 'http-push', 'mqtt', 'api', 'job', 'kafka'] },
       },
       additionalProperties: true,
     },

@@ -17,6 +17,8 @@ export const METRICS = {
   agentOutboxBytes: 'sluice_agent_outbox_bytes',
   agentOutboxOldestAge: 'sluice_agent_outbox_oldest_age_seconds',
   agentBreakerState: 'sluice_agent_breaker_state',
+  /** Connections a source lost and made again (an MQTT broker), label source. */
+  agentSourceReconnects: 'sluice_agent_source_reconnects_total',
   /** Control-plane fleet series (served by each `serve` process). */
   fleetCheckins: 'sluice_fleet_checkins_total',
   fleetCheckinLatency: 'sluice_fleet_checkin_seconds',
@@ -27,6 +29,15 @@ export const METRICS = {
   fleetRollbacks: 'sluice_fleet_rollbacks_total',
   /** Records whose dataset names an event-time field that was missing or unreadable (label reason): ingest time kept. */
   eventTimeFallbacks: 'sluice_event_time_fallbacks_total',
+  /** Open anomalies (labels dataset, kind, series, direction; 1 each) and their scores, read from PostgreSQL at scrape time. */
+  anomalyOpen: 'sluice_anomaly_open',
+  anomalyScore: 'sluice_anomaly_score',
+  /** Anomaly detector runs of a `serve` process, by result (ok, skipped, failed). */
+  anomalyRuns: 'sluice_anomaly_detector_runs_total',
+  /** Quality rule outcomes per dataset and rule (label outcome: pass, warn, fail), as the consumer judged them. */
+  qualityOutcomes: 'sluice_quality_outcomes_total',
+  /** Alerts Alertmanager delivered to the control plane's webhook, by alertname and status. */
+  alertNotifications: 'sluice_alert_notifications_total',
 } as const;
 
 /**

@@ -21,6 +21,12 @@ export const recordId = {
   /** An item of a pushed batch: the request id (client-supplied idempotency key or generated) + index. */
   push: (agentId: string, sourceId: string, requestId: string, index: number): string =>
     join(agentId, sourceId, 'h', requestId, String(index)),
+  /**
+   * An MQTT message: a hash of the broker, topic and what the message is (its content, or a message id the
+   * publisher set), never the packet id, which the broker reuses; a redelivery after a reconnect or a crash
+   * therefore has the same id.
+   */
+  mqtt: (agentId: string, sourceId: string, messageKey: string): string => join(agentId, sourceId, 'm', messageKey),
 } as const;
 
 function join(...parts: string[]): string {

@@ -31,7 +31,7 @@ describe('validatePipeline', () => {
     expect(lines).toContain("allowedRoots: is a local setting of the agent (its YAML), never part of a policy's pipeline");
     expect(lines).not.toContain('kafka: is not a known option');
     expect(lines).toContain('sources[1].include: must NOT have fewer than 1 items');
-    expect(lines).toContain('sources[2].type: must be one of "file", "drop", "http-poll", "http-push"');
+    expect(lines).toContain('sources[2].type: must be one of "file", "drop", "http-poll", "http-push", "mqtt"');
   });
 
   it('checks what the schema cannot: unique ids and regular expressions', () => {

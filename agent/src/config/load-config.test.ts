@@ -46,7 +46,7 @@ describe('parseConfig', () => {
     expect(lines).toContain('kafka.compression: must be one of "lz4", "zstd", "gzip", "none"');
     expect(lines).toContain('bogus: is not a known option');
     expect(lines).toContain('sources[1].dataset: must match ^[a-z][a-z0-9_]{0,62}$');
-    expect(lines).toContain('sources[2].type: must be one of "file", "drop", "http-poll", "http-push"');
+    expect(lines).toContain('sources[2].type: must be one of "file", "drop", "http-poll", "http-push", "mqtt"');
   });
 
   it('a mistyped pagination type is one line naming the valid values', () => {

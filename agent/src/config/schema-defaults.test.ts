@@ -18,6 +18,7 @@ sources:
   - { type: http-poll, id: pp, dataset: app, url: "http://127.0.0.1/items", pagination: { type: page, param: page } }
   - { type: http-poll, id: po, dataset: app, url: "http://127.0.0.1/items", pagination: { type: offset, param: o, limitParam: l } }
   - { type: http-push, id: h, dataset: app, token: "0123456789abcdef" }
+  - { type: mqtt, id: m, dataset: app, url: "mqtt://127.0.0.1:1883", topics: ["a/#"], tls: { ca: ca.pem } }
 `;
 
 interface Schema {

@@ -31,6 +31,7 @@ class FakeAgent implements ApplyTarget {
       dataset: 'app_logs',
       state: this.startErrors.has(id) ? 'failed' : 'running',
       proven: this.proven.has(id),
+      caughtUp: this.proven.has(id),
       ...(this.startErrors.has(id) ? { startError: this.startErrors.get(id)! } : {}),
     }));
   }

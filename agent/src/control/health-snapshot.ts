@@ -11,10 +11,22 @@ const BREAKER_BY_LEVEL = ['closed', 'half-open', 'open'] as const;
 const MAX_POSITION = 1024;
 const MAX_ERROR = 2048;
 const MAX_SOURCES = 1000;
+/**
+ * A running source that has committed nothing for this long, and whose dataset has nothing left in the outbox,
+ * is reported idle: the control plane may then close its analytics panes up to the check-in's time
+ * (control-plane/src/analytics/finality.ts).
+ */
+export const SOURCE_IDLE_AFTER_MS = 10_000;
 
 export async function healthSnapshot(agent: Agent, now: Date = new Date()): Promise<CheckinHealth> {
   const reports = agent.sourceReports().slice(0, MAX_SOURCES);
   const running = new Set(reports.map((s) => s.id));
+  const totals = agent.datasetTotals();
+  const drained = (dataset: string): boolean => {
+    const t = totals.get(dataset);
+    return t === undefined || t.committed === t.shipped;
+  };
+  const quietSince = now.getTime() - SOURCE_IDLE_AFTER_MS;
   const sources = reports.map((s) => ({
     id: s.id,
     type: s.type,
@@ -22,6 +34,8 @@ export async function healthSnapshot(agent: Agent, now: Date = new Date()): Prom
     state: s.state,
     ...(s.position ? { position: s.position.slice(0, MAX_POSITION) } : {}),
     ...(s.lastError ? { lastError: { at: s.lastError.at, message: s.lastError.message.slice(0, MAX_ERROR) } } : {}),
+    ...(s.lastCommitAt ? { lastCommitAt: s.lastCommitAt } : {}),
+    idle: s.state === 'running' && (s.lastCommitAt === undefined ? s.caughtUp : Date.parse(s.lastCommitAt) <= quietSince) && drained(s.dataset),
   }));
   const gauge = await agent.metrics.breakerState.get();
   const breakers = gauge.values

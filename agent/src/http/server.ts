@@ -8,12 +8,15 @@
  *
  * For sources: a factory in sources/registry.ts gets `deps.http` (an HttpRoutes scoped to its source) and
  * calls `deps.http.route('POST', '/v1/ingest/app_logs', handler)`. Paths are exact or end in `/:name`
- * segments (`/v1/ingest/:dataset`, the value arrives in `params`). The runtime removes a source's routes
+ * segments (`/v1/ingest/:dataset`, the value arrives in `params`). `deps.http.upgrade(path, handler)` takes the
+ * HTTP Upgrade requests (WebSocket) of a path the same way; an upgrade nobody takes is answered 404 and closed.
+ * The runtime removes a source's routes
  * when the source stops, so a reload never leaves a stale handler behind. A handler owns the response; if it
  * throws, the server answers through send-error.ts (a named error as itself, anything else 500).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { MethodNotAllowedError, NotFoundError, UnauthorizedError } from '@sluice/shared/errors';
 import { bearerToken, tokenDigest, tokenMatches } from '@sluice/shared/node/bearer-token';
 import type { Logger } from '@sluice/shared/node/logger';
@@ -22,15 +25,25 @@ import { sendError } from './send-error.ts';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse, params: Record<string, string>) => void | Promise<void>;
 
+/** Takes over the socket of an HTTP Upgrade request (it must answer or destroy it). */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer, params: Record<string, string>) => void;
+
 export interface HttpRoutes {
   /** Mounts a handler; returns a function that unmounts it. Throws if the method+path is taken. */
   route(method: string, path: string, handler: RouteHandler): () => void;
+  /** Mounts a handler of Upgrade requests (WebSocket) on a path; returns a function that unmounts it. */
+  upgrade(path: string, handler: UpgradeHandler): () => void;
 }
 
 interface Route {
   method: string;
   segments: string[];
   handler: RouteHandler;
+}
+
+interface UpgradeRoute {
+  segments: string[];
+  handler: UpgradeHandler;
 }
 
 export interface AgentHttpServerOptions {
@@ -45,6 +58,7 @@ export interface AgentHttpServerOptions {
 export class AgentHttpServer implements HttpRoutes {
   readonly #options: AgentHttpServerOptions;
   readonly #routes: Route[] = [];
+  readonly #upgrades: UpgradeRoute[] = [];
   readonly #server: Server;
   #tokenDigest: Buffer | undefined;
   /** Set once listening on a non-loopback address: from then on the token cannot be removed. */
@@ -59,6 +73,14 @@ export class AgentHttpServer implements HttpRoutes {
         if (!res.headersSent) sendError(res, error);
         else res.destroy();
       });
+    });
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.#dispatchUpgrade(req, socket, head);
+      } catch (error) {
+        options.log.error({ err: error, url: req.url }, 'upgrade handler failed');
+        socket.destroy();
+      }
     });
     this.#server.keepAliveTimeout = 5000;
   }
@@ -82,15 +104,27 @@ export class AgentHttpServer implements HttpRoutes {
     };
   }
 
+  upgrade(path: string, handler: UpgradeHandler): () => void {
+    const segments = splitPath(path);
+    if (this.#upgrades.some((r) => r.segments.join('/') === segments.join('/'))) throw new Error(`upgrade route ${path} is already mounted`);
+    const route: UpgradeRoute = { segments, handler };
+    this.#upgrades.push(route);
+    return () => {
+      const i = this.#upgrades.indexOf(route);
+      if (i >= 0) this.#upgrades.splice(i, 1);
+    };
+  }
+
   /** A view whose routes can all be removed at once (one per source). */
   scope(): HttpRoutes & { clear(): void } {
     const removers: Array<() => void> = [];
+    const keep = (remove: () => void): (() => void) => {
+      removers.push(remove);
+      return remove;
+    };
     return {
-      route: (method, path, handler) => {
-        const remove = this.route(method, path, handler);
-        removers.push(remove);
-        return remove;
-      },
+      route: (method, path, handler) => keep(this.route(method, path, handler)),
+      upgrade: (path, handler) => keep(this.upgrade(path, handler)),
       clear: () => {
         for (const remove of removers.splice(0)) remove();
       },
@@ -154,6 +188,15 @@ export class AgentHttpServer implements HttpRoutes {
     }
     req.resume();
     sendError(res, pathMatched ? MethodNotAllowedError(`${method} is not allowed here`) : NotFoundError(`no route for ${url.pathname}`));
+  }
+
+  #dispatchUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const segments = splitPath(new URL(req.url ?? '/', 'http://agent').pathname);
+    for (const route of this.#upgrades) {
+      const params = match(route.segments, segments);
+      if (params) return route.handler(req, socket, head, params);
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   }
 }
 

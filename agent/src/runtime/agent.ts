@@ -68,6 +68,10 @@ export interface SourceReport {
   lastError?: { at: string; message: string };
   /** It started and has committed records, or has been through what there was to read once. */
   proven: boolean;
+  /** Through what there was to read at least once (SourceState.caughtUp). */
+  caughtUp: boolean;
+  /** When it last committed records in this run. */
+  lastCommitAt?: string;
   startError?: string;
 }
 
@@ -241,6 +245,8 @@ export class Agent {
         ...(state.position ? { position: state.position } : {}),
         ...(lastError ? { lastError } : {}),
         proven: r.startError === undefined && (state.caughtUp === true || state.firstCommitAt !== undefined),
+        caughtUp: state.caughtUp === true,
+        ...(state.lastCommitAt ? { lastCommitAt: state.lastCommitAt } : {}),
         ...(r.startError === undefined ? {} : { startError: r.startError }),
       };
     });
@@ -305,6 +311,7 @@ export class Agent {
         allowedRoots: new AllowedRoots(this.config.allowedRoots, this.#loaded.baseDir),
         http: routes,
         breakerState: (endpoint, state) => this.metrics.breakerState.set({ source: config.id, endpoint }, state),
+        reconnected: () => this.metrics.sourceReconnects.inc({ source: config.id }),
       });
       running.source = source;
       const ctx = (running.ctx = createSourceContext({

@@ -11,6 +11,7 @@ export class AgentMetrics {
   readonly recordsResent: Counter<'dataset' | 'reason'>;
   readonly sourceErrors: Counter<'source'>;
   readonly breakerState: Gauge<'source' | 'endpoint'>;
+  readonly sourceReconnects: Counter<'source'>;
   #outbox: Outbox | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -35,6 +36,7 @@ export class AgentMetrics {
       labelNames: ['source', 'endpoint'],
       registers,
     });
+    this.sourceReconnects = new Counter({ name: METRICS.agentSourceReconnects, help: 'Connections a source lost and made again', labelNames: ['source'], registers });
     const current = (): Outbox | undefined => (this.#outbox && !this.#outbox.closed ? this.#outbox : undefined);
     const outboxGauge = (name: string, help: string, read: (o: Outbox) => number): void => {
       new Gauge({

@@ -38,6 +38,7 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
   const committed = metrics.recordsCommitted.labels({ source: sourceId });
   const totals = options.totals ?? { read: 0, committed: 0 };
   let firstCommitAt: string | undefined;
+  let lastCommitAt: string | undefined;
   let paused: { since: string; reason: string } | undefined;
   let waiting = 0;
   const attempt = (messages: readonly OutboxMessage[], checkpoints: readonly Checkpoint[], commitOptions?: { fsync?: boolean }): TryCommitResult => {
@@ -52,7 +53,8 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
     if (messages.length > 0) {
       committed.inc(messages.length);
       totals.committed += messages.length;
-      firstCommitAt ??= new Date(clock.now()).toISOString();
+      lastCommitAt = new Date(clock.now()).toISOString();
+      firstCommitAt ??= lastCommitAt;
     }
     return { committed: true };
   };
@@ -106,7 +108,7 @@ export function createSourceContext(options: SourceContextOptions): RuntimeSourc
       }
     },
     status: (state) => {
-      const withCommit = firstCommitAt === undefined ? state : { ...state, firstCommitAt };
+      const withCommit = firstCommitAt === undefined || lastCommitAt === undefined ? state : { ...state, firstCommitAt, lastCommitAt };
       return paused === undefined ? withCommit : { ...withCommit, state: 'paused', paused };
     },
   };

@@ -20,6 +20,8 @@ export interface SourceDeps {
   http: HttpRoutes;
   /** Reports a circuit breaker's state (0 closed, 1 half-open, 2 open) for the breaker gauge. */
   breakerState: (endpoint: string, state: number) => void;
+  /** Counts a connection the source lost and made again (the reconnects counter). */
+  reconnected: () => void;
 }
 
 type SourceFactories = { [K in SourceType]: (config: Extract<SourceConfig, { type: K }>, deps: SourceDeps) => Promise<Source> };
@@ -43,7 +45,18 @@ export const sourceFactories: SourceFactories = {
     const { HttpPushSource } = await import('./http-push/http-push-source.ts');
     const source = new HttpPushSource(config);
     deps.http.route('POST', `/v1/ingest/${config.dataset}`, (req, res) => source.handle(req, res));
+    const sockets = source.sockets;
+    if (sockets) deps.http.upgrade(`/v1/ingest/${config.dataset}`, (req, socket, head) => sockets.upgrade(req, socket, head));
     return source;
+  },
+  mqtt: async (config, deps) => {
+    const { MqttSource } = await import('./mqtt/mqtt-source.ts');
+    return new MqttSource(config, {
+      baseDir: deps.baseDir,
+      allowedRoots: deps.allowedRoots,
+      onConnectionState: (state, broker) => deps.breakerState(broker, BREAKER_LEVEL[state] ?? -1),
+      onReconnect: deps.reconnected,
+    });
   },
 };
 

@@ -53,6 +53,8 @@ export interface SourceState {
   caughtUp?: boolean;
   /** Set by the runtime, never by a source: when this run of the source first committed records. */
   firstCommitAt?: string;
+  /** Set by the runtime, never by a source: when this run of the source last committed records. */
+  lastCommitAt?: string;
 }
 
 /** What `tryCommit` did: committed, or refused because the outbox is over its bounds or the disk is full. */

@@ -3,6 +3,7 @@ import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { dropSourceConfigSchema, type DropSourceConfig } from '@sluice/shared/agent-config/drop';
 import { httpPollSourceConfigSchema, type HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { httpPushSourceConfigSchema, type HttpPushSourceConfig } from '@sluice/shared/agent-config/http-push';
+import { mqttSourceConfigSchema, type MqttSourceConfig } from '@sluice/shared/agent-config/mqtt';
 
 // Sources read their defaults from the config, not from fallbacks in code, so a test that builds a source
 // without the loader gets the schema's defaults the same way the loader applies them.
@@ -13,6 +14,7 @@ type Written<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOpti
 export type DropSourceInput = Written<typeof dropSourceConfigSchema>;
 export type HttpPollSourceInput = Written<typeof httpPollSourceConfigSchema>;
 export type HttpPushSourceInput = Written<typeof httpPushSourceConfigSchema>;
+export type MqttSourceInput = Written<typeof mqttSourceConfigSchema>;
 
 const validators = new Map<object, ValidateFunction>();
 
@@ -27,3 +29,4 @@ function withDefaults<T>(schema: object, input: unknown): T {
 export const dropConfig = (input: DropSourceInput): DropSourceConfig => withDefaults(dropSourceConfigSchema, input);
 export const httpPollConfig = (input: HttpPollSourceInput): HttpPollSourceConfig => withDefaults(httpPollSourceConfigSchema, input);
 export const httpPushConfig = (input: HttpPushSourceInput): HttpPushSourceConfig => withDefaults(httpPushSourceConfigSchema, input);
+export const mqttConfig = (input: MqttSourceInput): MqttSourceConfig => withDefaults(mqttSourceConfigSchema, input);

@@ -7,6 +7,7 @@ import { ANALYTICS_MAX_RANGE_HOURS, type AggregatesQuery, type AggregatesRespons
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import { InputError, NotFoundError } from '@sluice/shared/errors';
 import { compileAggregations, PANE_MS } from './pane-fold.ts';
+import { paneFinalBefore } from './finality.ts';
 import { computeWindows, findAggregation, readPanes, rollingWindow } from './windows.ts';
 
 export interface AnalyticsQueryDeps {
@@ -46,6 +47,8 @@ export class AnalyticsQueries {
       ? await readPanes(this.#d.pool, name, a, Math.floor(to / PANE_MS) * PANE_MS + PANE_MS - size, to + PANE_MS, groupKey)
       : await readPanes(this.#d.pool, name, a, from, to + size, groupKey);
     const all = q.rolling === true ? rollingWindow(a, panes, to, size) : computeWindows(a, panes, from, to, size, hopMinutes * PANE_MS);
+    const finalBefore = (await paneFinalBefore(this.#d.pool, dataset.spec, { now: this.#d.now?.() ?? Date.now() })).getTime();
+    for (const w of all) w.final = Date.parse(w.end) <= finalBefore;
     const offset = q.cursor === undefined ? 0 : decodeCursor(q.cursor);
     const limit = q.limit ?? 100;
     const page = all.slice(offset, offset + limit);

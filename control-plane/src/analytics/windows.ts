@@ -14,6 +14,8 @@ export interface StoredPane {
   groupKey: string;
   group: Record<string, unknown>;
   rows: number;
+  /** Of `rows`, folded after the pane was final (finality.ts). */
+  lateRows: number;
   state: PaneState;
 }
 
@@ -33,6 +35,9 @@ export interface WindowFigures {
   end: string;
   group: Record<string, unknown>;
   count: number;
+  lateRows: number;
+  /** Every pane of the window is final (set by the aggregates query). */
+  final?: boolean;
   measures: Record<string, MeasureFigures>;
   distinct: Record<string, number>;
 }
@@ -43,13 +48,13 @@ export function findAggregation(spec: DatasetSpec, name: string): CompiledAggreg
 
 /** The panes of one aggregation (one group, if given) with pane_start in [fromMs, toMs), in (pane, group) order; `db` resolves the state schema. */
 export async function readPanes(db: pg.Pool | pg.ClientBase, dataset: string, a: CompiledAggregation, fromMs: number, toMs: number, groupKey?: string): Promise<StoredPane[]> {
-  const res = await db.query<{ ms: string; group_key: string; group_values: Record<string, unknown>; rows: string; state: PaneState }>(
-    `SELECT (extract(epoch FROM pane_start) * 1000)::bigint AS ms, group_key, group_values, rows, state FROM analytics_panes ` +
+  const res = await db.query<{ ms: string; group_key: string; group_values: Record<string, unknown>; rows: string; late_rows: string; state: PaneState }>(
+    `SELECT (extract(epoch FROM pane_start) * 1000)::bigint AS ms, group_key, group_values, rows, late_rows, state FROM analytics_panes ` +
       `WHERE dataset = $1 AND aggregation = $2 AND definition = $3 AND pane_start >= to_timestamp($4 / 1000.0) AND pane_start < to_timestamp($5 / 1000.0) ` +
       `AND ($6::text IS NULL OR group_key = $6) ORDER BY pane_start, group_key`,
     [dataset, a.name, a.definition, fromMs, toMs, groupKey ?? null],
   );
-  return res.rows.map((r) => ({ paneStart: Number(r.ms), groupKey: r.group_key, group: r.group_values, rows: Number(r.rows), state: r.state }));
+  return res.rows.map((r) => ({ paneStart: Number(r.ms), groupKey: r.group_key, group: r.group_values, rows: Number(r.rows), lateRows: Number(r.late_rows), state: r.state }));
 }
 
 /**
@@ -104,6 +109,7 @@ function figures(a: CompiledAggregation, panes: readonly StoredPane[], start: nu
     end: new Date(end).toISOString(),
     group: panes[0]!.group,
     count: panes.reduce((n, p) => n + p.rows, 0),
+    lateRows: panes.reduce((n, p) => n + p.lateRows, 0),
     measures,
     distinct,
   };

@@ -1,6 +1,6 @@
 /**
  * The Kafka side of the consumer: subscribes the group to every dataset topic (`<prefix>*` except the
- * DLQ), follows new topics by re-subscribing, cuts the stream into batches (max records / max wait),
+ * DLQ) and the datasets' raw input topics, follows new topics by re-subscribing, cuts the stream into batches (max records / max wait),
  * hands each to the pipeline and commits each topic-partition as far as its records are settled.
  *
  * One dataset never stops the others. Topics are one per dataset, and a batch settles per partition:
@@ -33,6 +33,8 @@ export interface ConsumerLoopOptions {
   consumer: KafkaConsumer;
   pipeline: Pipeline;
   listTopics: () => Promise<string[]>;
+  /** The datasets' raw input topics (raw-topics.ts), subscribed beside the dataset topics once they exist. */
+  inputTopics?: () => Promise<string[]>;
   pool: pg.Pool;
   metrics: ControlPlaneMetrics;
   logger: Logger;
@@ -360,7 +362,9 @@ export class ConsumerLoop {
 
   async #refreshTopics(): Promise<void> {
     try {
-      const topics = datasetTopics(await this.#o.listTopics(), this.#o.topicPrefix, this.#o.dlqTopic);
+      const all = await this.#o.listTopics();
+      const inputs = new Set(await (this.#o.inputTopics?.() ?? Promise.resolve([])));
+      const topics = [...new Set([...datasetTopics(all, this.#o.topicPrefix, this.#o.dlqTopic), ...all.filter((t) => inputs.has(t))])].sort();
       if (this.#listingFails) this.#o.logger.info('listing topics works again');
       this.#listingFails = false;
       if (topics.join('\n') !== this.#topics.join('\n')) {

@@ -7,6 +7,9 @@
 import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { PaneStore } from '../analytics/pane-store.ts';
+import { InputTopics } from './raw-topics.ts';
+import { QualityCounts } from './quality-counts.ts';
+import { PgReferenceData } from '../datasets/reference-data.ts';
 import { SeenIdLedger } from '../analytics/seen-id-ledger.ts';
 import { ApiKeyStore } from '../auth/api-keys.ts';
 import type { ControlPlaneConfig } from '../config.ts';
@@ -51,8 +54,14 @@ export async function startConsumer(
     fetchMaxBytes: config.batch.fetchMaxBytes,
   });
   const shutdown = new AbortController();
+  const datasets = new DatasetStore(pool);
+  const inputs = new InputTopics(config.topicPrefix, config.dlqTopic);
+  const quality = new QualityCounts(pool, metrics.registry, { logger });
   const pipeline = new Pipeline({
-    datasets: new DatasetStore(pool),
+    datasets,
+    inputs,
+    refs: new PgReferenceData(pool),
+    quality,
     validators: new ValidatorCache(),
     sinks: sinks.registry,
     deadLetters: new KafkaAndTableDeadLetters((messages) => producer.send(messages), pool, config.dlqTopic),
@@ -70,6 +79,10 @@ export async function startConsumer(
     consumer,
     pipeline,
     listTopics: () => listTopics(config.kafkaBrokers),
+    inputTopics: async () => {
+      inputs.update((await datasets.list()).map((d) => d.spec));
+      return inputs.topics();
+    },
     pool,
     metrics,
     logger,
@@ -93,6 +106,7 @@ export async function startConsumer(
         shutdown.abort();
         await loop.stop();
         await pipeline.close();
+        await quality.close();
         await Promise.allSettled([consumer.close(), producer.close(), ...sinks.registry.all().map((s) => s.close())]);
         await metricsServer.close();
         await pool.end();

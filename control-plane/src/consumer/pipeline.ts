@@ -27,6 +27,9 @@ import { BatchLookups, type DatasetLookup } from './batch-lookups.ts';
 import { BlobSteps, type BlobStep, type BlobStore } from './blob-steps.ts';
 import type { DeadLetters, DlqEntry } from './dead-letters.ts';
 import { RecordIntake } from './record-intake.ts';
+import type { InputTopics } from './raw-topics.ts';
+import type { ReferenceData } from '../datasets/record-processor.ts';
+import type { QualityCounts } from './quality-counts.ts';
 import { SinkErrorTally } from './sink-error-counts.ts';
 import type { SinkRegistry } from '../sinks/registry.ts';
 import { SinkWriter, type Group, type Stall } from './sink-writer.ts';
@@ -54,6 +57,12 @@ export interface PipelineOptions {
   clock?: Clock;
   /** Aggregates of datasets without the PostgreSQL sink, folded once every sink took the records (docs/analytics.md). */
   seenIds?: SeenIdLedger;
+  /** The datasets' raw input topics, whose messages are wrapped into envelopes (raw-topics.ts). */
+  inputs?: InputTopics;
+  /** Lookup tables and agent labels for the transforms (datasets/reference-data.ts). */
+  refs?: ReferenceData;
+  /** Where the quality rules' outcomes are counted (quality-counts.ts). */
+  quality?: QualityCounts;
 }
 
 export type DatasetCounts = Map<string, { ingested: number; failed: number }>;
@@ -92,7 +101,7 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.#backoff = { minDelayMs: options.retry?.minDelayMs ?? 200, maxDelayMs: options.retry?.maxDelayMs ?? 5_000, signal: options.signal, clock: options.clock };
-    this.#recordIntake = new RecordIntake({ maxRecordBytes: options.maxRecordBytes ?? 1024 * 1024, metrics: options.metrics });
+    this.#recordIntake = new RecordIntake({ maxRecordBytes: options.maxRecordBytes ?? 1024 * 1024, metrics: options.metrics, ...(options.inputs ? { inputs: options.inputs } : {}), ...(options.refs ? { refs: options.refs } : {}), ...(options.quality ? { quality: options.quality } : {}) });
     const { unclassified } = options;
     this.#writer = new SinkWriter({
       sinks: options.sinks,

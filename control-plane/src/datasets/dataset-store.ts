@@ -13,6 +13,8 @@ import { findLocationOwner, locationProblems } from '@sluice/shared/dataset-loca
 import type { Outcome } from '@sluice/shared/outcome';
 import { compareSchemas, type CompatibilityReport } from './compatibility.ts';
 import { ValidatorCache } from './validators.ts';
+import { checkProcessing } from './record-processor.ts';
+import type { QualityRule, TransformSpec } from '@sluice/shared/transforms';
 import { withTransaction } from '../db/transaction.ts';
 import { recordAudit, SYSTEM_ACTOR, type AuditActor } from '../operators/audit.ts';
 
@@ -51,6 +53,14 @@ interface VersionRow {
   spec: DatasetSpec;
   version: number;
   schema: Record<string, unknown>;
+  transforms: TransformSpec[];
+  rules: QualityRule[];
+}
+
+/** A version's transforms and quality rules (docs/transforms.md); none by default. */
+export interface Processing {
+  transforms?: TransformSpec[] | undefined;
+  rules?: QualityRule[] | undefined;
 }
 
 export class DatasetStore {
@@ -66,10 +76,13 @@ export class DatasetStore {
     this.#cacheTtlMs = options.cacheTtlMs ?? 5_000;
   }
 
-  async create(spec: DatasetSpec, schema: Record<string, unknown>, by: ChangedBy = { actor: SYSTEM_ACTOR }): Promise<AddVersionResult> {
+  async create(spec: DatasetSpec, schema: Record<string, unknown>, by: ChangedBy = { actor: SYSTEM_ACTOR }, processing: Processing = {}): Promise<AddVersionResult> {
     const problems = locationProblems(spec);
     if (problems.length > 0) throw InputError(`invalid dataset ${spec.name}: ${problems.join('; ')}`, problems);
     ValidatorCache.assertValidSchema(schema);
+    checkProcessing(processing.transforms, processing.rules);
+    const transforms = processing.transforms ?? [];
+    const rules = processing.rules ?? [];
     await withTransaction(this.#pool, async (client) => {
       // One publish at a time claims locations: two concurrent ones must not both see the other's as free.
       await client.query(`SELECT pg_advisory_xact_lock(hashtext('sluice-dataset-locations:' || current_schema()))`);
@@ -85,31 +98,34 @@ export class DatasetStore {
       }
       const inserted = await client.query('INSERT INTO datasets (name, spec) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [spec.name, spec]);
       if (inserted.rowCount === 0) throw ConflictError(`dataset ${spec.name} already exists`);
-      await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, 1, $2)', [spec.name, schema]);
-      await recordAudit(client, { ...by, action: 'dataset.create', target: { kind: 'dataset', id: spec.name }, after: { spec, version: 1, schema } });
+      await client.query('INSERT INTO dataset_versions (dataset, version, schema, transforms, rules) VALUES ($1, 1, $2, $3, $4)', [spec.name, schema, JSON.stringify(transforms), JSON.stringify(rules)]);
+      await recordAudit(client, { ...by, action: 'dataset.create', target: { kind: 'dataset', id: spec.name }, after: { spec, version: 1, schema, transforms, rules } });
     });
     this.#latest.delete(spec.name);
-    const prepared = await this.#prepare({ spec, version: 1, schema });
+    const prepared = await this.#prepare({ spec, version: 1, schema, transforms, rules });
     return { version: 1, report: { compatible: true, changes: [] }, prepared };
   }
 
-  async addVersion(name: string, schema: Record<string, unknown>, force: boolean, by: ChangedBy = { actor: SYSTEM_ACTOR }): Promise<AddVersionResult> {
+  async addVersion(name: string, schema: Record<string, unknown>, force: boolean, by: ChangedBy = { actor: SYSTEM_ACTOR }, processing: Processing = {}): Promise<AddVersionResult> {
     ValidatorCache.assertValidSchema(schema);
+    checkProcessing(processing.transforms, processing.rules);
+    const transforms = processing.transforms ?? [];
+    const rules = processing.rules ?? [];
     const { next, report } = await withTransaction(this.#pool, async (client) => {
       // Lock the dataset row: two concurrent publishers must not both become version n+1.
       const { spec, latest, latestSchema, report } = await compareWithLatest(client, name, schema, 'FOR UPDATE');
       if (!report.compatible && !force) {
         throw ConflictError(`schema is incompatible with version ${latest} of ${name}; add ?force=true to publish it anyway`, report);
       }
-      const next: DatasetVersion = { spec, version: latest + 1, schema };
-      await client.query('INSERT INTO dataset_versions (dataset, version, schema) VALUES ($1, $2, $3)', [name, next.version, schema]);
+      const next: DatasetVersion = { spec, version: latest + 1, schema, transforms, rules };
+      await client.query('INSERT INTO dataset_versions (dataset, version, schema, transforms, rules) VALUES ($1, $2, $3, $4, $5)', [name, next.version, schema, JSON.stringify(transforms), JSON.stringify(rules)]);
       await client.query('UPDATE datasets SET updated_at = now() WHERE name = $1', [name]);
       await recordAudit(client, {
         ...by,
         action: 'dataset.version',
         target: { kind: 'dataset', id: name },
         before: { version: latest, schema: latestSchema },
-        after: { version: next.version, schema, forced: !report.compatible },
+        after: { version: next.version, schema, transforms, rules, forced: !report.compatible },
       });
       return { next, report };
     });
@@ -134,11 +150,14 @@ export class DatasetStore {
   }
 
   /** One stored version with its schema (versions are immutable). */
-  async version(name: string, version: number): Promise<{ version: number; schema: Record<string, unknown>; createdAt: string }> {
-    const found = await this.#pool.query<{ schema: Record<string, unknown>; created_at: Date }>('SELECT schema, created_at FROM dataset_versions WHERE dataset = $1 AND version = $2', [name, version]);
+  async version(name: string, version: number): Promise<{ version: number; schema: Record<string, unknown>; transforms: TransformSpec[]; rules: QualityRule[]; createdAt: string }> {
+    const found = await this.#pool.query<{ schema: Record<string, unknown>; transforms: TransformSpec[]; rules: QualityRule[]; created_at: Date }>(
+      'SELECT schema, transforms, rules, created_at FROM dataset_versions WHERE dataset = $1 AND version = $2',
+      [name, version],
+    );
     const row = found.rows[0];
     if (!row) throw NotFoundError(`dataset ${name} has no version ${String(version)}`);
-    return { version, schema: row.schema, createdAt: row.created_at.toISOString() };
+    return { version, schema: row.schema, transforms: row.transforms, rules: row.rules, createdAt: row.created_at.toISOString() };
   }
 
   async get(name: string): Promise<DatasetView> {
@@ -163,7 +182,7 @@ export class DatasetStore {
     let row: VersionRow | undefined;
     try {
       const result = await this.#pool.query<VersionRow>(
-        `SELECT d.spec, v.version, v.schema FROM datasets d JOIN dataset_versions v ON v.dataset = d.name
+        `SELECT d.spec, v.version, v.schema, v.transforms, v.rules FROM datasets d JOIN dataset_versions v ON v.dataset = d.name
           WHERE d.name = $1 ORDER BY v.version DESC LIMIT 1`,
         [name],
       );
@@ -171,7 +190,7 @@ export class DatasetStore {
     } catch (error) {
       throw UnavailableError('dataset registry (PostgreSQL) unreachable', { retryAfterSeconds: 1 }, { cause: error });
     }
-    const value = row ? { spec: row.spec, version: row.version, schema: row.schema } : undefined;
+    const value = row ? { spec: row.spec, version: row.version, schema: row.schema, transforms: row.transforms, rules: row.rules } : undefined;
     this.#latest.set(name, { at: Date.now(), value });
     return value;
   }

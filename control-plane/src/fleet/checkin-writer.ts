@@ -6,6 +6,7 @@
  *   agents          the latest report per agent (last_seen_at, version, hash, apply state, health, roots)
  *   agent_checkins  the history rows the check-in service chose, then pruned to the newest `historyRows`
  *   ledger_edge     per (agent, dataset, minute) the largest cumulative count seen, upserted with GREATEST
+ *   analytics_watermarks  `idle_through` of the streams whose sources the agent reports idle (analytics/finality.ts)
  *
  * Each flush is ONE statement (data-modifying CTEs over the arrays): one round trip, atomic without BEGIN/COMMIT.
  *
@@ -19,6 +20,7 @@
  * overflowed is never acknowledged (the agent sends them again).
  */
 import type pg from 'pg';
+import type { CheckinHealth } from '@sluice/shared/fleet/checkin';
 import type { Logger } from '@sluice/shared/node/logger';
 
 export interface AgentReport {
@@ -219,6 +221,18 @@ export class CheckinWriter {
         WHERE a.id = u.id AND (a.last_seen_at IS NULL OR a.last_seen_at <= u.at)
         RETURNING 1)`);
     }
+    const idle = reports.flatMap((r) => idleSources(r));
+    if (idle.length > 0) {
+      // An idle source whose last committed records have been loaded lets its stream's watermark move on
+      // (analytics/finality.ts). The ingest time of a record is taken just before its commit: a second of slack.
+      parts.push(`idle AS (
+        UPDATE analytics_watermarks w SET idle_through = GREATEST(w.idle_through, u.at)
+        FROM unnest(${param(idle.map((r) => r.dataset))}::text[], ${param(idle.map((r) => r.agentId))}::text[], ${param(idle.map((r) => r.sourceId))}::text[],
+                    ${param(idle.map((r) => r.at))}::timestamptz[], ${param(idle.map((r) => r.lastCommitAt))}::timestamptz[]) AS u(dataset, agent_id, source_id, at, last_commit_at)
+        WHERE w.dataset = u.dataset AND w.agent_id = u.agent_id AND w.source_id = u.source_id
+          AND (u.last_commit_at IS NULL OR w.max_ingest_time >= u.last_commit_at - interval '1 second')
+        RETURNING 1)`);
+    }
     const history = batch.history;
     if (history.length > 0) {
       const agentIds = param(history.map((r) => r.agentId));
@@ -251,4 +265,10 @@ export class CheckinWriter {
     }
     await this.#pool.query(`WITH ${parts.join(',\n')}\nSELECT 1`, params);
   }
+}
+
+/** The sources a check-in reports idle (shared/src/fleet/checkin.ts), for the analytics watermarks. */
+function idleSources(r: AgentReport): Array<{ agentId: string; dataset: string; sourceId: string; at: Date; lastCommitAt: string | null }> {
+  const sources = (r.health as Partial<CheckinHealth> | null)?.sources ?? [];
+  return sources.filter((s) => s.idle === true).map((s) => ({ agentId: r.agentId, dataset: s.dataset, sourceId: s.id, at: r.at, lastCommitAt: s.lastCommitAt ?? null }));
 }

@@ -65,6 +65,12 @@ const DATA_ENDPOINTS = (): Endpoint[] => [
   },
   { method: 'GET', route: '/api/v1/datasets/:name/versions/:version', path: `/api/v1/datasets/${dataset}/versions/1`, auth: 'viewer', ok: 200 },
   { method: 'POST', route: '/api/v1/datasets/:name/versions/check', path: `/api/v1/datasets/${dataset}/versions/check`, auth: 'operator', ok: 200, body: { schema } },
+  { method: 'POST', route: '/api/v1/datasets/:name/dry-run', path: `/api/v1/datasets/${dataset}/dry-run`, auth: 'operator', ok: 200, body: { records: [{}] } },
+  { method: 'GET', route: '/api/v1/datasets/:name/quality', path: `/api/v1/datasets/${dataset}/quality`, auth: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/lookups', path: '/api/v1/lookups', auth: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/lookups/:name', path: '/api/v1/lookups/nothere', auth: 'viewer', ok: 404 },
+  { method: 'PUT', route: '/api/v1/lookups/:name', path: '/api/v1/lookups/access_check', auth: 'operator', ok: 200, body: { rows: [] } },
+  { method: 'DELETE', route: '/api/v1/lookups/:name', path: '/api/v1/lookups/nothere', auth: 'operator', ok: 404 },
   { method: 'POST', route: '/api/v1/ingest/:dataset', path: `/api/v1/ingest/${dataset}`, auth: 'operator', ok: 200, body: [{ device: 'a' }] },
   { method: 'GET', route: '/api/v1/dlq', path: '/api/v1/dlq', auth: 'viewer', ok: 200 },
   { method: 'GET', route: '/api/v1/dlq/counts', path: '/api/v1/dlq/counts', auth: 'viewer', ok: 200 },
@@ -93,6 +99,8 @@ const DATA_ENDPOINTS = (): Endpoint[] => [
   { method: 'GET', route: '/api/v1/analytics/:dataset/aggregates', path: `/api/v1/analytics/${dataset}/aggregates?aggregation=none`, auth: 'viewer', ok: 404 },
   { method: 'GET', route: '/api/v1/analytics/:dataset/records', path: `/api/v1/analytics/${dataset}/records`, auth: 'viewer', ok: 200 },
   { method: 'GET', route: '/api/v1/analytics/:dataset/counters', path: `/api/v1/analytics/${dataset}/counters`, auth: 'viewer', ok: 200 },
+  { method: 'GET', route: '/api/v1/analytics/:dataset/anomalies', path: `/api/v1/analytics/${dataset}/anomalies`, auth: 'viewer', ok: 200 },
+  { method: 'POST', route: '/api/v1/alerts/webhook', path: '/api/v1/alerts/webhook', auth: 'viewer', ok: 200, body: { version: '4', status: 'firing', receiver: 'acl', alerts: [{ status: 'firing', labels: { alertname: 'AclTest' } }] } },
 ];
 const ENDPOINTS = (): Endpoint[] => [...DATA_ENDPOINTS(), ...fleetEndpoints(fleet)];
 

@@ -5,6 +5,54 @@ import { datasetProperty, sourceIdProperty } from './common.ts';
 // The config loader substitutes `${env:NAME}` before validation, so a secret never has to be in the file.
 const secret = { type: 'string', minLength: 1, description: 'Use `${env:NAME}`.' } as const;
 
+/** How the next page of a paged REST answer is found (shared/node/http-pagination.ts); also used by `rest` ingestion jobs. */
+export const paginationSchema = {
+  type: 'object',
+  discriminator: { propertyName: 'type' },
+  required: ['type'],
+  properties: { type: { enum: ['none', 'link-header', 'cursor', 'page', 'offset'] } },
+  default: { type: 'none' },
+  description:
+    'How the next page is found: `none`; `link-header` (RFC 8288 `rel=next`); `cursor` (`cursorPath` in the body, sent back as `param`); `page` (`param` counts from `startAt`, `sizeParam`=`size`); `offset` (`param` advances by the records received, `limitParam`=`limit`). A page shorter than its size ends the chain.',
+  examples: [{ type: 'cursor', cursorPath: 'meta.next', param: 'cursor' }],
+  oneOf: [
+    { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { enum: ['none', 'link-header'] } } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'cursorPath', 'param'],
+      properties: {
+        type: { const: 'cursor' },
+        cursorPath: { type: 'string', minLength: 1, description: 'Dot path of the next cursor in the body.' },
+        param: { type: 'string', minLength: 1, description: 'Query parameter the cursor is sent in.' },
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'param'],
+      properties: {
+        type: { const: 'page' },
+        param: { type: 'string', minLength: 1, description: 'Query parameter of the page number.' },
+        sizeParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size; with it, a page shorter than `size` is the last.' },
+        size: { type: 'integer', minimum: 1, default: 100, description: 'Page size sent in `sizeParam`.' },
+        startAt: { type: 'integer', minimum: 0, default: 1, description: 'Number of the first page.' },
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'param', 'limitParam'],
+      properties: {
+        type: { const: 'offset' },
+        param: { type: 'string', minLength: 1, description: 'Query parameter of the offset (0 first, then advanced by the records received).' },
+        limitParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size.' },
+        limit: { type: 'integer', minimum: 1, default: 100, description: 'Page size; a page shorter than this is the last.' },
+      },
+    },
+  ],
+} as const;
+
 export const httpPollSourceConfigSchema = {
   type: 'object',
   additionalProperties: false,
@@ -79,52 +127,7 @@ export const httpPollSourceConfigSchema = {
         "JSON pointer (RFC 6901) to each record's own key: its value is the record's identity. Without it a record is identified by a hash of its content and the endpoint.",
       examples: ['/id'],
     },
-    pagination: {
-      type: 'object',
-      discriminator: { propertyName: 'type' },
-      required: ['type'],
-      properties: { type: { enum: ['none', 'link-header', 'cursor', 'page', 'offset'] } },
-      default: { type: 'none' },
-      description:
-        'How the next page is found: `none`; `link-header` (RFC 8288 `rel=next`); `cursor` (`cursorPath` in the body, sent back as `param`); `page` (`param` counts from `startAt`, `sizeParam`=`size`); `offset` (`param` advances by the records received, `limitParam`=`limit`). A page shorter than its size ends the chain.',
-      examples: [{ type: 'cursor', cursorPath: 'meta.next', param: 'cursor' }],
-      oneOf: [
-        { type: 'object', additionalProperties: false, required: ['type'], properties: { type: { enum: ['none', 'link-header'] } } },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['type', 'cursorPath', 'param'],
-          properties: {
-            type: { const: 'cursor' },
-            cursorPath: { type: 'string', minLength: 1, description: 'Dot path of the next cursor in the body.' },
-            param: { type: 'string', minLength: 1, description: 'Query parameter the cursor is sent in.' },
-          },
-        },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['type', 'param'],
-          properties: {
-            type: { const: 'page' },
-            param: { type: 'string', minLength: 1, description: 'Query parameter of the page number.' },
-            sizeParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size; with it, a page shorter than `size` is the last.' },
-            size: { type: 'integer', minimum: 1, default: 100, description: 'Page size sent in `sizeParam`.' },
-            startAt: { type: 'integer', minimum: 0, default: 1, description: 'Number of the first page.' },
-          },
-        },
-        {
-          type: 'object',
-          additionalProperties: false,
-          required: ['type', 'param', 'limitParam'],
-          properties: {
-            type: { const: 'offset' },
-            param: { type: 'string', minLength: 1, description: 'Query parameter of the offset (0 first, then advanced by the records received).' },
-            limitParam: { type: 'string', minLength: 1, description: 'Query parameter of the page size.' },
-            limit: { type: 'integer', minimum: 1, default: 100, description: 'Page size; a page shorter than this is the last.' },
-          },
-        },
-      ],
-    },
+    pagination: paginationSchema,
     incremental: {
       type: 'object',
       additionalProperties: false,

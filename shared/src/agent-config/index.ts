@@ -127,3 +127,4 @@ export type { FileSourceConfig } from './file.ts';
 export type { DropSourceConfig } from './drop.ts';
 export type { HttpPollSourceConfig } from './http-poll.ts';
 export type { HttpPushSourceConfig } from './http-push.ts';
+export type { MqttSourceConfig } from './mqtt.ts';

@@ -3,6 +3,7 @@ import { dropSourceConfigSchema } from './drop.ts';
 import { fileSourceConfigSchema } from './file.ts';
 import { httpPollSourceConfigSchema } from './http-poll.ts';
 import { httpPushSourceConfigSchema } from './http-push.ts';
+import { mqttSourceConfigSchema } from './mqtt.ts';
 
 /** What the agent collects: the one schema of `sources`, in the local YAML and in a policy alike. */
 export const sourcesSchema = {
@@ -13,8 +14,8 @@ export const sourcesSchema = {
     type: 'object',
     discriminator: { propertyName: 'type' },
     required: ['type'],
-    properties: { type: { enum: ['file', 'drop', 'http-poll', 'http-push'] } },
-    oneOf: [fileSourceConfigSchema, dropSourceConfigSchema, httpPollSourceConfigSchema, httpPushSourceConfigSchema],
+    properties: { type: { enum: ['file', 'drop', 'http-poll', 'http-push', 'mqtt'] } },
+    oneOf: [fileSourceConfigSchema, dropSourceConfigSchema, httpPollSourceConfigSchema, httpPushSourceConfigSchema, mqttSourceConfigSchema],
   },
 } as const;
 

@@ -53,12 +53,14 @@ const measureFigures = {
 export const windowFiguresSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['start', 'end', 'group', 'count', 'measures', 'distinct'],
+  required: ['start', 'end', 'group', 'count', 'lateRows', 'measures', 'distinct'],
   properties: {
     start: dateTime,
     end: dateTime,
     group: { type: 'object', additionalProperties: true, description: 'group-by field (JSON pointer) → value' },
     count: { type: 'integer' },
+    lateRows: { type: 'integer', description: 'of `count`, rows folded after their pane was final (docs/analytics.md, "Lateness")' },
+    final: { type: 'boolean', description: 'every pane of the window is final: its figures change only by late rows' },
     measures: { type: 'object', additionalProperties: measureFigures },
     distinct: { type: 'object', additionalProperties: { type: 'integer' } },
   },
@@ -144,3 +146,61 @@ export const recordsResponseSchema = {
 
 export type RecordsQuery = FromSchema<typeof recordsQuerySchema>;
 export type RecordsResponse = FromSchema<typeof recordsResponseSchema>;
+
+/** Anomaly series kinds (docs/analytics.md, "Anomalies"). */
+export const ANOMALY_SERIES_KINDS = ['volume', 'agent_volume', 'group_volume', 'measure', 'silence', 'agent_silence', 'group_silence'] as const;
+
+/** GET /api/v1/analytics/:dataset/anomalies: anomalies whose window overlaps [from, to), newest first. */
+export const anomaliesQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    state: { enum: ['open', 'resolved'], description: 'only open or only resolved anomalies' },
+    kind: { enum: ANOMALY_SERIES_KINDS, description: 'only this kind of series' },
+    series: { type: 'string', maxLength: 2000, description: 'only this series: `kind` or `kind:key`, as answered in `series`' },
+    from: { ...dateTime, description: 'anomalies whose window ends after this (default: a day before `to`)' },
+    to: { ...dateTime, description: 'anomalies whose window starts before this (default: now)' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    cursor: { type: 'string', maxLength: 3000, description: 'nextCursor of the previous page' },
+  },
+} as const;
+
+export const anomalySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['series', 'kind', 'key', 'direction', 'windowStart', 'windowEnd', 'observed', 'expected', 'bandLow', 'bandHigh', 'score', 'state', 'openedAt', 'resolvedAt', 'updatedAt'],
+  properties: {
+    series: { type: 'string', description: '`kind` or `kind:key`: the `series` label of sluice_anomaly_open' },
+    kind: { enum: ANOMALY_SERIES_KINDS },
+    key: { type: 'string', description: "'' (the dataset), an agent id, `aggregation|group` for a group, or `aggregation|field|stat|group` for a measure" },
+    direction: { enum: ['high', 'low', 'silent'] },
+    windowStart: { ...dateTime, description: 'start of the first pane of the anomaly' },
+    windowEnd: { ...dateTime, description: 'end of the last pane found out of band (silence: the last silent pane)' },
+    observed: { type: 'number', description: 'the value of its most anomalous pane' },
+    expected: { type: 'number', description: 'what the baseline expected there' },
+    bandLow: { type: 'number' },
+    bandHigh: { type: 'number' },
+    score: { type: 'number', description: 'robust z-score of that pane (silence: panes without rows)' },
+    state: { enum: ['open', 'resolved'] },
+    openedAt: { ...dateTime, description: 'end of the pane that opened it (event time)' },
+    resolvedAt: { type: ['string', 'null'], format: 'date-time', description: 'end of the pane that resolved it' },
+    updatedAt: { ...dateTime, description: 'when the detector last wrote it (wall clock)' },
+  },
+} as const;
+
+export const anomaliesResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'from', 'to', 'items', 'nextCursor'],
+  properties: {
+    dataset: { type: 'string' },
+    from: dateTime,
+    to: dateTime,
+    items: { type: 'array', items: anomalySchema },
+    nextCursor: { type: ['string', 'null'] },
+  },
+} as const;
+
+export type AnomaliesQuery = FromSchema<typeof anomaliesQuerySchema>;
+export type AnomaliesResponse = FromSchema<typeof anomaliesResponseSchema>;
+export type AnomalyItem = FromSchema<typeof anomalySchema>;

@@ -1,5 +1,6 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { datasetSchema } from '../dataset.ts';
+import { qualityRulesSchema, transformsSchema } from '../transforms.ts';
 
 /**
  * Responses of /api/v1/datasets. The spec in them is the dataset schema itself (without its `$id`, which
@@ -99,8 +100,20 @@ export const addVersionResponseSchema = {
 export const datasetVersionSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['version', 'createdAt', 'schema'],
-  properties: { version: { type: 'integer' }, createdAt: { type: 'string', format: 'date-time' }, schema: payloadSchemaSchema },
+  required: ['version', 'createdAt', 'schema', 'transforms', 'rules'],
+  properties: {
+    version: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    schema: payloadSchemaSchema,
+    transforms: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'applied before the schema check (docs/transforms.md)' },
+    rules: { type: 'array', items: { type: 'object', additionalProperties: true }, description: 'quality rules judged after it' },
+  },
+} as const;
+
+/** What a version carries besides its schema: transforms and quality rules (docs/transforms.md). */
+export const processingProperties = {
+  transforms: { ...transformsSchema, description: 'applied to each record before its event time and schema check' },
+  rules: { ...qualityRulesSchema, description: 'quality rules judged on each record after the schema check' },
 } as const;
 
 /** The body of a proposed version, to publish (POST …/versions) or only to check (POST …/versions/check). */
@@ -108,7 +121,107 @@ export const proposedVersionBodySchema = {
   type: 'object',
   required: ['schema'],
   additionalProperties: false,
-  properties: { schema: { type: 'object', description: 'JSON Schema (draft 2020-12) of the payload' } },
+  properties: { schema: { type: 'object', description: 'JSON Schema (draft 2020-12) of the payload' }, ...processingProperties },
+} as const;
+
+/** POST /datasets/:name/dry-run: sample payloads through a version's (or a proposed version's) processing. */
+export const dryRunBodySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['records'],
+  properties: {
+    records: { type: 'array', minItems: 1, maxItems: 1000, items: {}, description: 'payloads, as a source would send them' },
+    version: { type: 'integer', minimum: 1, description: 'a stored version (default: the latest); ignored for the parts `proposed` gives' },
+    proposed: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { schema: { type: 'object' }, ...processingProperties },
+      description: 'a schema, transforms or rules not published yet: they replace the stored version\'s',
+    },
+  },
+} as const;
+
+const ruleOutcomeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['rule', 'outcome'],
+  properties: { rule: { type: 'string' }, outcome: { enum: ['pass', 'warn', 'fail'] }, reason: { type: 'string' }, value: {} },
+} as const;
+
+export const dryRunResponseSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'version', 'results', 'summary'],
+  properties: {
+    dataset: { type: 'string' },
+    version: { type: 'integer', description: 'the stored version the run started from' },
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['index', 'outcome'],
+        properties: {
+          index: { type: 'integer' },
+          outcome: { enum: ['loaded', 'dead-lettered'] },
+          payload: { description: 'what the stores would get' },
+          eventTime: { type: 'string' },
+          reason: { type: 'string', description: 'why it would go to the DLQ' },
+          rules: { type: 'array', items: ruleOutcomeSchema },
+        },
+      },
+    },
+    summary: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['loaded', 'deadLettered', 'warned'],
+      properties: { loaded: { type: 'integer' }, deadLettered: { type: 'integer' }, warned: { type: 'integer' } },
+    },
+  },
+} as const;
+
+/** GET /datasets/:name/quality: the rules' outcomes per minute and the worst offenders. */
+export const qualityQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { from: { type: 'string', format: 'date-time' }, to: { type: 'string', format: 'date-time' } },
+} as const;
+
+const outcomeCounts = { pass: { type: 'integer' }, warn: { type: 'integer' }, fail: { type: 'integer' } } as const;
+
+export const qualityReportSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dataset', 'from', 'to', 'rules'],
+  properties: {
+    dataset: { type: 'string' },
+    from: { type: 'string', format: 'date-time' },
+    to: { type: 'string', format: 'date-time' },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rule', 'severity', 'pass', 'warn', 'fail', 'minutes', 'offenders'],
+        properties: {
+          rule: { type: 'string' },
+          severity: { enum: ['warn', 'fail'] },
+          ...outcomeCounts,
+          minutes: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['minute', 'pass', 'warn', 'fail'], properties: { minute: { type: 'string', format: 'date-time' }, ...outcomeCounts } } },
+          offenders: {
+            type: 'array',
+            description: 'the values that broke the rule most often among its newest offending records',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['value', 'count', 'lastRecordId', 'lastReason', 'lastAt'],
+              properties: { value: {}, count: { type: 'integer' }, lastRecordId: { type: 'string' }, lastReason: { type: 'string' }, lastAt: { type: 'string', format: 'date-time' } },
+            },
+          },
+        },
+      },
+    },
+  },
 } as const;
 
 /** POST /datasets/:name/versions/check: what publishing the schema would do, with nothing stored. */
@@ -129,5 +242,8 @@ export type CompatibilityReportResponse = FromSchema<typeof compatibilityReportS
 export type CreateDatasetResponse = FromSchema<typeof createDatasetResponseSchema>;
 export type AddVersionResponse = FromSchema<typeof addVersionResponseSchema>;
 export type DatasetVersionResponse = FromSchema<typeof datasetVersionSchema>;
-export type ProposedVersionBody = FromSchema<typeof proposedVersionBodySchema>;
+export type ProposedVersionBody = FromSchema<typeof proposedVersionBodySchema, { keepDefaultedPropertiesOptional: true }>;
 export type VersionCheckResponse = FromSchema<typeof versionCheckResponseSchema>;
+export type DryRunBody = FromSchema<typeof dryRunBodySchema, { keepDefaultedPropertiesOptional: true }>;
+export type DryRunResponse = FromSchema<typeof dryRunResponseSchema>;
+export type QualityReport = FromSchema<typeof qualityReportSchema>;

@@ -1,4 +1,6 @@
 import type { FromSchema } from 'json-schema-to-ts';
+import { paginationSchema } from '../agent-config/http-poll.ts';
+import { JSON_POINTER_PATTERN } from '../json-pointer.ts';
 
 /**
  * Ingestion jobs (/api/v1/ingestion/jobs): what a job reads (`source`, one schema per kind), its state and
@@ -79,10 +81,64 @@ export const kafkaSourceSchema = {
   },
 } as const;
 
+/** A secret of a `rest` job: the name of the worker's environment variable holding it, never the value. */
+const secretEnv = { type: 'string', pattern: '^SLUICE_JOB_[A-Z0-9_]{1,100}$', description: "the worker's environment variable holding the secret" } as const;
+
+export const restSourceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind', 'url'],
+  properties: {
+    kind: { const: 'rest' },
+    url: { type: 'string', pattern: '^https?://', maxLength: 4096, description: 'the endpoint, with any fixed query parameters' },
+    headers: { type: 'object', maxProperties: 32, additionalProperties: { type: 'string', maxLength: 4096 }, description: 'extra request headers (no secrets: use `auth`)' },
+    auth: {
+      description: '`bearerEnv`, `basic: { username, passwordEnv }` or `apiKey: { header, valueEnv }`',
+      oneOf: [
+        { type: 'object', additionalProperties: false, required: ['bearerEnv'], properties: { bearerEnv: secretEnv } },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['basic'],
+          properties: {
+            basic: { type: 'object', additionalProperties: false, required: ['username', 'passwordEnv'], properties: { username: { type: 'string', minLength: 1, maxLength: 200 }, passwordEnv: secretEnv } },
+          },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['apiKey'],
+          properties: {
+            apiKey: { type: 'object', additionalProperties: false, required: ['header', 'valueEnv'], properties: { header: { type: 'string', minLength: 1, maxLength: 200 }, valueEnv: secretEnv } },
+          },
+        },
+      ],
+    },
+    recordsPath: { type: 'string', maxLength: 500, default: '', description: "dot path to the array of records in each page; '' means the page is the array" },
+    idField: { type: 'string', pattern: JSON_POINTER_PATTERN, maxLength: 500, description: "JSON pointer to each record's own key (else the record's content and the endpoint name it)" },
+    pagination: paginationSchema,
+    range: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['param', 'from', 'to'],
+      description: 'a time range, cut into slices of `sliceMinutes`; each slice is one batch that walks its pages',
+      properties: {
+        param: { type: 'string', minLength: 1, maxLength: 200, description: 'query parameter of a slice start (e.g. `updated_since`)' },
+        toParam: { type: 'string', minLength: 1, maxLength: 200, description: 'query parameter of a slice end, excluded (e.g. `updated_before`); without it the range is one slice' },
+        from: dateTime,
+        to: dateTime,
+        sliceMinutes: { type: 'integer', minimum: 1, maximum: 525_600, default: 1440 },
+      },
+    },
+    maxPages: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000, description: 'pages a batch follows at most (a loop in the API stops here, reported as the batch error)' },
+  },
+} as const;
+
 export type S3Source = FromSchema<typeof s3SourceSchema>;
 export type FolderSource = FromSchema<typeof folderSourceSchema>;
 export type UrlsSource = FromSchema<typeof urlsSourceSchema>;
 export type KafkaSource = FromSchema<typeof kafkaSourceSchema>;
+export type RestSource = FromSchema<typeof restSourceSchema>;
 
 export const createJobBodySchema = {
   type: 'object',
@@ -94,7 +150,7 @@ export const createJobBodySchema = {
       type: 'object',
       required: ['kind'],
       properties: { kind: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,40}$' } },
-      description: 'one of the kinds: s3, folder, urls, kafka (and the kinds other features register, e.g. compaction); see docs/lake.md',
+      description: 'one of the kinds: s3, folder, urls, rest, kafka (and the kinds other features register, e.g. compaction); see docs/lake.md',
     },
     start: { type: 'boolean', default: false, description: 'start at once (else POST .../start)' },
   },

@@ -120,6 +120,11 @@ const healthSchema = {
             required: ['at', 'message'],
             properties: { at: dateTime, message: { type: 'string', maxLength: 2048 } },
           },
+          lastCommitAt: { ...dateTime, description: 'when the source last committed records in this run of the agent' },
+          idle: {
+            type: 'boolean',
+            description: 'running, nothing committed for a while and nothing of its dataset left in the outbox: analytics panes may close up to `at`',
+          },
         },
       },
     },

@@ -27,9 +27,9 @@ import { recordId } from '@sluice/shared/record-id';
 import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
 import { RetryableError, parseRetryAfter, withRetry } from '@sluice/shared/node/retry';
 import type { Source, SourceContext, SourceState } from '../source.ts';
-import { atPath } from './dot-path.ts';
-import { firstPageUrl, nextPageUrl } from './pagination.ts';
-import { RecordKeys } from './record-key.ts';
+import { atPath } from '@sluice/shared/dot-path';
+import { firstPageUrl, nextPageUrl } from '@sluice/shared/node/http-pagination';
+import { RecordKeys } from '@sluice/shared/node/record-key';
 import { TokenBucket } from './token-bucket.ts';
 
 export type BreakerState = 'closed' | 'half-open' | 'open';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from './token-bucket.ts';
-import { atPath } from './dot-path.ts';
+import { atPath } from '@sluice/shared/dot-path';
 
 describe('TokenBucket', () => {
   it('allows a burst, then one token per 1/rate seconds', () => {

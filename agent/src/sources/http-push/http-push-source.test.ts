@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorBody } from '@sluice/shared/errors';
 import { MemoryContext, type MemoryContextOptions } from '../../../test/support/memory-context.ts';
-import { createLogger } from '@sluice/shared/node/logger';
-import { AgentHttpServer } from '../../http/server.ts';
+import type { AgentHttpServer } from '../../http/server.ts';
 import { HttpPushSource } from './http-push-source.ts';
 import { httpPushConfig } from '../../../test/support/source-config.ts';
+import { servePushSource } from '../../../test/support/push-server.ts';
 
 const TOKEN = 'push-token-0123456789';
 let servers: AgentHttpServer[] = [];
@@ -17,17 +17,9 @@ async function startPush(options: MemoryContextOptions = {}, config: { maxBodyBy
   const source = new HttpPushSource(httpPushConfig({ type: 'http-push', id: 'push1', dataset: 'events', token: TOKEN, ...config }));
   const ctx = new MemoryContext({ sourceId: 'push1', ...options });
   await source.start(ctx);
-  // Mounted the way sources/registry.ts does, on the agent's own HTTP server.
-  const server = new AgentHttpServer({
-    log: createLogger('test', { level: 'silent' }),
-    metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
-    status: () => ({}),
-    healthy: () => ({ ok: true }),
-  });
-  server.route('POST', `/v1/ingest/${source.dataset}`, (req, res) => source.handle(req, res));
+  const { server, port } = await servePushSource(source);
   servers.push(server);
-  const address = await server.listen('127.0.0.1:0');
-  const base = `http://127.0.0.1:${address.port}`;
+  const base = `http://127.0.0.1:${port}`;
   const post = async (body: string | Uint8Array, headers: Record<string, string> = {}, dataset = 'events') => {
     const response = await fetch(`${base}/v1/ingest/${dataset}`, {
       method: 'POST',

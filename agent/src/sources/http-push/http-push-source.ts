@@ -31,15 +31,18 @@ import {
 } from '@sluice/shared/errors';
 import { sendError as sendErrorBody } from '../../http/send-error.ts';
 import type { OutboxMessage, Source, SourceContext, SourceState } from '../source.ts';
+import { PushSockets, type PushTarget } from './push-socket.ts';
 
 const NDJSON_TYPES = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines']);
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.-]{1,128}$/;
 
-export class HttpPushSource implements Source {
+export class HttpPushSource implements Source, PushTarget {
   readonly id: string;
   readonly kind = 'http-push' as const;
   readonly dataset: string;
-  private readonly config: HttpPushSourceConfig;
+  readonly config: HttpPushSourceConfig;
+  /** The WebSocket streams (push-socket.ts), when `websocket.enabled`. */
+  readonly sockets: PushSockets | undefined;
   private readonly tokenDigest: Buffer;
   private ctx: SourceContext | undefined;
   private state: SourceState['state'] = 'stopped';
@@ -51,6 +54,7 @@ export class HttpPushSource implements Source {
     this.dataset = config.dataset;
     this.config = config;
     this.tokenDigest = tokenDigest(config.token);
+    this.sockets = config.websocket?.enabled === true ? new PushSockets(this) : undefined;
   }
 
   start(ctx: SourceContext): Promise<void> {
@@ -61,7 +65,24 @@ export class HttpPushSource implements Source {
 
   stop(): Promise<void> {
     this.state = 'stopped';
+    this.sockets?.close();
     return Promise.resolve();
+  }
+
+  /** The context while running (push-socket.ts takes streams only then). */
+  running(): SourceContext | undefined {
+    return this.state === 'running' && this.ctx !== undefined && !this.ctx.signal.aborted ? this.ctx : undefined;
+  }
+
+  requestIdOf(key: string): string {
+    return requestIdOf(key);
+  }
+
+  /** Counts a stream's committed message (or a wait for outbox room) in the source's stats. */
+  counted(accepted: number, parseErrors: number, outboxFull: boolean): void {
+    this.stats.accepted += accepted;
+    this.stats.parseErrors += parseErrors;
+    if (outboxFull) this.stats.outboxFull++;
   }
 
   status(): SourceState {
@@ -70,7 +91,7 @@ export class HttpPushSource implements Source {
       // Listening is all a push source does until someone pushes.
       ...(this.state === 'running' ? { caughtUp: true } : {}),
       ...(this.lastError === undefined ? {} : { lastError: this.lastError }),
-      details: { route: `/v1/ingest/${this.dataset}`, ...this.stats },
+      details: { route: `/v1/ingest/${this.dataset}`, ...this.stats, ...(this.sockets ? { streamsOpen: this.sockets.open, streams: this.sockets.streams } : {}) },
     };
   }
 
@@ -81,10 +102,8 @@ export class HttpPushSource implements Source {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.stats.requests++;
     try {
-      const ctx = this.ctx;
-      if (this.state !== 'running' || ctx === undefined || ctx.signal.aborted) {
-        throw UnavailableError('the push source is not running', { retryAfterSeconds: 1 });
-      }
+      const ctx = this.running();
+      if (ctx === undefined) throw UnavailableError('the push source is not running', { retryAfterSeconds: 1 });
       this.authorize(req.headers.authorization);
       const kind = bodyKind(req.headers['content-type']);
       const body = await readBody(req, this.config.maxBodyBytes);
@@ -92,28 +111,7 @@ export class HttpPushSource implements Source {
       const items = kind === 'json' ? parseJsonBatch(body) : ndjsonBatchItems(body);
       const { maxRecords } = this.config;
       if (items.length > maxRecords) throw PayloadTooLargeError(`batch of ${items.length} records is over the limit of ${maxRecords}`, { maxRecords });
-      const { maxRecordBytes } = this.config;
-      const now = new Date().toISOString();
-      const errors: Array<{ index: number; reason: string }> = [];
-      const messages = items.map((item, index) => {
-        const envelope = (fields: Pick<Envelope, 'payload' | 'parseError'>): Envelope => ({
-          id: recordId.push(ctx.agentId, this.id, requestId, index),
-          dataset: this.dataset,
-          agentId: ctx.agentId,
-          source: { id: this.id, kind: 'http-push', requestId, index },
-          eventTime: now,
-          ingestTime: now,
-          ...fields,
-        });
-        const refuse = (reason: string, raw: string, rawEncoding: 'utf8' | 'base64'): OutboxMessage => {
-          errors.push({ index, reason });
-          return ctx.toMessage(envelope({ payload: null, parseError: { reason, raw: truncateRaw(raw, maxRecordBytes), rawEncoding } }));
-        };
-        if ('error' in item) return refuse(item.error, item.raw, item.rawEncoding);
-        const message = ctx.toMessage(envelope({ payload: item.value }));
-        if (message.value.length <= maxRecordBytes) return message;
-        return refuse(`record is ${message.value.length} bytes, over maxRecordBytes (${maxRecordBytes}); raw text truncated`, JSON.stringify(item.value), 'utf8');
-      });
+      const { messages, errors } = this.messagesOf(ctx, items, requestId);
       // Never waits for room: the client is told when to come back (Retry-After) instead of being held open.
       const result = ctx.tryCommit(messages, [], { fsync: true }); // answered 200 below: must survive a power loss
       if (!result.committed) {
@@ -135,7 +133,38 @@ export class HttpPushSource implements Source {
     }
   }
 
-  private authorize(header: string | undefined): void {
+  /**
+   * The outbox messages of a batch's items, ids from the request id and index; items no store would take
+   * become parseError records (to the DLQ with their reason), listed in `errors`.
+   */
+  messagesOf(ctx: SourceContext, items: readonly BatchItem[], requestId: string, transport?: 'websocket'): { messages: OutboxMessage[]; errors: Array<{ index: number; reason: string }> } {
+    const { maxRecordBytes } = this.config;
+    const now = new Date().toISOString();
+    const errors: Array<{ index: number; reason: string }> = [];
+    const messages = items.map((item, index) => {
+      const envelope = (fields: Pick<Envelope, 'payload' | 'parseError'>): Envelope => ({
+        id: recordId.push(ctx.agentId, this.id, requestId, index),
+        dataset: this.dataset,
+        agentId: ctx.agentId,
+        source: { id: this.id, kind: 'http-push', requestId, index, ...(transport === undefined ? {} : { transport }) },
+        eventTime: now,
+        ingestTime: now,
+        ...fields,
+      });
+      const refuse = (reason: string, raw: string, rawEncoding: 'utf8' | 'base64'): OutboxMessage => {
+        errors.push({ index, reason });
+        return ctx.toMessage(envelope({ payload: null, parseError: { reason, raw: truncateRaw(raw, maxRecordBytes), rawEncoding } }));
+      };
+      if ('error' in item) return refuse(item.error, item.raw, item.rawEncoding);
+      const message = ctx.toMessage(envelope({ payload: item.value }));
+      if (message.value.length <= maxRecordBytes) return message;
+      return refuse(`record is ${message.value.length} bytes, over maxRecordBytes (${maxRecordBytes}); raw text truncated`, JSON.stringify(item.value), 'utf8');
+    });
+    return { messages, errors };
+  }
+
+  /** Throws 401/403 unless `header` carries this source's token. */
+  authorize(header: string | undefined): void {
     const token = bearerToken(header);
     if (!token) throw UnauthorizedError('a bearer token is required (Authorization: Bearer <token>)');
     if (!tokenMatches(token, this.tokenDigest)) throw ForbiddenError('the token is not valid for this dataset');

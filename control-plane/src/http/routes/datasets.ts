@@ -9,6 +9,14 @@ import {
   datasetViewSchema,
   proposedVersionBodySchema,
   versionCheckResponseSchema,
+  dryRunBodySchema,
+  dryRunResponseSchema,
+  processingProperties,
+  qualityQuerySchema,
+  qualityReportSchema,
+  type DryRunBody,
+  type DryRunResponse,
+  type QualityReport,
   type AddVersionResponse,
   type CreateDatasetResponse,
   type DatasetListResponse,
@@ -19,7 +27,11 @@ import {
 } from '@sluice/shared/api/datasets';
 import { errorResponses } from '@sluice/shared/api/error-body';
 import { topicForDataset } from '@sluice/shared/envelope';
-import type { DatasetView } from '../../datasets/dataset-store.ts';
+import type { DatasetView, Processing } from '../../datasets/dataset-store.ts';
+import { DatasetDryRun } from '../../datasets/dry-run.ts';
+import { PgReferenceData } from '../../datasets/reference-data.ts';
+import { qualityReport } from '../../datasets/quality-report.ts';
+import { NotFoundError } from '@sluice/shared/errors';
 import { actorOf } from '../../operators/audit.ts';
 
 import type { ServerDeps } from '../server-deps.ts';
@@ -30,7 +42,7 @@ const { $id: _id, ...datasetBody } = datasetSchema;
 export const createDatasetBody = {
   ...datasetBody,
   required: [...datasetBody.required, 'schema'],
-  properties: { ...datasetBody.properties, schema: { type: 'object', description: 'JSON Schema (draft 2020-12) of the payload' } },
+  properties: { ...datasetBody.properties, schema: { type: 'object', description: 'JSON Schema (draft 2020-12) of the payload' }, ...processingProperties },
 } as const;
 
 const nameParams = { type: 'object', required: ['name'], properties: { name: datasetBody.properties.name } } as const;
@@ -43,13 +55,14 @@ const versionParams = {
 export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
   /** The stored view plus what the server's configuration decides: the Kafka topic. */
   const withTopic = (view: DatasetView): DatasetViewResponse => ({ ...view, topic: topicForDataset(view.spec.name, deps.topicPrefix) });
+  const dryRun = new DatasetDryRun({ datasets: deps.datasets, refs: new PgReferenceData(deps.pool) });
   return async (app) => {
-    app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> }; Reply: CreateDatasetResponse }>(
+    app.post<{ Body: DatasetSpec & { schema: Record<string, unknown> } & Processing; Reply: CreateDatasetResponse }>(
       '/datasets',
       { config: { auth: 'operator' }, schema: { summary: 'Register a dataset with its first schema', tags: ['datasets'], body: createDatasetBody, response: { 201: createDatasetResponseSchema, ...errorResponses } } },
       async (request, reply) => {
-        const { schema, ...spec } = request.body;
-        const result = await deps.datasets.create(spec, schema, { actor: actorOf(request), requestId: request.id });
+        const { schema, transforms, rules, ...spec } = request.body;
+        const result = await deps.datasets.create(spec, schema, { actor: actorOf(request), requestId: request.id }, { transforms, rules });
         return reply.code(201).send({ dataset: withTopic(await deps.datasets.get(spec.name)), prepared: describePrepared(result.prepared) });
       },
     );
@@ -104,8 +117,34 @@ export function datasetRoutes(deps: ServerDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const result = await deps.datasets.addVersion(request.params.name, request.body.schema, request.query.force === true, { actor: actorOf(request), requestId: request.id });
+        const { schema, transforms, rules } = request.body;
+        const result = await deps.datasets.addVersion(request.params.name, schema, request.query.force === true, { actor: actorOf(request), requestId: request.id }, { transforms, rules });
         return reply.code(201).send({ version: result.version, compatibility: result.report, prepared: describePrepared(result.prepared) });
+      },
+    );
+
+    app.post<{ Params: { name: string }; Body: DryRunBody; Reply: DryRunResponse }>(
+      '/datasets/:name/dry-run',
+      {
+        config: { auth: 'operator' },
+        schema: {
+          summary: "Sample records through a version's transforms, event time, schema and quality rules (or proposed ones), storing nothing",
+          tags: ['datasets', 'transforms'],
+          params: nameParams,
+          body: dryRunBodySchema,
+          response: { 200: dryRunResponseSchema, ...errorResponses },
+        },
+      },
+      (request) => dryRun.run(request.params.name, request.body),
+    );
+
+    app.get<{ Params: { name: string }; Querystring: { from?: string; to?: string }; Reply: QualityReport }>(
+      '/datasets/:name/quality',
+      { config: { auth: 'viewer' }, schema: { summary: "The quality rules' outcomes per minute and their worst offenders", tags: ['datasets', 'transforms'], params: nameParams, querystring: qualityQuerySchema, response: { 200: qualityReportSchema, ...errorResponses } } },
+      async (request) => {
+        const dataset = await deps.datasets.latest(request.params.name);
+        if (!dataset) throw NotFoundError(`dataset ${request.params.name} does not exist`);
+        return qualityReport(deps.pool, dataset, request.query);
       },
     );
 

@@ -7,11 +7,12 @@ import { folderKind } from './folder/folder-kind.ts';
 import { kafkaKind } from './kafka/kafka-kind.ts';
 import type { JobKind } from './registry.ts';
 import { JobKindRegistry } from './registry.ts';
+import { restKind } from './rest/rest-kind.ts';
 import { s3Kind } from './s3/s3-kind.ts';
 import { urlsKind } from './urls/urls-kind.ts';
 
 export function builtInJobKinds(): JobKind[] {
-  return [s3Kind, folderKind, urlsKind, kafkaKind, compactionKind];
+  return [s3Kind, folderKind, urlsKind, restKind, kafkaKind, compactionKind];
 }
 
 export function jobKindRegistry(): JobKindRegistry {

@@ -239,8 +239,9 @@ export class PostgresSink implements Sink {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      // Two consumers preparing the same dataset at once would race on CREATE TABLE's catalog rows.
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice-prepare:${this.#schema}.${tableName}`]);
+      // Two preparations at once would race on the catalog rows of CREATE SCHEMA (two datasets' first batches)
+      // and CREATE TABLE (two consumers, one dataset): one at a time per data schema; preparing is rare.
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice-prepare:${this.#schema}`]);
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(this.#schema)}`);
       // Ids are opaque: byte order ("C") compares fastest and does not depend on the database's locale.
       await client.query(

@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ApiClient, SignedIn } from '../api/client.ts';
 import { AgentPage } from '../features/agent/agent-page.tsx';
+import { AnalyticsPage } from '../features/analytics/analytics-page.tsx';
 import { AuditPage } from '../features/audit/audit-page.tsx';
 import { ConnectPage } from '../features/connect/connect-page.tsx';
 import { DatasetPage } from '../features/datasets/dataset-page.tsx';
@@ -27,6 +28,7 @@ const NAV: ReadonlyArray<{ label: string; href: string; screens: ReadonlyArray<R
   { label: 'Policies', href: hrefOf.policies(), screens: ['policies', 'policy'] },
   { label: 'Datasets', href: hrefOf.datasets(), screens: ['datasets', 'dataset'] },
   { label: 'Pipeline health', href: hrefOf.health(), screens: ['health'] },
+  { label: 'Analytics', href: hrefOf.analytics(), screens: ['analytics'] },
   { label: 'Ledger', href: hrefOf.ledger(), screens: ['ledger'] },
   { label: 'DLQ', href: hrefOf.dlq(), screens: ['dlq', 'dlq-entry'] },
   { label: 'Audit', href: hrefOf.audit(), screens: ['audit'], admin: true },
@@ -110,6 +112,8 @@ function Screen({ route }: { route: Route }) {
       return <DlqEntryPage id={route.id} />;
     case 'audit':
       return <AuditPage />;
+    case 'analytics':
+      return <AnalyticsPage dataset={route.dataset} />;
     case 'unknown':
       return (
         <p className="state state-empty">

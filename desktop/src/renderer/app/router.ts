@@ -16,6 +16,7 @@ export type Route =
   | { screen: 'dlq' }
   | { screen: 'dlq-entry'; id: string }
   | { screen: 'audit' }
+  | { screen: 'analytics'; dataset?: string }
   | { screen: 'unknown'; path: string };
 
 /** Screens without a parameter, by path. */
@@ -28,6 +29,7 @@ const FIXED: Record<string, Route> = {
   '/ledger': { screen: 'ledger' },
   '/dlq': { screen: 'dlq' },
   '/audit': { screen: 'audit' },
+  '/analytics': { screen: 'analytics' },
 };
 
 /** Screens of one thing, by the path's first segment; the second is the thing's (URI-encoded) name. */
@@ -36,6 +38,7 @@ const ONE_OF: Record<string, (name: string) => Route> = {
   policies: (name) => ({ screen: 'policy', name }),
   datasets: (name) => ({ screen: 'dataset', name }),
   dlq: (id) => ({ screen: 'dlq-entry', id }),
+  analytics: (dataset) => ({ screen: 'analytics', dataset }),
 };
 
 export function parseRoute(hash: string): Route {
@@ -66,6 +69,7 @@ export const hrefOf = {
   dlq: () => '#/dlq',
   dlqEntry: (id: string) => `#/dlq/${encodeURIComponent(id)}`,
   audit: () => '#/audit',
+  analytics: (dataset?: string) => (dataset === undefined ? '#/analytics' : `#/analytics/${encodeURIComponent(dataset)}`),
 };
 
 export function useRoute(): Route {

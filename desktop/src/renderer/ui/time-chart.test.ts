@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { xRange } from './time-chart.tsx';
+import { dataRange, xRange } from './time-chart.tsx';
 
 describe('xRange', () => {
   it('spans the samples', () => {
@@ -14,5 +14,13 @@ describe('xRange', () => {
     const [from, to] = xRange([]);
     expect(to - from).toBe(300);
     expect(Math.abs(to - Date.now() / 1000)).toBeLessThan(5);
+  });
+});
+
+describe('dataRange', () => {
+  it('pads a measure\u2019s own range by a tenth either side instead of starting at zero', () => {
+    expect(dataRange(18, 28)).toEqual([17, 29]);
+    expect(dataRange(-5, -5)).toEqual([-6, -4]); // a flat line: at least one unit either side
+    expect(dataRange(null, null)).toEqual([0, 1]);
   });
 });

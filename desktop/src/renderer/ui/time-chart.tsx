@@ -65,7 +65,15 @@ export function xRange(x: readonly number[]): [number, number] {
   return first === last ? [first - 60, last + 60] : [first, last];
 }
 
-export function TimeChart({ title, x, series, marks, unit }: { title: string; x: readonly number[]; series: readonly ChartSeries[]; marks: readonly ChartMarkLine[]; unit?: string }) {
+/** A y range around data that need not include zero, with a tenth of its span as headroom either side. */
+export function dataRange(min: number | null, max: number | null): [number, number] {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  const pad = max === min ? Math.max(1, Math.abs(max) * 0.1) : (max - min) * 0.1;
+  return [min - pad, max + pad];
+}
+
+/** `fromZero` (the default) suits rates and counts; a measure (a temperature) gets a y range from its own data. */
+export function TimeChart({ title, x, series, marks, unit, fromZero = true }: { title: string; x: readonly number[]; series: readonly ChartSeries[]; marks: readonly ChartMarkLine[]; unit?: string; fromZero?: boolean }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<uPlot | null>(null);
   const marksRef = useRef(marks);
@@ -86,7 +94,7 @@ export function TimeChart({ title, x, series, marks, unit }: { title: string; x:
         axes: [{}, { label: unit, size: 60 }],
         // From zero (a rate or a count), with headroom so the highest point is not cut off at the top.
         scales: {
-          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+          y: { range: (_u, min, max) => (fromZero ? [0, Math.max(1, max * 1.1)] : dataRange(min, max)) },
           // From the data itself: one sample (a lag snapshot just after the page opened) has no width, and
           // uPlot would pad it by years; it gets a minute each side instead.
           x: { time: true, range: () => xRange(xRef.current) },
@@ -106,7 +114,7 @@ export function TimeChart({ title, x, series, marks, unit }: { title: string; x:
       chart.current = null;
     };
     // Rebuilt only when the series themselves change; new data goes through setData below.
-  }, [shape, unit]);
+  }, [shape, unit, fromZero]);
 
   useEffect(() => {
     chart.current?.setData(data);

@@ -1,17 +1,16 @@
 /**
  * `kafka`: replays offset ranges of a topic's partitions into the dataset. A message that is a Sluice
  * envelope keeps its record id (a replay of a dataset's own history lands nothing twice); any other message
- * is a record whose id comes from the topic, partition and offset. Read by plain fetches (no group, nothing
+ * is a record whose id comes from the topic, partition and offset — the id the consumer gives it when the
+ * topic is a dataset's raw input topic (consumer/raw-topics.ts), so a replay of one lands nothing twice either. Read by plain fetches (no group, nothing
  * committed), in batches of at most BATCH_OFFSETS offsets.
  */
 import { judgeItem } from '@sluice/shared/json-batch';
 import { readPartitionRange } from '@sluice/shared/node/kafka-range';
 import { RetryableError } from '@sluice/shared/node/retry';
-import { recordId } from '@sluice/shared/record-id';
 import { kafkaSourceSchema, type KafkaSource } from '@sluice/shared/api/jobs';
 import { InputError } from '@sluice/shared/errors';
-import { fingerprint } from '../file-records.ts';
-import { JOB_AGENT_ID } from '../publish.ts';
+import { kafkaMessageId } from '../../../consumer/raw-topics.ts';
 import type { JobKind, JobRecord } from '../registry.ts';
 
 const BATCH_OFFSETS = 20_000;
@@ -55,7 +54,6 @@ export const kafkaKind: JobKind<KafkaSource, KafkaBatchInput> = {
   async run(batch, ctx) {
     const { topic } = batch.spec;
     const { partition, from, to } = batch.input;
-    const source = fingerprint('kafka', topic, String(partition));
     let records = 0;
     let bytes = 0;
     const errors: Array<{ position: string; reason: string }> = [];
@@ -77,7 +75,7 @@ export const kafkaKind: JobKind<KafkaSource, KafkaBatchInput> = {
             if (envelope) {
               out.push({ id: envelope.id, eventTime: envelope.eventTime ?? eventTime, position, ...(envelope.parseError ? { parseError: envelope.parseError } : { payload: envelope.payload }) });
             } else {
-              const id = recordId.file(JOB_AGENT_ID, 'lake-kafka', source, offset);
+              const id = kafkaMessageId(topic, partition, offset);
               if ('error' in item) errors.push({ position: `${topic}/${partition}@${offset}`, reason: item.error });
               out.push({ id, eventTime, position, ...('error' in item ? { parseError: { reason: item.error, raw: item.raw, rawEncoding: item.rawEncoding } } : { payload: item.value }) });
             }

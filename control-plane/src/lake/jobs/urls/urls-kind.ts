@@ -5,9 +5,9 @@
  * other non-2xx answer is a permanent error of that URL (listed with the batch; the others still load).
  */
 import { createHash } from 'node:crypto';
-import { RetryableError, parseRetryAfter } from '@sluice/shared/node/retry';
 import { urlsSourceSchema, type UrlsSource } from '@sluice/shared/api/jobs';
 import { fileRecords, fingerprint, maybeGunzip } from '../file-records.ts';
+import { fetchOrRetry, readBody } from '../http-fetch.ts';
 import type { JobKind } from '../registry.ts';
 
 const URLS_PER_BATCH = 16;
@@ -21,19 +21,6 @@ export interface UrlsBatchInput {
    * run again (a worker died) publishes the very same envelopes.
    */
   plannedAt?: string;
-}
-
-async function readBody(response: Response, url: string): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new Error(`${url} is ${declared} bytes, more than ${MAX_BODY_BYTES}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`${url} is more than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
 }
 
 export const urlsKind: JobKind<UrlsSource, UrlsBatchInput> = {
@@ -53,23 +40,13 @@ export const urlsKind: JobKind<UrlsSource, UrlsBatchInput> = {
     const errors: Array<{ position: string; reason: string }> = [];
     for (const url of batch.input.urls) {
       ctx.signal.throwIfAborted();
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(TIMEOUT_MS)]), redirect: 'follow' });
-      } catch (error) {
-        ctx.signal.throwIfAborted();
-        throw new RetryableError(`${url}: ${(error as Error).message}`, { cause: error });
-      }
-      if (response.status >= 500 || response.status === 429) {
-        await response.body?.cancel();
-        throw new RetryableError(`${url} answered ${response.status}`, { retryAfterMs: parseRetryAfter(response.headers.get('retry-after')) });
-      }
+      const response = await fetchOrRetry(url, {}, ctx.signal, TIMEOUT_MS);
       if (!response.ok) {
         await response.body?.cancel();
         errors.push({ position: url, reason: `answered ${response.status} ${response.statusText}` });
         continue;
       }
-      const raw = await readBody(response, url);
+      const raw = await readBody(response, url, MAX_BODY_BYTES);
       const version = response.headers.get('etag') ?? createHash('sha256').update(raw).digest('hex');
       let content: Buffer;
       try {

@@ -1,13 +1,16 @@
 /**
- * Where the next page is, per pagination style. Pages are identified by their full URL, which is also what
- * the checkpoint keeps as "next": resuming after a crash fetches exactly the page that was not committed.
+ * Where the next page is, per pagination style (the `pagination` of an http-poll source and of a `rest`
+ * ingestion job). Pages are identified by their full URL, which is also what the poller's checkpoint keeps as
+ * "next": resuming after a crash fetches exactly the page that was not committed.
  */
-import { parseLinkHeader } from 'got';
 import type { HttpPollSourceConfig } from '@sluice/shared/agent-config/http-poll';
-import { atPath } from './dot-path.ts';
+import { atPath } from '@sluice/shared/dot-path';
+
+/** What finding pages needs of a config: the URL, the pagination, and the incremental watermark parameter. */
+export type PagedRequest = Pick<HttpPollSourceConfig, 'url' | 'pagination'> & { incremental?: Pick<NonNullable<HttpPollSourceConfig['incremental']>, 'param'> | undefined };
 
 /** The first page of a chain: the configured URL, plus the page/offset start and the incremental watermark. */
-export function firstPageUrl(config: HttpPollSourceConfig, watermark: string | undefined): string {
+export function firstPageUrl(config: PagedRequest, watermark: string | undefined): string {
   const url = new URL(config.url);
   const { pagination } = config;
   if (pagination.type === 'page') {
@@ -26,7 +29,7 @@ export function firstPageUrl(config: HttpPollSourceConfig, watermark: string | u
  * (empty, or shorter than the page size).
  */
 export function nextPageUrl(
-  config: HttpPollSourceConfig,
+  config: PagedRequest,
   current: string,
   response: { headers: Record<string, string | string[] | undefined> },
   body: unknown,
@@ -40,8 +43,8 @@ export function nextPageUrl(
       const header = response.headers.link;
       const value = Array.isArray(header) ? header.join(', ') : header;
       if (value === undefined || value === '') return undefined;
-      const next = parseLinkHeader(value).find((link) => link.parameters.rel?.replace(/"/g, '') === 'next');
-      return next === undefined ? undefined : new URL(next.reference, current).toString();
+      const next = nextLink(value);
+      return next === undefined ? undefined : new URL(next, current).toString();
     }
     case 'cursor': {
       const cursor = atPath(body, pagination.cursorPath);
@@ -67,4 +70,16 @@ export function nextPageUrl(
       return url.toString();
     }
   }
+}
+
+/** The `rel=next` target of an RFC 8288 Link header (`<url>; rel="next", <url>; rel="prev"`), or undefined. */
+export function nextLink(header: string): string | undefined {
+  for (const match of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const params = match[2] ?? '';
+    for (const p of params.split(';')) {
+      const [name, raw] = p.split('=', 2).map((x) => x.trim());
+      if (name?.toLowerCase() === 'rel' && raw !== undefined && raw.replace(/"/g, '').split(/\s+/).includes('next')) return match[1];
+    }
+  }
+  return undefined;
 }

@@ -1,0 +1,107 @@
+/**
+ * MQTT for the mqtt source's tests: `mosquitto_pub` (Debian mosquitto-clients) as the publisher, a producer
+ * nobody here wrote; a private mosquitto (own port, own persistence folder) for a test that restarts the
+ * broker without disturbing the stack's; and removing a test's persistent session from a broker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import mqtt from 'mqtt';
+import { freePort } from '@sluice/shared/node/testing/processes';
+import { waitFor } from '@sluice/shared/node/testing/wait-for';
+
+const MOSQUITTO = process.env.SLUICE_MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+
+/** Publishes each line as one message with `mosquitto_pub -l`; resolves once it exited 0 (all acknowledged at QoS 1). */
+export async function publishLines(url: string, topic: string, lines: readonly string[], options: { qos?: 0 | 1; username?: string; password?: string } = {}): Promise<void> {
+  const publisher = startPublisher(url, topic, options);
+  for (const line of lines) await publisher.write(line);
+  await publisher.end();
+}
+
+export interface Publisher {
+  write(line: string): Promise<void>;
+  /** Closes stdin and waits for mosquitto_pub to exit 0. */
+  end(): Promise<void>;
+}
+
+export function startPublisher(url: string, topic: string, options: { qos?: 0 | 1; username?: string; password?: string } = {}): Publisher {
+  const { hostname, port } = new URL(url);
+  const args = ['-h', hostname, '-p', port || '1883', '-t', topic, '-q', String(options.qos ?? 1), '-l'];
+  if (options.username !== undefined) args.push('-u', options.username);
+  if (options.password !== undefined) args.push('-P', options.password);
+  const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  return {
+    async write(line) {
+      if (!child.stdin.write(`${line}\n`)) await once(child.stdin, 'drain');
+    },
+    async end() {
+      child.stdin.end();
+      const [code, signal] = await exited;
+      if (code !== 0) throw new Error(`mosquitto_pub exited ${code ?? signal}: ${stderr}`);
+    },
+  };
+}
+
+export interface PrivateBroker {
+  url: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/** A mosquitto of the test's own in `dir`, persistent like the stack's; `stop` is SIGTERM (it saves its sessions). */
+export async function startPrivateBroker(dir: string, options: { passwordFile?: string } = {}): Promise<PrivateBroker> {
+  const port = await freePort();
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const conf = path.join(dir, 'mosquitto.conf');
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    options.passwordFile === undefined ? 'allow_anonymous true' : `allow_anonymous false\npassword_file ${options.passwordFile}`,
+    'persistence true',
+    `persistence_location ${path.join(dir, 'data')}/`,
+    'max_queued_messages 1000000',
+    'max_inflight_messages 1000',
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    'log_dest stderr',
+    'log_type error',
+  ];
+  writeFileSync(conf, `${lines.join('\n')}\n`);
+  let child: ChildProcess | undefined;
+  const broker: PrivateBroker = {
+    url: `mqtt://127.0.0.1:${port}`,
+    async start() {
+      child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitFor(() => canConnect(port), { timeoutMs: 10_000, what: `mosquitto on ${port}` });
+    },
+    async stop() {
+      const running = child;
+      if (running === undefined || running.exitCode !== null || running.signalCode !== null) return;
+      const exited = once(running, 'exit');
+      running.kill('SIGTERM');
+      await exited;
+    },
+  };
+  await broker.start();
+  return broker;
+}
+
+async function canConnect(port: number): Promise<boolean> {
+  const { createConnection } = await import('node:net');
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+/** Ends a test's persistent session on the broker: a clean start with session expiry 0. */
+export async function removeSession(url: string, clientId: string, auth: { username?: string; password?: string } = {}): Promise<void> {
+  const client = await mqtt.connectAsync(url, { clientId, clean: true, protocolVersion: 5, properties: { sessionExpiryInterval: 0 }, reconnectPeriod: 0, ...auth });
+  await client.endAsync();
+}
