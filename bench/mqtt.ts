@@ -47,10 +47,15 @@ interface Counts {
 }
 const details = (source: MqttSource): Counts => source.status().details as unknown as Counts;
 
-async function until(check: () => boolean, what: string, timeoutMs = 600_000): Promise<void> {
+async function until(check: () => boolean, what: string, progress: () => unknown, timeoutMs = 300_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  let next = Date.now() + 5000;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`bench: timed out waiting for ${what}: ${JSON.stringify(progress())}`);
+    if (process.env.BENCH_DEBUG && Date.now() > next) {
+      process.stderr.write(`bench: waiting for ${what}: ${JSON.stringify(progress())}\n`);
+      next = Date.now() + 5000;
+    }
     await sleep(5);
   }
 }
@@ -62,7 +67,7 @@ async function queued(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(path.join(root, 'queued-'));
   // The session and its subscription exist before the messages are published.
   const first = await start(config, dir);
-  await until(() => first.source.status().caughtUp === true, 'the subscription');
+  await until(() => first.source.status().caughtUp === true, 'the subscription', () => first.source.status());
   await first.pipeline.stop(0);
   const publishStarted = performance.now();
   await Promise.all([publishLines(stack.mqttUrl, `${topic}/a`, lines(N / 2)), publishLines(stack.mqttUrl, `${topic}/b`, lines(N / 2, N / 2))]);
@@ -70,9 +75,9 @@ async function queued(): Promise<Record<string, unknown>> {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const { source, pipeline } = await start(config, dir);
-  await until(() => details(source).committed >= N, 'the commits');
+  await until(() => details(source).committed >= N, 'the commits', () => source.status().details);
   const committedSeconds = (performance.now() - started) / 1000;
-  await until(() => pipeline.outbox.stats().rows === 0, 'the outbox to drain');
+  await until(() => pipeline.outbox.stats().rows === 0, 'the outbox to drain', () => pipeline.outbox.stats());
   const shippedSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const { batches, acknowledged } = details(source);
@@ -96,11 +101,11 @@ async function live(): Promise<Record<string, unknown>> {
   const topic = `sluice-bench/${id}`;
   const dir = mkdtempSync(path.join(root, 'live-'));
   const { source, pipeline } = await start(configOf(id, topic), dir);
-  await until(() => source.status().caughtUp === true, 'the subscription');
+  await until(() => source.status().caughtUp === true, 'the subscription', () => source.status());
   const started = performance.now();
   await Promise.all([publishLines(stack.mqttUrl, `${topic}/a`, lines(N / 2)), publishLines(stack.mqttUrl, `${topic}/b`, lines(N / 2, N / 2))]);
   const publishSeconds = (performance.now() - started) / 1000;
-  await until(() => details(source).committed >= N && pipeline.outbox.stats().rows === 0, 'every record in Kafka');
+  await until(() => details(source).committed >= N && pipeline.outbox.stats().rows === 0, 'every record in Kafka', () => ({ ...source.status().details, outbox: pipeline.outbox.stats().rows }));
   const seconds = (performance.now() - started) / 1000;
   const { batches } = details(source);
   await pipeline.stop(0);

@@ -27,9 +27,10 @@ const require = createRequire(path.join(AGENT_DIR, 'package.json'));
 const NATIVE = 'better-sqlite3';
 /**
  * Not installed, required inside try/catch by their users, so esbuild leaves them external: `debug` (of the
- * Kafka client) colours its output when supports-color is there. Each one falls back without it.
+ * Kafka client) colours its output when supports-color is there; `ws` (WebSocket push) uses the native
+ * bufferutil and utf-8-validate when they are there. Each one falls back without it.
  */
-const OPTIONAL = new Set(['supports-color']);
+const OPTIONAL = new Set(['supports-color', 'bufferutil', 'utf-8-validate']);
 
 export interface BundleResult {
   bundle: string;

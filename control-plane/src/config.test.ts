@@ -13,9 +13,9 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...REQUIRED, SLUICE_ADMIN_KEY: admin, SLUICE_METRICS_KEY: admin })).toThrow(/SLUICE_METRICS_KEY must differ from SLUICE_ADMIN_KEY/);
   });
 
-  it('bounds what one Kafka fetch may return: 8 MiB unless SLUICE_FETCH_MAX_BYTES says otherwise', () => {
-    expect(loadConfig(REQUIRED).batch.fetchMaxBytes).toBe(8 * 1024 * 1024);
-    expect(loadConfig({ ...REQUIRED, SLUICE_FETCH_MAX_BYTES: '1048576' }).batch.fetchMaxBytes).toBe(1024 * 1024);
+  it('bounds what one Kafka fetch may return: 1 MiB unless SLUICE_FETCH_MAX_BYTES says otherwise', () => {
+    expect(loadConfig(REQUIRED).batch.fetchMaxBytes).toBe(1024 * 1024);
+    expect(loadConfig({ ...REQUIRED, SLUICE_FETCH_MAX_BYTES: '524288' }).batch.fetchMaxBytes).toBe(512 * 1024);
   });
 
   it('takes everything from the environment, never from scripts/stack.env: credentials have no default', () => {

@@ -199,7 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
       maxRecords: int(env, 'SLUICE_BATCH_MAX_RECORDS', 5000),
       maxWaitMs: int(env, 'SLUICE_BATCH_MAX_WAIT_MS', 200),
       maxInFlight: Math.max(1, int(env, 'SLUICE_BATCH_IN_FLIGHT', 2)),
-      fetchMaxBytes: int(env, 'SLUICE_FETCH_MAX_BYTES', 8 * 1024 * 1024),
+      // Compressed bytes: lz4 JSON envelopes decode to several times as much, and every decoded message waits in the
+      // stream's buffer (docs/consumer.md, memory). 1 MiB (Kafka's own per-partition default) holds a few batches.
+      fetchMaxBytes: int(env, 'SLUICE_FETCH_MAX_BYTES', 1024 * 1024),
     },
     topicRefreshMs: int(env, 'SLUICE_TOPIC_REFRESH_MS', 1_000),
     sinkRetry: {

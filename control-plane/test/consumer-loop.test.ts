@@ -1,3 +1,6 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type pg from 'pg';
 import type { DatasetVersion } from '@sluice/shared/dataset';
@@ -24,12 +27,18 @@ class FakeConsumer {
   #stopped = false;
   /** Chunks the fake hands out, whatever the loop asked for (the loop must cope with any size). */
   chunkSize: number | undefined;
+  /** Each chunk handed out, held weakly: whether the loop lets go of what it consumed. */
+  readonly handedOut: Array<WeakRef<IncomingMessage[]>> = [];
 
   async *messageChunks(topics: string[], maxChunk: number): AsyncGenerator<IncomingMessage[]> {
     this.subscriptions.push(topics);
     this.#stopped = false;
     while (!this.#stopped) {
-      if (this.queue.length > 0) yield this.queue.splice(0, this.chunkSize ?? maxChunk);
+      if (this.queue.length > 0) {
+        const chunk = this.queue.splice(0, this.chunkSize ?? maxChunk);
+        this.handedOut.push(new WeakRef(chunk));
+        yield chunk;
+      }
       else await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }
@@ -168,6 +177,29 @@ describe('ConsumerLoop', () => {
     release();
     await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 3_000, intervalMs: 5 });
     expect(sizes).toEqual([1, 1, 5]);
+    await stop();
+  });
+
+  it('lets go of the chunks it consumed once their batches are committed', async () => {
+    // A promise raced in every wait for the whole subscription once kept each chunk reachable: RSS grew with
+    // the records consumed until the backlog was done.
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const { fake, sink, stop } = batchingLoop({ maxRecords: 1, maxWaitMs: 5 });
+    fake.chunkSize = 1;
+    for (let i = 0; i < 40; i++) {
+      fake.push(offsetMessage(i));
+      await waitFor(() => sink.records.size === i + 1, { timeoutMs: 3_000, intervalMs: 1 });
+    }
+    await waitFor(() => fake.commits.at(-1)?.[0]?.offset === 39n, { timeoutMs: 3_000, intervalMs: 5 });
+    // A WeakRef holds its target until the current job ends: collect, let the job end, collect again.
+    gc();
+    await nextTurn();
+    gc();
+    const alive = fake.handedOut.filter((ref) => ref.deref() !== undefined).length;
+    expect(fake.handedOut).toHaveLength(40);
+    // The last chunk or two may still be referenced by the wait in progress; none of the older ones.
+    expect(alive).toBeLessThanOrEqual(2);
     await stop();
   });
 });

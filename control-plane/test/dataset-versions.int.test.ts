@@ -83,7 +83,7 @@ describe('stored versions', () => {
     const published = await server.app.inject({ method: 'POST', url: '/api/v1/datasets/meters/versions', headers: bearer(operator), payload: { schema: addsOptional } });
     expect(published.statusCode).toBe(201);
     const first = await server.app.inject({ url: '/api/v1/datasets/meters/versions/1', headers: bearer(viewer) });
-    expect(first.json()).toEqual({ version: 1, createdAt: expect.any(String), schema: v1 });
+    expect(first.json()).toEqual({ version: 1, createdAt: expect.any(String), schema: v1, transforms: [], rules: [] });
     expect((await server.app.inject({ url: '/api/v1/datasets/meters/versions/2', headers: bearer(viewer) })).json().schema).toEqual(addsOptional);
     expect((await server.app.inject({ url: '/api/v1/datasets/meters/versions/3', headers: bearer(viewer) })).statusCode).toBe(404);
     expect((await server.app.inject({ url: '/api/v1/datasets/meters/versions/0', headers: bearer(viewer) })).statusCode).toBe(400);

@@ -43,7 +43,7 @@ describe('SourceContext backpressure', () => {
     await waiting;
     expect(ctx.checkpoint('pos')).toBe('11');
     // No longer paused; its first commit is on record (a fleet apply's proof that the source works).
-    expect(ctx.status({ state: 'running' })).toEqual({ state: 'running', firstCommitAt: expect.any(String) as unknown });
+    expect(ctx.status({ state: 'running' })).toEqual({ state: 'running', firstCommitAt: expect.any(String) as unknown, lastCommitAt: expect.any(String) as unknown });
   });
 
   it('tryCommit() answers a full outbox at once, writing nothing and never reporting a pause', () => {

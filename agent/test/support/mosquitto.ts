@@ -20,26 +20,50 @@ export async function publishLines(url: string, topic: string, lines: readonly s
   await publisher.end();
 }
 
+const PUBLISH_WINDOW = 200;
+
 export interface Publisher {
   write(line: string): Promise<void>;
   /** Closes stdin and waits for mosquitto_pub to exit 0. */
   end(): Promise<void>;
 }
 
+/**
+ * `mosquitto_pub -l` loses lines it reads faster than it can send them (seen with bursts of tens of
+ * thousands), and at the end of its input exits once the last message it sent is acknowledged. So at QoS 1
+ * the lines are fed with a window: at most PUBLISH_WINDOW written and not yet acknowledged (counted from its
+ * debug output, `-d`), and stdin stays open until every line has its PUBACK.
+ */
 export function startPublisher(url: string, topic: string, options: { qos?: 0 | 1; username?: string; password?: string } = {}): Publisher {
   const { hostname, port } = new URL(url);
-  const args = ['-h', hostname, '-p', port || '1883', '-t', topic, '-q', String(options.qos ?? 1), '-l'];
+  const qos = options.qos ?? 1;
+  const args = ['-h', hostname, '-p', port || '1883', '-t', topic, '-q', String(qos), '-l', '-d'];
   if (options.username !== undefined) args.push('-u', options.username);
   if (options.password !== undefined) args.push('-P', options.password);
-  const child = spawn('mosquitto_pub', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  // Line-buffered, so each PUBACK line arrives when it happens (a pipe would get it in 4 KiB blocks).
+  const child = spawn('stdbuf', ['-oL', 'mosquitto_pub', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
+  let written = 0;
+  let acked = 0;
+  let partial = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdout.on('data', (d: Buffer) => {
+    const text = partial + d.toString();
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.includes('received PUBACK')) acked++;
+  });
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return {
     async write(line) {
+      if (qos === 1 && written - acked >= PUBLISH_WINDOW) {
+        await waitFor(() => written - acked < PUBLISH_WINDOW || child.exitCode !== null, { timeoutMs: 60_000, intervalMs: 1, what: `mosquitto_pub to acknowledge (${acked}/${written})`, detail: () => stderr });
+      }
+      written++;
       if (!child.stdin.write(`${line}\n`)) await once(child.stdin, 'drain');
     },
     async end() {
+      if (qos === 1) await waitFor(() => acked >= written || child.exitCode !== null, { timeoutMs: 300_000, intervalMs: 20, what: `PUBACKs for ${written} messages (${acked} so far)` });
       child.stdin.end();
       const [code, signal] = await exited;
       if (code !== 0) throw new Error(`mosquitto_pub exited ${code ?? signal}: ${stderr}`);

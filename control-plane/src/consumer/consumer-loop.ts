@@ -159,7 +159,10 @@ export class ConsumerLoop {
     let pending: Promise<IteratorResult<IncomingMessage[]>> | undefined;
     // What the last chunk brought beyond a full batch: the start of the next one.
     let carried: IncomingMessage[] = [];
-    const changed = new Promise<typeof TIMEOUT>((resolve) => (this.#wake = () => resolve(TIMEOUT)));
+    // A fresh promise for each wait. A race keeps its result reachable from every contender still pending:
+    // one promise raced for the whole subscription held every chunk the stream ever yielded (RSS grew with
+    // the records consumed, 250k messages retained after 30 s of a backlog).
+    const changed = (): Promise<typeof TIMEOUT> => new Promise((resolve) => (this.#wake = () => resolve(TIMEOUT)));
     try {
       while (!this.#stopping && !this.#topicsChanged) {
         const batch = carried.length > maxRecords ? carried.slice(0, maxRecords) : carried;
@@ -174,8 +177,8 @@ export class ConsumerLoop {
           // most maxWaitMs: under load batches grow by themselves.
           const next =
             batch.length > 0 && unsettled === 0
-              ? await Promise.race([pending, changed, alreadyArrived()])
-              : await this.#raceSleep<IteratorResult<IncomingMessage[]> | typeof TIMEOUT>(batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - this.#clock.now()), pending, changed);
+              ? await Promise.race([pending, changed(), alreadyArrived()])
+              : await this.#raceSleep<IteratorResult<IncomingMessage[]> | typeof TIMEOUT>(batch.length === 0 ? maxWaitMs * 5 : Math.max(0, deadline - this.#clock.now()), pending, changed());
           if (next === TIMEOUT) break;
           pending = undefined;
           if (next.done) {

@@ -50,7 +50,8 @@ export async function startConsumer(
     clientId: `sluice-consumer-${process.pid}`,
     groupId: config.groupId,
     topics: [],
-    highWaterMark: config.batch.maxRecords * (config.batch.maxInFlight + 1),
+    // One batch read ahead: the loop holds the in-flight batches itself (docs/consumer.md, memory).
+    highWaterMark: config.batch.maxRecords,
     fetchMaxBytes: config.batch.fetchMaxBytes,
   });
   const shutdown = new AbortController();

@@ -113,7 +113,7 @@ export class DatasetStore {
     const rules = processing.rules ?? [];
     const { next, report } = await withTransaction(this.#pool, async (client) => {
       // Lock the dataset row: two concurrent publishers must not both become version n+1.
-      const { spec, latest, latestSchema, report } = await compareWithLatest(client, name, schema, 'FOR UPDATE');
+      const { spec, latest, latestSchema, latestProcessing, report } = await compareWithLatest(client, name, schema, 'FOR UPDATE');
       if (!report.compatible && !force) {
         throw ConflictError(`schema is incompatible with version ${latest} of ${name}; add ?force=true to publish it anyway`, report);
       }
@@ -124,7 +124,7 @@ export class DatasetStore {
         ...by,
         action: 'dataset.version',
         target: { kind: 'dataset', id: name },
-        before: { version: latest, schema: latestSchema },
+        before: { version: latest, schema: latestSchema, ...latestProcessing },
         after: { version: next.version, schema, transforms, rules, forced: !report.compatible },
       });
       return { next, report };
@@ -222,14 +222,17 @@ async function compareWithLatest(
   name: string,
   schema: Record<string, unknown>,
   lock: 'FOR UPDATE' | '',
-): Promise<{ spec: DatasetSpec; latest: number; latestSchema: Record<string, unknown>; report: CompatibilityReport }> {
+): Promise<{ spec: DatasetSpec; latest: number; latestSchema: Record<string, unknown>; latestProcessing: Required<Processing>; report: CompatibilityReport }> {
   const ds = await db.query<{ spec: DatasetSpec }>(`SELECT spec FROM datasets WHERE name = $1 ${lock}`, [name]);
   const spec = ds.rows[0]?.spec;
   if (!spec) throw NotFoundError(`dataset ${name} does not exist`);
-  const latest = await db.query<{ version: number; schema: Record<string, unknown> }>('SELECT version, schema FROM dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1', [name]);
+  const latest = await db.query<{ version: number; schema: Record<string, unknown>; transforms: TransformSpec[]; rules: QualityRule[] }>(
+    'SELECT version, schema, transforms, rules FROM dataset_versions WHERE dataset = $1 ORDER BY version DESC LIMIT 1',
+    [name],
+  );
   const current = latest.rows[0];
   if (!current) throw BugError(`dataset ${name} has no schema version`);
-  return { spec, latest: current.version, latestSchema: current.schema, report: compareSchemas(current.schema, schema) };
+  return { spec, latest: current.version, latestSchema: current.schema, latestProcessing: { transforms: current.transforms, rules: current.rules }, report: compareSchemas(current.schema, schema) };
 }
 
 export function assertDatasetName(name: string): void {

@@ -5,7 +5,6 @@
  * Workers (`sluice-control-plane worker`) run what is started; this API only writes PostgreSQL.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { InputError, NotFoundError } from '@sluice/shared/errors';
 import { errorResponses } from '@sluice/shared/api/error-body';
 import {
@@ -14,6 +13,7 @@ import {
 } from '@sluice/shared/api/jobs';
 import { loadConfig, type ControlPlaneConfig } from '../../config.ts';
 import { JobStore } from '../../lake/jobs/job-store.ts';
+import { createAjv } from '../../datasets/validators.ts';
 import { jobKindRegistry } from '../../lake/jobs/kinds.ts';
 import { actorOf } from '../../operators/audit.ts';
 import type { ServerDeps } from '../server-deps.ts';
@@ -26,12 +26,13 @@ export function jobRoutes(deps: ServerDeps): FastifyPluginAsync {
   // Kinds check a source against the settings workers run with (folder roots, S3 store): the same environment,
   // read on the first create (building the server, e.g. for the API reference, needs none of it).
   let config: ControlPlaneConfig | undefined;
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  // The validator the datasets use: formats (a `rest` range's date-times) checked, regular expressions on RE2.
+  const ajv = createAjv();
   const validators = new Map(kinds.names().map((name) => [name, ajv.compile(kinds.get(name)!.specSchema)]));
   return async (app) => {
     app.post<{ Body: CreateJobBody }>(
       '/ingestion/jobs',
-      { config: { auth: 'operator' }, schema: { tags: ['lake'], summary: 'Create an ingestion job (s3, folder, urls, kafka, compaction); start it at once with `start: true` (audited)', body: createJobBodySchema, response: { 201: jobViewSchema, ...errorResponses } } },
+      { config: { auth: 'operator' }, schema: { tags: ['lake'], summary: 'Create an ingestion job (s3, folder, urls, rest, kafka, compaction); start it at once with `start: true` (audited)', body: createJobBodySchema, response: { 201: jobViewSchema, ...errorResponses } } },
       async (request, reply) => {
         const { dataset, source, start } = request.body;
         const kind = kinds.get(source.kind);

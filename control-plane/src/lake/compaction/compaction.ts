@@ -17,7 +17,6 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { Client } from 'minio';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
@@ -109,6 +108,9 @@ export async function compactPartition(options: CompactionOptions): Promise<Comp
     .digest('hex')
     .slice(0, 16);
   const work = await mkdtemp(join(tmpdir(), 'sluice-compact-'));
+  // Loaded on first use: every `sluice-control-plane` command imports this module, and DuckDB's library adds
+  // ~10 MB to the RSS of processes that never compact (the consumer).
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const db = await DuckDBInstance.create(':memory:', { threads: '2' });
   const conn = await db.connect();
   try {
