@@ -99,6 +99,6 @@ describe('stored versions', () => {
       ['dataset.version', 'apiKey', 'ops', 2],
       ['dataset.create', 'apiKey', 'ops', 1],
     ]);
-    expect(entries[0]?.before).toEqual({ version: 1, schema: v1 });
+    expect(entries[0]?.before).toEqual({ version: 1, schema: v1, transforms: [], rules: [] });
   });
 });
