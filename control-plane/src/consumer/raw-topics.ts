@@ -9,7 +9,7 @@
  * `idField`, from the record's own key, for producers that send a record again. The envelope's times are the
  * message's timestamp, so reading the same message again builds the same envelope.
  */
-import { createHash } from 'node:crypto';
+import { fingerprint as digest } from '@sluice/shared/node/fingerprint';
 import { canonicalJson } from '@sluice/shared/canonical-json';
 import type { DatasetSpec } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
@@ -21,10 +21,6 @@ import { base64, utf8OrUndefined } from '@sluice/shared/text-codec';
 
 /** Who wrapped the record (the envelope's agentId): the control plane, as for every record it makes itself. */
 export const CONTROL_PLANE_AGENT_ID = 'control-plane';
-
-function digest(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-}
 
 /** The id of a plain (non-envelope) Kafka message: topic, partition, offset. */
 export function kafkaMessageId(topic: string, partition: number, offset: number | bigint): string {

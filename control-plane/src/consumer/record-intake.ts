@@ -22,6 +22,7 @@ import type { DlqEntry } from './dead-letters.ts';
 import { EventTimeStep } from './event-time-step.ts';
 import { wrapRawMessage, type InputTopics } from './raw-topics.ts';
 import { RecordProcessor, type ReferenceData, type RuleOutcome } from '../datasets/record-processor.ts';
+import { dlqEntry, type Group } from './sink-writer.ts';
 
 /** Where the quality rules' outcomes go: counted (quality-counts.ts), or shown by a dry run. */
 export interface QualitySink {
@@ -30,7 +31,6 @@ export interface QualitySink {
 
 /** Without PostgreSQL at hand (tests of the intake alone): no lookup rows, no labels. */
 const NO_REFERENCE_DATA: ReferenceData = { prepare: () => Promise.resolve(), lookup: () => ({ found: false }), agentLabels: () => undefined };
-import { dlqEntry, type Group } from './sink-writer.ts';
 
 /** What a batch's messages came to, in message order within each list. */
 export interface Intake {
@@ -113,9 +113,8 @@ export class RecordIntake {
   /** Size, UTF-8, JSON and the envelope schema: whether the bytes are a Sluice envelope at all. */
   #decode(message: IncomingMessage): DlqEntry | { envelope: Envelope } {
     const headerDataset = message.headers[KAFKA_HEADERS.dataset];
-    if (message.value.length > this.#maxRecordBytes) {
-      return dlqEntry(message, `record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, headerDataset);
-    }
+    const oversize = this.#oversize(message, headerDataset);
+    if (oversize) return oversize;
     const text = utf8Text(message.value);
     if (text === undefined) {
       return dlqEntry(message, `not a Sluice envelope: the value is not UTF-8 text (${message.value.length} bytes, starting ${message.value.subarray(0, 8).toString('hex')})`, headerDataset);
@@ -132,11 +131,15 @@ export class RecordIntake {
     return { envelope: parsed };
   }
 
+  #oversize(message: IncomingMessage, dataset: string | undefined): DlqEntry | undefined {
+    if (message.value.length <= this.#maxRecordBytes) return undefined;
+    return dlqEntry(message, `record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, dataset);
+  }
+
   /** A raw input topic's message as an envelope of the dataset that reads the topic. */
   async #wrap(message: IncomingMessage, name: string, lookups: BatchLookups): Promise<DlqEntry | { envelope: Envelope }> {
-    if (message.value.length > this.#maxRecordBytes) {
-      return dlqEntry(message, `record is ${message.value.length} bytes, larger than the limit of ${this.#maxRecordBytes} bytes`, name);
-    }
+    const oversize = this.#oversize(message, name);
+    if (oversize) return oversize;
     let dataset = lookups.peek(name, 0);
     if (dataset === NOT_LOOKED_UP) dataset = await lookups.lookUp(name, 0);
     if (dataset?.spec.input?.topic !== message.topic) return dlqEntry(message, `topic ${message.topic} is no longer the input of dataset ${name}`, name);

@@ -4,7 +4,6 @@
  * byte offset of a line, the index in an array), which with the object's identity makes its record id.
  * Items that are not records (bad JSON, invalid UTF-8) come back as parse errors, for the DLQ.
  */
-import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { isArrayBody, judgeItem, splitJsonArray } from '@sluice/shared/json-batch';
 import { recordId } from '@sluice/shared/record-id';
@@ -13,10 +12,6 @@ import type { JobRecord } from './registry.ts';
 
 export type FileFormat = 'auto' | 'ndjson' | 'json';
 
-/** A short stable hash of what identifies a source object (store, bucket, key, version...). */
-export function fingerprint(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-}
 
 export function maybeGunzip(name: string, bytes: Buffer): Buffer {
   return name.endsWith('.gz') ? gunzipSync(bytes) : bytes;

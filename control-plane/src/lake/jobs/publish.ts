@@ -9,9 +9,11 @@ import type { OutgoingMessage } from '@sluice/shared/node/kafka';
 import { RetryableError } from '@sluice/shared/node/retry';
 import { partitionKeyOf } from '@sluice/shared/partition-key';
 import type { JobRecord } from './registry.ts';
+import { CONTROL_PLANE_AGENT_ID } from '../../consumer/raw-topics.ts';
 
 /** Jobs publish as the control plane (the agent id of the batch ingest route). */
-export const JOB_AGENT_ID = 'control-plane';
+/** The envelope's agentId of what a job publishes: the control plane, as for every record it makes itself. */
+export const JOB_AGENT_ID = CONTROL_PLANE_AGENT_ID;
 /** Messages per Kafka send. */
 const SEND_CHUNK = 2_000;
 

@@ -10,7 +10,8 @@ import { constants } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { InputError } from '@sluice/shared/errors';
 import { folderSourceSchema, type FolderSource } from '@sluice/shared/api/jobs';
-import { fileRecords, fingerprint, groupBySize, maybeGunzip } from '../file-records.ts';
+import { fileRecords, groupBySize, maybeGunzip } from '../file-records.ts';
+import { fingerprint } from '@sluice/shared/node/fingerprint';
 import type { JobKind } from '../registry.ts';
 
 interface FolderFile {

@@ -17,7 +17,7 @@ import { recordId } from '@sluice/shared/record-id';
 import { RecordKeys } from '@sluice/shared/node/record-key';
 import { withRetry } from '@sluice/shared/node/retry';
 import { restSourceSchema, type RestSource } from '@sluice/shared/api/jobs';
-import { fingerprint } from '../file-records.ts';
+import { fingerprint } from '@sluice/shared/node/fingerprint';
 import { fetchOrRetry, readBody } from '../http-fetch.ts';
 import { JOB_AGENT_ID } from '../publish.ts';
 import type { JobKind, JobRecord } from '../registry.ts';

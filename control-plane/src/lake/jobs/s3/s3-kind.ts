@@ -10,7 +10,8 @@ import { s3SourceSchema, type S3Source } from '@sluice/shared/api/jobs';
 import type { ControlPlaneConfig } from '../../../config.ts';
 import { createS3Client } from '../../../sinks/object-store/object-store-sink.ts';
 import { classifyS3Error, describeS3Error } from '../../../sinks/object-store/s3-errors.ts';
-import { fileRecords, fingerprint, groupBySize, maybeGunzip } from '../file-records.ts';
+import { fileRecords, groupBySize, maybeGunzip } from '../file-records.ts';
+import { fingerprint } from '@sluice/shared/node/fingerprint';
 import type { JobKind } from '../registry.ts';
 
 interface S3Object {

@@ -6,7 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { urlsSourceSchema, type UrlsSource } from '@sluice/shared/api/jobs';
-import { fileRecords, fingerprint, maybeGunzip } from '../file-records.ts';
+import { fileRecords, maybeGunzip } from '../file-records.ts';
+import { fingerprint } from '@sluice/shared/node/fingerprint';
 import { fetchOrRetry, readBody } from '../http-fetch.ts';
 import type { JobKind } from '../registry.ts';
 
