@@ -67,6 +67,9 @@ share.coordinator.state.topic.min.isr=$isr
 num.network.threads=2
 num.io.threads=4
 log.retention.hours=24
+# A node exits when it cannot register with the quorum in time; the three nodes start together and a
+# loaded machine can take over a minute to bring up the other JVMs (the default is 60 s).
+initial.broker.registration.timeout.ms=300000
 EOF
   cat >"$dir/log4j2.properties" <<EOF
 status = warn

@@ -102,8 +102,11 @@ wait_healthy() {
     if "$healthfn" >/dev/null 2>&1; then return 0; fi
     pid="$("$pidfn")"
     if [ -z "$pid" ]; then
-      say "$name exited during startup; last lines of $log:"
-      tail -n 25 "$log" >&2 2>/dev/null || true
+      # The cause is usually logged well before the shutdown noise at the end.
+      say "$name exited during startup; first errors, then last lines of $log:"
+      grep -m 8 -E '\b(ERROR|FATAL|Exception)\b' "$log" >&2 2>/dev/null || true
+      echo '...' >&2
+      tail -n 15 "$log" >&2 2>/dev/null || true
       return 1
     fi
     if ((SECONDS - start >= timeout)); then
