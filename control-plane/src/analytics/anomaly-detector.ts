@@ -22,6 +22,7 @@ import { agentTable, countAgentMinutes, paneOf, readSeries, type PaneRange } fro
 import { paneFinalBefore } from './finality.ts';
 import { PANE_MS } from './pane-fold.ts';
 import { withSessionLock } from '../db/session-lock.ts';
+import { PeriodicTask } from '../periodic-task.ts';
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
@@ -60,33 +61,31 @@ export class AnomalyDetector {
   readonly #o: AnomalyDetectorOptions;
   readonly #now: () => number;
   readonly #finalBefore: NonNullable<AnomalyDetectorOptions['finalBefore']>;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
+  readonly #task: PeriodicTask;
 
   constructor(options: AnomalyDetectorOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     this.#finalBefore = options.finalBefore ?? (async (db, spec, now) => (await paneFinalBefore(db, spec, { now })).getTime());
+    this.#task = new PeriodicTask({
+      intervalMs: options.intervalMs,
+      run: async () => {
+        const r = await this.runOnce();
+        options.onRun?.(r.ran ? 'ok' : 'skipped');
+      },
+      onError: (error) => {
+        options.onRun?.('failed');
+        options.logger?.error({ err: error }, 'anomaly detection failed; retrying next interval');
+      },
+    });
   }
 
   start(): void {
-    if (this.#timer || this.#o.intervalMs <= 0) return;
-    this.#timer = setInterval(() => {
-      this.#running ??= this.runOnce()
-        .then((r) => this.#o.onRun?.(r.ran ? 'ok' : 'skipped'))
-        .catch((error: unknown) => {
-          this.#o.onRun?.('failed');
-          this.#o.logger?.error({ err: error }, 'anomaly detection failed; retrying next interval');
-        })
-        .finally(() => (this.#running = undefined));
-    }, this.#o.intervalMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#task.stop();
   }
 
   /** One evaluation of every dataset, if this process gets the lock. */

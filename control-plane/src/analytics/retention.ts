@@ -16,6 +16,7 @@
 import type pg from 'pg';
 import type { Logger } from '@sluice/shared/node/logger';
 import { withSessionLock } from '../db/session-lock.ts';
+import { PeriodicTask } from '../periodic-task.ts';
 
 const DAY_MS = 86_400_000;
 const LOCK_KEY = "hashtextextended(current_schema() || '/analytics-retention', 0)";
@@ -51,27 +52,24 @@ function dayOf(name: string): number | undefined {
 
 export class AnalyticsRetention {
   readonly #o: RetentionOptions;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> = Promise.resolve();
+  readonly #task: PeriodicTask;
 
   constructor(options: RetentionOptions) {
     this.#o = options;
+    this.#task = new PeriodicTask({
+      intervalMs: options.intervalMs,
+      immediate: true,
+      run: () => this.runOnce(),
+      onError: (error) => options.logger?.error({ err: error }, 'analytics retention failed; trying again next interval'),
+    });
   }
 
   start(): void {
-    if (this.#o.intervalMs <= 0 || this.#timer) return;
-    const tick = (): void => {
-      this.#running = this.runOnce().catch((error: unknown) => this.#o.logger?.error({ err: error }, 'analytics retention failed; trying again next interval'));
-    };
-    tick();
-    this.#timer = setInterval(tick, this.#o.intervalMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#task.stop();
   }
 
   async runOnce(): Promise<RetentionResult> {

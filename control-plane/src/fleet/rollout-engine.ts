@@ -11,6 +11,7 @@ import { evaluateGate, type AgentBaseline, type GateAgentInput, type GateHealth 
 import type { RolloutEvent } from '@sluice/shared/fleet/rollout';
 import { withTransaction } from '../db/transaction.ts';
 import { SYSTEM_ACTOR } from '../operators/audit.ts';
+import { PeriodicTask } from '../periodic-task.ts';
 import { statusOf, type RolloutRow, type RolloutStore } from './rollout-store.ts';
 
 export interface RolloutEngineOptions {
@@ -26,37 +27,30 @@ const FAILED = new Set(['failed', 'rolled-back']);
 export class RolloutEngine {
   readonly #pool: pg.Pool;
   readonly #store: RolloutStore;
-  readonly #tickMs: number;
   readonly #now: () => number;
   readonly #logger: Logger | undefined;
   readonly #onRollback: ((reason: 'automatic') => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #ticking: Promise<void> | undefined;
+  readonly #task: PeriodicTask;
 
   constructor(pool: pg.Pool, store: RolloutStore, options: RolloutEngineOptions = {}) {
     this.#pool = pool;
     this.#store = store;
-    this.#tickMs = options.tickMs ?? 1000;
     this.#now = options.now ?? Date.now;
     this.#logger = options.logger;
     this.#onRollback = options.onRollback;
+    this.#task = new PeriodicTask({
+      intervalMs: options.tickMs ?? 1000,
+      run: () => this.tick(),
+      onError: (error) => this.#logger?.error({ err: error }, 'rollout tick failed; retrying next tick'),
+    });
   }
 
   start(): void {
-    if (this.#timer) return;
-    this.#timer = setInterval(() => {
-      this.#ticking ??= this.tick()
-        .then(() => undefined)
-        .catch((error: unknown) => this.#logger?.error({ err: error }, 'rollout tick failed; retrying next tick'))
-        .finally(() => (this.#ticking = undefined));
-    }, this.#tickMs);
-    this.#timer.unref();
+    this.#task.start();
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#ticking;
+    await this.#task.stop();
   }
 
   /** One pass over the rollouts that need the engine; answers the ids of those it stepped. */
