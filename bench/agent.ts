@@ -4,7 +4,8 @@
 //            ≤ 15 CPU-s/GB, ≤ 150 MB); BENCH_AGENT_LINES (default 2,000,000 lines of 200 bytes) makes it
 //            smaller, BENCH_AGENT_TOOLS=sluice-agent,rsyslog,kcat chooses the tools, BENCH_AGENT_CPU_PROF=<dir>
 //            writes the agent's V8 CPU profile there, BENCH_AGENT_NODE_FLAGS passes Node flags (heap sizes) to it,
-//            BENCH_AGENT_BIN=<other checkout>/agent/bin/sluice-agent.js measures another build (before/after)
+//            BENCH_AGENT_BIN=<other checkout>/agent/bin/sluice-agent.js measures another build (before/after),
+//            BENCH_AGENT_SETTINGS='{"kafka":{"compression":"zstd"}}' merges agent settings over the defaults
 //   tail     tail → committed outbox MB/s and lines/s, 200-byte lines, in process (≥ 50 MB/s)
 //   kafka    outbox → Kafka with acks=all, records/s, in process (≥ 100k/s)
 //   latency  end-to-end file append → broker ack latency p50/p99 at a fixed 5k lines/s (p99 ≤ 50 ms)
@@ -257,6 +258,7 @@ const wholeProcess = (): Promise<object> =>
     cpuProfileDir: process.env.BENCH_AGENT_CPU_PROF,
     nodeFlags: process.env.BENCH_AGENT_NODE_FLAGS?.split(' ').filter((f) => f !== ''),
     agentBin: process.env.BENCH_AGENT_BIN,
+    settings: process.env.BENCH_AGENT_SETTINGS === undefined ? undefined : (JSON.parse(process.env.BENCH_AGENT_SETTINGS) as Record<string, unknown>),
   });
 const result = {
   machine: { cpus: (await import('node:os')).availableParallelism(), node: process.version, load: machineLoad() },

@@ -31,6 +31,8 @@ export interface FileToKafkaOptions {
   nodeFlags?: readonly string[];
   /** Another build of the agent's launcher (to compare a change with what it replaces). */
   agentBin?: string;
+  /** Agent settings merged over the defaults per top-level section, e.g. `{ kafka: { compression: 'zstd' } }`. */
+  settings?: Record<string, unknown>;
 }
 
 export interface ToolRun {
@@ -119,11 +121,16 @@ function agentLaunch(options: FileToKafkaOptions, file: string, topicPrefix: str
   const dir = path.join(options.dir, 'sluice-agent');
   mkdirSync(dir, { recursive: true });
   const config = path.join(dir, 'agent.yaml');
-  writeFileSync(
-    config,
-    `agentId: bench\ndataDir: ./data\nkafka: { brokers: ${JSON.stringify(options.brokers)}, topicPrefix: "${topicPrefix}" }\nhttp: { listen: "127.0.0.1:0" }\n` +
-      `allowedRoots: [${JSON.stringify(path.dirname(file))}]\nsources:\n  - { type: file, id: tail, dataset: lines, include: [${JSON.stringify(file)}] }\n`,
-  );
+  const settings = {
+    agentId: 'bench',
+    dataDir: './data',
+    kafka: { brokers: options.brokers, topicPrefix },
+    http: { listen: '127.0.0.1:0' },
+    allowedRoots: [path.dirname(file)],
+    sources: [{ type: 'file', id: 'tail', dataset: 'lines', include: [file] }],
+  };
+  // JSON is YAML: the config file is the settings object, with the caller's overrides merged per section.
+  writeFileSync(config, JSON.stringify(mergeSettings(settings, options.settings ?? {}), null, 2));
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   return launch(process.execPath, [...profile, ...(options.nodeFlags ?? []), options.agentBin ?? AGENT_BIN, 'run', '--config', config], 'SIGTERM', { ...process.env, SLUICE_LOG_LEVEL: 'warn' });
 }
@@ -239,6 +246,16 @@ export function toolsFrom(list: string | undefined): Tool[] {
   const unknown = wanted.filter((t) => !all.includes(t as Tool));
   if (unknown.length > 0) throw new Error(`unknown tools ${unknown.join(', ')}; known: ${all.join(', ')}`);
   return wanted as Tool[];
+}
+
+function mergeSettings(base: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = merged[key];
+    const bothObjects = [current, value].every((v) => typeof v === 'object' && v !== null && !Array.isArray(v));
+    merged[key] = bothObjects ? { ...(current as object), ...(value as object) } : value;
+  }
+  return merged;
 }
 
 function round(n: number): number {

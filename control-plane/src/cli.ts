@@ -4,34 +4,15 @@
  */
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { KafkaConsumer, KafkaProducer, listTopics } from '@sluice/shared/node/kafka';
-import { timestampsAt } from '@sluice/shared/node/kafka-timestamps';
 import { createLogger, type Logger } from '@sluice/shared/node/logger';
-import { ApiKeyStore, isRole, ROLES } from './auth/api-keys.ts';
 import { loadConfig, type ControlPlaneConfig } from './config.ts';
-import { buildSinks } from './sinks/registry.ts';
-import { datasetTopics } from './consumer/consumer-loop.ts';
-import { startConsumer } from './consumer/consumer-service.ts';
-import { DatasetStore } from './datasets/dataset-store.ts';
-import { ValidatorCache } from './datasets/validators.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
-import { ConsumerLagReader } from './health/consumer-lag.ts';
-import { fleetHealthFromConfig } from './health/fleet-health-services.ts';
-import { connectivityThresholds } from './fleet/connectivity.ts';
-import { createFleet } from './fleet/fleet-services.ts';
-import { createPolicyServices } from './fleet/policy-services.ts';
-import { buildServer } from './http/server.ts';
-import { loadTlsFiles } from './http/tls-files.ts';
-import { ControlPlaneMetrics } from './metrics/metrics.ts';
-import { anomalyRunsCounter } from './metrics/anomaly-gauges.ts';
-import { AnomalyDetector } from './analytics/anomaly-detector.ts';
-import { AnalyticsRetention } from './analytics/retention.ts';
-import { createOperatorServices } from './operators/operator-services.ts';
 import { USERS_USAGE, usersCommand } from './operators/users-cli.ts';
-import { jobKindRegistry } from './lake/jobs/kinds.ts';
-import { LakeWorker } from './lake/jobs/worker.ts';
 import { JOBS_USAGE, jobsCommand } from './lake/jobs/jobs-cli.ts';
+
+// Each command imports what it runs when it runs (`consume` never loads the HTTP server, the fleet, the lake
+// worker or DuckDB): every module a process loads stays in its RSS for its whole life.
 
 const USAGE = `usage: sluice-control-plane serve | consume | worker | migrate | create-api-key --role viewer|operator|admin [--name NAME]\n       ${USERS_USAGE}\n       ${JOBS_USAGE}`;
 
@@ -59,6 +40,47 @@ async function prepareState(config: ControlPlaneConfig, logger: Logger): Promise
 }
 
 export async function serve(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const [
+    { KafkaConsumer, KafkaProducer, listTopics },
+    { timestampsAt },
+    { ApiKeyStore },
+    { buildSinks },
+    { datasetTopics },
+    { DatasetStore },
+    { ValidatorCache },
+    { ConsumerLagReader },
+    { fleetHealthFromConfig },
+    { connectivityThresholds },
+    { createFleet },
+    { createPolicyServices },
+    { buildServer },
+    { loadTlsFiles },
+    { ControlPlaneMetrics },
+    { anomalyRunsCounter },
+    { AnomalyDetector },
+    { AnalyticsRetention },
+    { createOperatorServices },
+  ] = await Promise.all([
+    import('@sluice/shared/node/kafka'),
+    import('@sluice/shared/node/kafka-timestamps'),
+    import('./auth/api-keys.ts'),
+    import('./sinks/registry.ts'),
+    import('./consumer/consumer-loop.ts'),
+    import('./datasets/dataset-store.ts'),
+    import('./datasets/validators.ts'),
+    import('./health/consumer-lag.ts'),
+    import('./health/fleet-health-services.ts'),
+    import('./fleet/connectivity.ts'),
+    import('./fleet/fleet-services.ts'),
+    import('./fleet/policy-services.ts'),
+    import('./http/server.ts'),
+    import('./http/tls-files.ts'),
+    import('./metrics/metrics.ts'),
+    import('./metrics/anomaly-gauges.ts'),
+    import('./analytics/anomaly-detector.ts'),
+    import('./analytics/retention.ts'),
+    import('./operators/operator-services.ts'),
+  ]);
   // Before anything else starts: a bad certificate should stop the process, not leave it half up.
   const https = config.tls === undefined ? undefined : loadTlsFiles(config.tls);
   const pool = await prepareState(config, logger);
@@ -132,6 +154,7 @@ export async function serve(config: ControlPlaneConfig, logger: Logger): Promise
 }
 
 export async function consume(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const { startConsumer } = await import('./consumer/consumer-service.ts');
   const running = await startConsumer(config, logger);
   onSignals(() => running.stop(), logger);
   await running.done;
@@ -139,6 +162,12 @@ export async function consume(config: ControlPlaneConfig, logger: Logger): Promi
 
 /** Runs lake jobs (lake/jobs/worker.ts) until SIGTERM, which hands running batches back and then exits. */
 export async function worker(config: ControlPlaneConfig, logger: Logger): Promise<void> {
+  const [{ KafkaProducer }, { DatasetStore }, { jobKindRegistry }, { LakeWorker }] = await Promise.all([
+    import('@sluice/shared/node/kafka'),
+    import('./datasets/dataset-store.ts'),
+    import('./lake/jobs/kinds.ts'),
+    import('./lake/jobs/worker.ts'),
+  ]);
   const pool = await prepareState(config, logger);
   const producer = new KafkaProducer({ brokers: config.kafkaBrokers, clientId: 'sluice-control-plane-worker' });
   const running = new LakeWorker({ pool, config, logger, registry: jobKindRegistry(), datasets: new DatasetStore(pool), send: (messages) => producer.send(messages) });
@@ -172,6 +201,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
       return;
     }
     case 'create-api-key': {
+      const { ApiKeyStore, isRole, ROLES } = await import('./auth/api-keys.ts');
       const { values } = parseArgs({ args: rest, options: { role: { type: 'string' }, name: { type: 'string' } } });
       if (!isRole(values.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}\n${USAGE}`);
       const pool = await prepareState(config, logger);

@@ -31,4 +31,13 @@ describe('frame codec', () => {
     const random = encodeFrame([{ topic: 't', key: 'k', value: noise, headers: {} }]);
     expect(decodeFrame(random.body, random.codec)[0]!.value.equals(noise)).toBe(true);
   });
+
+  it('decodes the same with a size estimate that fits, falls short or is far too large', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => ({ topic: 't', key: `k${i}`, value: `{"offset":${i * 200},"payload":"line ${i % 97}"}`, headers: headersA }));
+    const frame = encodeFrame(many);
+    const keys = many.map((m) => m.key);
+    for (const payloadBytes of [frame.payloadBytes, 1, frame.payloadBytes * 10]) {
+      expect(decodeFrame(frame.body, frame.codec, { records: many.length, payloadBytes }).map((m) => m.key.toString())).toEqual(keys);
+    }
+  });
 });

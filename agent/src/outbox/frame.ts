@@ -42,7 +42,14 @@ export type Codec = (typeof CODEC)[keyof typeof CODEC];
 const COMPRESS_FROM_BYTES = 512;
 const INDEX_ENTRY_BYTES = 13;
 const FLAG_KEYED = 1;
-const ZSTD_LEVEL = { params: { [constants.ZSTD_c_compressionLevel]: 1 } };
+const ZSTD_LEVEL = { [constants.ZSTD_c_compressionLevel]: 1 };
+/**
+ * Slack over a frame's payload bytes for its index and tables when sizing the decompression buffer. zlib's
+ * one-shot calls write into chunks of `chunkSize` (16 KiB by default) and concatenate them at the end: for a
+ * 4 MiB frame that is hundreds of chunks and a copy, five times the cost of decompressing into one buffer of
+ * the right size. An estimate that falls short only costs another chunk.
+ */
+const TABLE_SLACK_BYTES = 64 * 1024;
 
 export interface EncodedFrame {
   body: Buffer;
@@ -106,11 +113,14 @@ export function encodeFrame(messages: readonly FrameMessage[]): EncodedFrame {
     at += typeof m.value === 'string' ? out.write(m.value, at) : m.value.copy(out, at);
   }
   if (out.length < COMPRESS_FROM_BYTES) return { body: out, codec: CODEC.raw, payloadBytes };
-  return { body: zstdCompressSync(out, ZSTD_LEVEL), codec: CODEC.zstd, payloadBytes };
+  // One output chunk as large as the input (zstd never needs more for text) avoids the chunk list and its concat.
+  return { body: zstdCompressSync(out, { chunkSize: Math.max(out.length, 64 * 1024), params: ZSTD_LEVEL }), codec: CODEC.zstd, payloadBytes };
 }
 
-export function decodeFrame(body: Buffer, codec: Codec): DecodedMessage[] {
-  const buf = codec === CODEC.zstd ? zstdDecompressSync(body) : body;
+/** `expected`: the frame's message count and payload bytes (stored beside it), to decompress into one buffer. */
+export function decodeFrame(body: Buffer, codec: Codec, expected?: { records: number; payloadBytes: number }): DecodedMessage[] {
+  const chunkSize = expected === undefined ? undefined : expected.payloadBytes + expected.records * INDEX_ENTRY_BYTES + TABLE_SLACK_BYTES;
+  const buf = codec === CODEC.zstd ? zstdDecompressSync(body, chunkSize === undefined ? {} : { chunkSize }) : body;
   const count = buf.readUInt32LE(0);
   let at = 4;
   const topics: string[] = [];

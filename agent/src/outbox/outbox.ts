@@ -278,7 +278,7 @@ export class Outbox {
         ...(row.grp === null ? {} : { group: row.grp }),
         records: row.records,
         bytes: row.bytes,
-        messages: decodeFrame(row.body, row.codec),
+        messages: decodeFrame(row.body, row.codec, { records: row.records, payloadBytes: row.bytes }),
         ...(row.ledger === null ? {} : { ledger: row.ledger }),
       });
       if (records >= maxRecords || bytes >= maxBytes) break;
