@@ -10,11 +10,16 @@
  *   - the same from a line appended to a file tailed by a real `sluice-agent` process (agent-latency)
  *   - a JSON array of 200k objects dropped into a real agent's drop folder → all three stores (drop)
  *   - the real consumer process's RSS and rate through a backlog of 2M records into all three stores (consumer-memory)
+ *   - Kafka → PostgreSQL rows/s with 1, 2 and 4 real consumer processes in one group, against the three-broker cluster
+ *     (consumer-scaling; not in the default set: `bash scripts/stack.sh up kafka3-1 kafka3-2 kafka3-3` first)
  * Each run uses its own state schema, data schema, topics, index prefix and bucket, and removes them.
  * Every figure carries the machine's load average (1, 5, 15 min) when it was taken.
  *   node bench/control-plane.ts [postgres raw-topic search object-store drop consumer-memory latency agent-latency]
  *   env: BENCH_PG_ROWS (1000000), BENCH_RAW_ROWS (500000), BENCH_SEARCH_DOCS (50000), BENCH_S3_ROWS (100000), BENCH_DROP_ROWS (200000), BENCH_BACKLOG_ROWS (2000000),
- *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15)
+ *        BENCH_RATES (1000,5000), BENCH_LATENCY_SECONDS (15),
+ *        BENCH_SCALING_ROWS (500000), BENCH_SCALING_PROCESSES (1,2,4),
+ *        BENCH_PAD_BYTES (0: a string field of that many bytes in every payload, to see memory with big records),
+ *        BENCH_CPU_PROF (a directory: the in-process consumer of each throughput part writes a .cpuprofile there)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +27,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, w
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { DatasetSpec } from '@sluice/shared/dataset';
@@ -71,6 +77,8 @@ function config(): ControlPlaneConfig {
   });
 }
 
+const pad = Number(process.env.BENCH_PAD_BYTES ?? 0) > 0 ? { pad: 'x'.repeat(Number(process.env.BENCH_PAD_BYTES)) } : {};
+
 function message(topic: string, dataset: string, seq: number, sentAt?: number): OutgoingMessage {
   const now = new Date().toISOString();
   const envelope: Envelope = {
@@ -80,7 +88,7 @@ function message(topic: string, dataset: string, seq: number, sentAt?: number): 
     source: { id: 'src', kind: 'file' },
     eventTime: now,
     ingestTime: now,
-    payload: { device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0, ...(sentAt === undefined ? {} : { sent_at: sentAt }) },
+    payload: { device: `d${seq % 100}`, seq, temperature: seq / 10, ok: seq % 2 === 0, ...pad, ...(sentAt === undefined ? {} : { sent_at: sentAt }) },
   };
   return {
     topic,
@@ -151,12 +159,14 @@ async function throughput(
   const topic = input ?? `${prefix}${dataset}`;
   await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
   const bytes = input === undefined ? await preproduce(producer, topic, dataset, rows) : preproduceRaw(topic, rows);
+  const profiler = await cpuProfile(name);
   const started = performance.now();
   const consumer = await startConsumer(config(), logger);
   let marks: { at10: number; at100: number };
   try {
     marks = await waitUntil(() => done(dataset), rows, 600_000);
   } finally {
+    await profiler?.stop();
     await consumer.stop();
   }
   // Steady state: from 10% to 100% of the rows, so group join and first fetch are not counted. A store that
@@ -173,6 +183,24 @@ async function throughput(
     perSecond: Math.round((rows * window.share) / window.seconds),
     mbPerSecond: round((bytes * window.share) / 1024 / 1024 / window.seconds),
     ...withLoad(),
+  };
+}
+
+/** With BENCH_CPU_PROF set, profiles this process (the in-process consumer) until `stop`, into `<dir>/<name>-<id>.cpuprofile`. */
+async function cpuProfile(name: string): Promise<{ stop: () => Promise<void> } | undefined> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (dir === undefined || dir === '') return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = await session.post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, `${name}-${id}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
   };
 }
 
@@ -366,6 +394,73 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
   }
 }
 
+/** A `sluice-control-plane consume` process of this bench's state, on `brokers`, in consumer group `group`. */
+function consumeProcess(brokers: readonly string[], group: string, extraEnv: Record<string, string> = {}): ReturnType<typeof spawn> {
+  const settings = config();
+  return spawn(process.execPath, [fileURLToPath(new URL('../control-plane/bin/sluice-control-plane.js', import.meta.url)), 'consume'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      ...stack.raw,
+      SLUICE_KAFKA_BROKERS: brokers.join(','),
+      SLUICE_STATE_SCHEMA: settings.stateSchema,
+      SLUICE_DATA_SCHEMA: settings.dataSchema,
+      SLUICE_TOPIC_PREFIX: settings.topicPrefix,
+      SLUICE_DLQ_TOPIC: settings.dlqTopic,
+      SLUICE_CONSUMER_GROUP: group,
+      SLUICE_S3_BUCKET: bucket,
+      SLUICE_CONSUMER_METRICS_PORT: '0',
+      SLUICE_LOG_LEVEL: 'warn',
+      ...extraEnv,
+    },
+  });
+}
+
+async function stopProcess(child: ReturnType<typeof spawn>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/**
+ * Kafka → PostgreSQL with 1, 2, 4… real consumer processes in one group, against the three-broker cluster
+ * (SLUICE_KAFKA_BROKERS_3): per process count its own dataset and topic (12 partitions, 3 replicas, so every
+ * process gets partitions), the same `rows` pre-produced, the same 10%→100% window as the other parts.
+ */
+async function consumerScaling(pool: pg.Pool, rows: number, counts: readonly number[]): Promise<Record<string, unknown>> {
+  const brokers = stack.kafkaBrokers3;
+  const producer = new KafkaProducer({ brokers, clientId: 'bench-control-plane-scaling' });
+  const topics: string[] = [];
+  const out: Array<Record<string, unknown>> = [];
+  try {
+    for (const processes of counts) {
+      const dataset = `scale${processes}_${id}`;
+      await new DatasetStore(pool).create({ name: dataset, sinks: { postgres: { enabled: true } } }, schema);
+      const topic = `${prefix}${dataset}`;
+      topics.push(topic);
+      await ensureTopics(brokers, [{ name: topic, partitions: 12, replicas: 3 }]);
+      await preproduce(producer, topic, dataset, rows);
+      const loadBefore = machineLoad();
+      const started = performance.now();
+      const children = Array.from({ length: processes }, () => consumeProcess(brokers, `bench-scale${processes}-${id}`));
+      try {
+        const count = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+        const marks = await waitUntil(count, rows, 600_000);
+        const steady = (marks.at100 - marks.at10) / 1000;
+        out.push({ processes, rows, wallSeconds: round((marks.at100 - started) / 1000), steadySeconds: round(steady), perSecond: Math.round((rows * 0.9) / steady), load: { before: loadBefore, after: machineLoad() } });
+      } finally {
+        await Promise.all(children.map(stopProcess));
+      }
+    }
+  } finally {
+    await producer.close();
+    await deleteTopics(brokers, [...topics, `${prefix}dlq`]).catch(() => undefined);
+  }
+  const one = Number(out[0]?.perSecond ?? NaN);
+  return { brokers: brokers.length, runs: out.map((r) => ({ ...r, ratioToOneProcess: round(Number(r.perSecond) / one) })) };
+}
+
 /**
  * One JSON array of `rows` objects dropped into a folder the real `sluice-agent` watches (rename-in), through
  * Kafka and the real consumer into PostgreSQL, the search index and the object store: when the first row is
@@ -467,6 +562,10 @@ async function main(): Promise<void> {
         const r = await pool.query<{ n: string }>(`SELECT coalesce(sum(ingested), 0) AS n FROM ingest_counts WHERE dataset = $1`, [`s3_${id}`]);
         return Number(r.rows[0]?.n ?? 0);
       });
+    }
+    if (which.has('consumer-scaling')) {
+      const counts = (process.env.BENCH_SCALING_PROCESSES ?? '1,2,4').split(',').map(Number);
+      out.consumerScaling = await consumerScaling(pool, Number(process.env.BENCH_SCALING_ROWS ?? 500_000), counts);
     }
     if (which.has('consumer-memory')) out.consumerMemory = await consumerMemory(pool, producer, Number(process.env.BENCH_BACKLOG_ROWS ?? 2_000_000));
     if (which.has('drop')) out.dropToStores = await dropToStores(pool, Number(process.env.BENCH_DROP_ROWS ?? 200_000));

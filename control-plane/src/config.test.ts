@@ -18,6 +18,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...REQUIRED, SLUICE_FETCH_MAX_BYTES: '524288' }).batch.fetchMaxBytes).toBe(512 * 1024);
   });
 
+  it('bounds a consumer batch in bytes: 8 MiB unless SLUICE_BATCH_MAX_BYTES says otherwise', () => {
+    expect(loadConfig(REQUIRED).batch.maxBytes).toBe(8 * 1024 * 1024);
+    expect(loadConfig({ ...REQUIRED, SLUICE_BATCH_MAX_BYTES: '65536' }).batch.maxBytes).toBe(65536);
+  });
+
   it('takes everything from the environment, never from scripts/stack.env: credentials have no default', () => {
     expect(() => loadConfig({})).toThrow(/SLUICE_PG_URL must be set/);
     expect(() => loadConfig({ ...REQUIRED, SLUICE_S3_SECRET_KEY: '' })).toThrow(/SLUICE_S3_SECRET_KEY must be set/);

@@ -31,7 +31,8 @@ export interface ControlPlaneConfig {
   maxRecordBytes: number;
   /** Largest batch the consumer hands to the sinks, how long it waits to fill one, how many are in the sinks at once. */
   /** fetchMaxBytes: what one Kafka fetch may return (bounds the decoded backlog a consumer holds). */
-  batch: { maxRecords: number; maxWaitMs: number; maxInFlight: number; fetchMaxBytes: number };
+  /** maxBytes: most bytes (values + keys) in one batch, so memory stays bounded whatever the record size. */
+  batch: { maxRecords: number; maxBytes: number; maxWaitMs: number; maxInFlight: number; fetchMaxBytes: number };
   topicRefreshMs: number;
   /**
    * A sink error nobody classified is retried `unknownAttempts` times and for `unknownRetryMs` (both), then
@@ -197,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ControlPlaneCo
     maxRecordBytes: int(env, 'SLUICE_MAX_RECORD_BYTES', 1024 * 1024),
     batch: {
       maxRecords: int(env, 'SLUICE_BATCH_MAX_RECORDS', 5000),
+      maxBytes: Math.max(1, int(env, 'SLUICE_BATCH_MAX_BYTES', 8 * 1024 * 1024)),
       maxWaitMs: int(env, 'SLUICE_BATCH_MAX_WAIT_MS', 200),
       maxInFlight: Math.max(1, int(env, 'SLUICE_BATCH_IN_FLIGHT', 2)),
       // Compressed bytes: lz4 JSON envelopes decode to several times as much, and every decoded message waits in the

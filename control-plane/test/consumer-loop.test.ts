@@ -7,7 +7,7 @@ import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { IncomingMessage, KafkaConsumer } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
-import { ConsumerLoop, datasetTopics } from '../src/consumer/consumer-loop.ts';
+import { ConsumerLoop, datasetTopics, messageBytes } from '../src/consumer/consumer-loop.ts';
 import { Pipeline } from '../src/consumer/pipeline.ts';
 import { SinkRegistry } from '../src/sinks/registry.ts';
 import { ValidatorCache } from '../src/datasets/validators.ts';
@@ -82,14 +82,15 @@ function pipelineInto(sink: MemorySink, metrics: ControlPlaneMetrics): Pipeline 
 const offsetMessage = (i: number): IncomingMessage => message(envelope('a', `r${i}`, {}), { topic: 'sluice.a', partition: 0, offset: BigInt(i) });
 
 /** A running loop over topic sluice.a into one in-memory sink, recording the size of every batch it hands out. */
-function batchingLoop(batching: { maxRecords: number; maxWaitMs: number }) {
+function batchingLoop(batching: { maxRecords: number; maxWaitMs: number; maxBytes?: number }) {
   const fake = new FakeConsumer();
   const sink = new MemorySink('postgres');
   const metrics = new ControlPlaneMetrics();
   const pipeline = pipelineInto(sink, metrics);
   const sizes: number[] = [];
+  const weights: number[] = [];
   const start = pipeline.start.bind(pipeline);
-  pipeline.start = (batch, onStall) => (sizes.push(batch.length), start(batch, onStall));
+  pipeline.start = (batch, onStall) => (sizes.push(batch.length), weights.push(batch.reduce((n, m) => n + messageBytes(m), 0)), start(batch, onStall));
   const loop = new ConsumerLoop({
     consumer: fake as unknown as KafkaConsumer,
     pipeline,
@@ -107,7 +108,7 @@ function batchingLoop(batching: { maxRecords: number; maxWaitMs: number }) {
     await running;
     await pipeline.close();
   };
-  return { fake, sink, sizes, stop };
+  return { fake, sink, sizes, weights, stop };
 }
 
 describe('ConsumerLoop', () => {
@@ -153,6 +154,23 @@ describe('ConsumerLoop', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(7);
     const committed = fake.commits.map((c) => c[0]!.offset);
     expect(committed).toEqual([...committed].sort((a, b) => (a < b ? -1 : 1)));
+    await stop();
+  });
+
+  it('closes a batch on bytes before it has maxRecords: big records make small batches, a record over the bound goes alone', async () => {
+    // Records of ~1 kB and one of ~5 kB, with room for 3 kB per batch: the count bound (100) never applies.
+    const sized = (i: number, bytes: number): IncomingMessage => message(envelope('a', `r${i}`, { pad: 'x'.repeat(bytes) }), { topic: 'sluice.a', partition: 0, offset: BigInt(i) });
+    const messages = [0, 1, 2, 3, 4, 5, 6].map((i) => sized(i, i === 4 ? 5_000 : 1_000));
+    const { fake, sink, sizes, weights, stop } = batchingLoop({ maxRecords: 100, maxWaitMs: 20, maxBytes: 3_000 });
+    fake.push(...messages);
+    await waitFor(() => sink.records.size === 7 && fake.commits.at(-1)?.[0]?.offset === 6n, { timeoutMs: 4_000, intervalMs: 10 });
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(7);
+    // Every batch is within the bound, but for the one record larger than it, which is a batch of one.
+    for (const [i, weight] of weights.entries()) expect(weight <= 3_000 || sizes[i] === 1).toBe(true);
+    expect(sizes.filter((n, i) => n === 1 && weights[i]! > 3_000)).toHaveLength(1);
+    // ~1.2 kB each: two fit, a third does not, so no batch has more than two.
+    expect(Math.max(...sizes)).toBe(2);
+    expect(sink.records.size).toBe(7);
     await stop();
   });
 

@@ -1,6 +1,7 @@
 /**
  * The Kafka side of the consumer: subscribes the group to every dataset topic (`<prefix>*` except the
- * DLQ) and the datasets' raw input topics, follows new topics by re-subscribing, cuts the stream into batches (max records / max wait),
+ * DLQ) and the datasets' raw input topics, follows new topics by re-subscribing, cuts the stream into batches (max records / max
+ * bytes / max wait),
  * hands each to the pipeline and commits each topic-partition as far as its records are settled.
  *
  * One dataset never stops the others. Topics are one per dataset, and a batch settles per partition:
@@ -41,6 +42,11 @@ export interface ConsumerLoopOptions {
   topicPrefix: string;
   dlqTopic?: string;
   maxRecords: number;
+  /**
+   * Most bytes (values + keys) in one batch, so what a batch holds is bounded whatever the record size. A
+   * single message larger than this still makes a batch of its own. Default: no bound beyond maxRecords.
+   */
+  maxBytes?: number;
   maxWaitMs: number;
   topicRefreshMs: number;
   /** Batches in the sinks at once (parked shares of paused topics aside). Default 2. */
@@ -60,6 +66,11 @@ interface Paused {
 const TIMEOUT = Symbol('timeout');
 /** TIMEOUT once the event loop has turned: whatever the Kafka client had already received is delivered by then. */
 const alreadyArrived = (): Promise<typeof TIMEOUT> => new Promise((resolve) => setImmediate(() => resolve(TIMEOUT)));
+
+/** What a message weighs in a batch: its value and key (headers are a few short strings). */
+export function messageBytes(message: IncomingMessage): number {
+  return message.value.length + (message.key?.length ?? 0);
+}
 
 export function datasetTopics(all: readonly string[], prefix: string, dlqTopic: string = DLQ_TOPIC): string[] {
   return all.filter((t) => t.startsWith(prefix) && t !== dlqTopic && t.length > prefix.length).sort();
@@ -151,25 +162,45 @@ export class ConsumerLoop {
    */
   async #consume(topics: string[]): Promise<void> {
     const { maxRecords, maxWaitMs } = this.#o;
+    const maxBytes = this.#o.maxBytes ?? Infinity;
     const iterator = this.#o.consumer.messageChunks(topics, maxRecords)[Symbol.asyncIterator]();
     const maxInFlight = Math.max(1, this.#o.maxInFlight ?? 2);
     const inFlight: Array<Promise<void>> = [];
     // Batches handed out and not yet settled: while there are none, the sinks are idle.
     let unsettled = 0;
     let pending: Promise<IteratorResult<IncomingMessage[]>> | undefined;
-    // What the last chunk brought beyond a full batch: the start of the next one.
+    // What the last chunk brought beyond a full batch, from `carriedAt` on: the start of the next one(s).
     let carried: IncomingMessage[] = [];
+    let carriedAt = 0;
     // A fresh promise for each wait. A race keeps its result reachable from every contender still pending:
     // one promise raced for the whole subscription held every chunk the stream ever yielded (RSS grew with
     // the records consumed, 250k messages retained after 30 s of a backlog).
     const changed = (): Promise<typeof TIMEOUT> => new Promise((resolve) => (this.#wake = () => resolve(TIMEOUT)));
     try {
       while (!this.#stopping && !this.#topicsChanged) {
-        const batch = carried.length > maxRecords ? carried.slice(0, maxRecords) : carried;
-        carried = carried.length > maxRecords ? carried.slice(maxRecords) : [];
+        const batch: IncomingMessage[] = [];
+        let bytes = 0;
+        let full = false;
+        /** Moves the messages of `chunk` from `at` into the batch while they fit; answers where it stopped. */
+        const fill = (chunk: IncomingMessage[], at: number): number => {
+          let i = at;
+          for (; i < chunk.length; i++) {
+            const size = messageBytes(chunk[i]!);
+            if (batch.length >= maxRecords || (batch.length > 0 && bytes + size > maxBytes)) break;
+            batch.push(chunk[i]!);
+            bytes += size;
+          }
+          full = i < chunk.length || batch.length >= maxRecords || bytes >= maxBytes;
+          return i;
+        };
+        const carry = (chunk: IncomingMessage[], at: number): void => {
+          const stopped = fill(chunk, at);
+          [carried, carriedAt] = stopped < chunk.length ? [chunk, stopped] : [[], 0];
+        };
+        carry(carried, carriedAt);
         let deadline = batch.length > 0 ? this.#clock.now() + maxWaitMs : Infinity;
         let ended = false;
-        while (batch.length < maxRecords && !this.#topicsChanged) {
+        while (!full && !this.#topicsChanged) {
           pending ??= iterator.next();
           // Wait for the first message at most a few fill periods (to notice new topics and stop
           // requests). Then, while the sinks are idle, take only what has already arrived: waiting to fill
@@ -186,9 +217,7 @@ export class ConsumerLoop {
             break;
           }
           if (batch.length === 0) deadline = this.#clock.now() + maxWaitMs;
-          const room = maxRecords - batch.length;
-          for (let i = 0; i < next.value.length && i < room; i++) batch.push(next.value[i]!);
-          if (next.value.length > room) carried = next.value.slice(room);
+          carry(next.value, 0);
           this.#o.metrics.bufferedRecords.set(batch.length);
         }
         // A batch cut while the subscription changes still goes in: its messages are handed out, and the

@@ -34,6 +34,15 @@ export interface RunningConsumer {
   stop(): Promise<void>;
 }
 
+/**
+ * Messages the Kafka client may hold fetched beyond what the loop took (the stream's high-water mark; it always
+ * takes a whole fetch, bounded by SLUICE_FETCH_MAX_BYTES): no more records of the largest allowed size than one
+ * batch's bytes hold, so the read-ahead is bounded in bytes too, and at most one batch.
+ */
+export function readAheadMessages(config: Pick<ControlPlaneConfig, 'batch' | 'maxRecordBytes'>): number {
+  return Math.max(1, Math.min(config.batch.maxRecords, Math.floor(config.batch.maxBytes / Math.max(1, config.maxRecordBytes))));
+}
+
 export async function startConsumer(
   config: ControlPlaneConfig,
   logger: Logger,
@@ -50,8 +59,8 @@ export async function startConsumer(
     clientId: `sluice-consumer-${process.pid}`,
     groupId: config.groupId,
     topics: [],
-    // One batch read ahead: the loop holds the in-flight batches itself (docs/consumer.md, memory).
-    highWaterMark: config.batch.maxRecords,
+    // What the client holds read ahead beyond the last fetch: the loop holds the in-flight batches itself (docs/consumer.md, memory).
+    highWaterMark: readAheadMessages(config),
     fetchMaxBytes: config.batch.fetchMaxBytes,
   });
   const shutdown = new AbortController();
@@ -90,6 +99,7 @@ export async function startConsumer(
     topicPrefix: config.topicPrefix,
     dlqTopic: config.dlqTopic,
     maxRecords: config.batch.maxRecords,
+    maxBytes: config.batch.maxBytes,
     maxWaitMs: config.batch.maxWaitMs,
     maxInFlight: config.batch.maxInFlight,
     pauseAfterMs: config.sinkRetry.pauseAfterMs,
