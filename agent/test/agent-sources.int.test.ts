@@ -8,7 +8,9 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { topicForDataset } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
+import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { createLogger } from '@sluice/shared/node/logger';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
@@ -24,7 +26,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-const decode = (value: Buffer) => JSON.parse(value.toString('utf8')) as Envelope;
+const decode = (m: IncomingMessage) => readWireEnvelope(m.key, m.value, m.headers);
 
 describe('agent with drop, http-poll and http-push sources → Kafka', () => {
   it('ships each source to its dataset topic; the breaker state is in /status and /metrics', async () => {
@@ -82,14 +84,14 @@ sources:
     expect(pushed.status).toBe(200);
 
     const dropped = await readTopic(brokers, topicForDataset(datasets.drop, TEST_TOPIC_PREFIX), (m) => m.length >= 3);
-    expect(dropped.map((m) => decode(m.value)).map((e) => e.payload ?? e.parseError?.reason)).toEqual(
+    expect(dropped.map((m) => decode(m)).map((e) => e.payload ?? e.parseError?.reason)).toEqual(
       expect.arrayContaining([{ a: '1', b: '2' }, 'line 3: expected 2 fields, got 1', { a: '5', b: '6' }]),
     );
     await waitFor(async () => (await readdir(join(work, 'drop', 'done'))).includes('rows.csv'), 60_000, 'rows.csv in done/');
     const polled = await readTopic(brokers, topicForDataset(datasets.poll, TEST_TOPIC_PREFIX), (m) => m.length >= 4);
-    expect(polled.map((m) => (decode(m.value).payload as { n: number }).n).sort()).toEqual([11, 12, 21, 22]);
+    expect(polled.map((m) => (decode(m).payload as { n: number }).n).sort()).toEqual([11, 12, 21, 22]);
     const pushedRecords = await readTopic(brokers, topicForDataset(datasets.push, TEST_TOPIC_PREFIX), (m) => m.length >= 2);
-    expect(pushedRecords.map((m) => decode(m.value).payload)).toEqual(expect.arrayContaining([{ x: 1 }, { x: 2 }]));
+    expect(pushedRecords.map((m) => decode(m).payload)).toEqual(expect.arrayContaining([{ x: 1 }, { x: 2 }]));
 
     const status = (await (await fetch(`${agent.url}/status`)).json()) as { sources: { id: string; details?: Record<string, unknown> }[] };
     const poll = status.sources.find((s) => s.id === 'poll');

@@ -5,7 +5,7 @@ import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 const STACK = path.join(import.meta.dirname, '../../scripts/stack.sh');
@@ -58,7 +58,7 @@ describe('broker outage', () => {
     await consume(
       `${setup.topicPrefix}lines`,
       (batch) => {
-        for (const m of batch) seen.add(((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message);
+        for (const m of batch) seen.add((readWireEnvelope(m.key, m.value, m.headers).payload as { message: string }).message);
         return seen.size >= written;
       },
       120_000,

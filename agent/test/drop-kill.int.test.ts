@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { topicForDataset } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { readTopic } from './support/topic-reader.ts';
@@ -100,7 +101,7 @@ sources:
     );
     const byId = new Map<string, Set<string>>();
     for (const m of messages) {
-      const envelope = JSON.parse(m.value.toString('utf8')) as Envelope;
+      const envelope = readWireEnvelope(m.key, m.value, m.headers);
       expect(m.key).toBe(envelope.id);
       const copies = byId.get(envelope.id) ?? new Set<string>();
       copies.add(JSON.stringify([envelope.payload, envelope.parseError]));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BLOB_CHUNK_BYTES, CONTENT_TYPES, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { DropSource } from '../src/sources/drop/drop-source.ts';
@@ -63,7 +64,7 @@ describe('drop source → Kafka', () => {
     await waitFor(async () => (await readdir(join(folder, 'done'))).includes('stock.csv'), 120_000, 'stock.csv in done/');
 
     const messages = await readTopic(brokers, topicForDataset(name, TEST_TOPIC_PREFIX), (m) => m.length >= 3000);
-    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    const envelopes = messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
     expect(envelopes).toHaveLength(3000);
     const sha = createHash('sha256').update(csv).digest('hex');
     expect(new Set(envelopes.map((e) => e.id))).toEqual(new Set(Array.from({ length: 3000 }, (_, i) => `it-agent:drop-it:d:${sha}:${i}`)));
@@ -128,7 +129,7 @@ describe('drop source → Kafka', () => {
             reassembled.update(m.value);
             next++;
           } else {
-            envelope = JSON.parse(m.value.toString('utf8')) as Envelope;
+            envelope = readWireEnvelope(m.key, m.value, m.headers);
           }
         }
         return envelope !== undefined;

@@ -5,7 +5,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 const BIN = path.join(import.meta.dirname, '../bin/sluice-agent.js');
@@ -42,7 +42,7 @@ describe('file source confinement (real agent, real Kafka)', () => {
       ]);
       const seen: string[] = [];
       await consume(`${setup.topicPrefix}lines`, (batch) => {
-        for (const m of batch) seen.push(((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message);
+        for (const m of batch) seen.push((readWireEnvelope(m.key, m.value, m.headers).payload as { message: string }).message);
         return false; // read all there is until the timeout
       }, 8000);
       expect(seen.sort()).toEqual(['app line 1', 'app line 2', 'real line']);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { KafkaConsumer, type IncomingMessage } from '@sluice/shared/node/kafka';
 import { agentStatus, brokers, kill9, setupAgent, spawnAgent, type TestAgentSetup } from './support/agent-process.ts';
 
@@ -73,7 +73,7 @@ async function expectExactlyOnce(setup: TestAgentSetup, expected: string[]): Pro
   const timesById = new Map<string, number>();
   const idsByText = new Map<string, Set<string>>();
   for (const m of messages) {
-    const envelope = JSON.parse(m.value.toString()) as Envelope;
+    const envelope = readWireEnvelope(m.key, m.value, m.headers);
     expect(m.key).toBe(envelope.id);
     timesById.set(envelope.id, (timesById.get(envelope.id) ?? 0) + 1);
     const text = (envelope.payload as { message: string }).message;

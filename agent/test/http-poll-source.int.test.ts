@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { topicForDataset } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { HttpPollSource, type BreakerState } from '../src/sources/http-poll/http-poll-source.ts';
@@ -96,7 +97,7 @@ describe('http-poll source → Kafka', () => {
     await waitFor(() => served() >= 70, 60_000, 'the 10 items added while restarting');
 
     const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 70);
-    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    const envelopes = messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
     expect(envelopes.map((e) => (e.payload as { id: number }).id).sort((a, b) => a - b)).toEqual(items.map((i) => i.id));
     expect(new Set(envelopes.map((e) => e.id)).size).toBe(70);
     // A page is fetched twice only when the outage or the restart cut it off before its commit: then the
@@ -146,7 +147,7 @@ describe('http-poll source → Kafka: full (non-incremental) endpoints', () => {
     await pipeline.stop(30_000);
     const polls = server.seen.length;
     const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= polls * N);
-    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    const envelopes = messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
     expect(envelopes).toHaveLength(polls * N);
     expect(new Set(envelopes.map((e) => e.id)).size).toBe(N);
     // One id, one content: the id is the record's, not its position in a response.
@@ -164,7 +165,7 @@ describe('http-poll source → Kafka: full (non-incremental) endpoints', () => {
     const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 6);
     await pipeline.stop(30_000);
     expect(server.seen.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(messages.map((m) => (JSON.parse(m.value.toString('utf8')) as Envelope).id)).size).toBe(3);
+    expect(new Set(messages.map((m) => (readWireEnvelope(m.key, m.value, m.headers)).id)).size).toBe(3);
   });
 
   it('a restart does not poll before the interval since the last successful poll has passed', async () => {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { topicForDataset } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { HttpPushSource } from '../src/sources/http-push/http-push-source.ts';
@@ -58,7 +59,7 @@ describe('http-push source → Kafka', () => {
     expect(await post('{"n":6}\n', 'req-3').then((r) => r.status)).toBe(200);
 
     const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 6);
-    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    const envelopes = messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
     expect(envelopes.map((e) => e.id).sort()).toEqual(
       ['req-1:0', 'req-1:1', 'req-1:2', 'req-2:0', 'req-2:1', 'req-3:0'].map((s) => `it-agent:push-it:h:${s}`),
     );
@@ -91,7 +92,7 @@ describe('http-push source → Kafka', () => {
     await waitFor(() => acks.length === 30, 60_000, 'every ack');
     expect(acks).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const messages = await readTopic(brokers, topicForDataset(dataset, TEST_TOPIC_PREFIX), (m) => m.length >= 60);
-    const envelopes = messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+    const envelopes = messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
     expect(new Set(envelopes.map((e) => e.id)).size).toBe(60);
     expect(envelopes.map((e) => (e.payload as { n: number }).n).sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
     expect(envelopes.find((e) => e.id === 'it-agent:push-ws:h:gw-1-30:1')?.payload).toEqual({ n: 59 });

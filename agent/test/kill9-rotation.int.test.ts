@@ -4,7 +4,7 @@ import { appendFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { agentStatus, consume, kill9, setupAgent, spawnAgent } from './support/agent-process.ts';
 
 const TOTAL = 200_000;
@@ -62,7 +62,7 @@ describe('agent kill -9 during rotation', () => {
     await consume(topic, (batch) => {
       for (const m of batch) {
         count++;
-        const envelope = JSON.parse(m.value.toString()) as Envelope;
+        const envelope = readWireEnvelope(m.key, m.value, m.headers);
         const text = (envelope.payload as { message: string }).message;
         expect(m.key).toBe(envelope.id);
         let ids = idsByLine.get(text);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { TEST_TOPIC_PREFIX } from '@sluice/shared/node/testing/test-resources';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
@@ -30,7 +31,7 @@ afterEach(async () => {
 });
 
 function envelopes(messages: readonly IncomingMessage[]): Envelope[] {
-  return messages.map((m) => JSON.parse(m.value.toString('utf8')) as Envelope);
+  return messages.map((m) => readWireEnvelope(m.key, m.value, m.headers));
 }
 const distinctIds = (messages: readonly IncomingMessage[]): number => new Set(envelopes(messages).map((e) => e.id)).size;
 const seqs = (n: number, from = 0): string[] => Array.from({ length: n }, (_, i) => JSON.stringify({ seq: from + i, c: 20 + ((from + i) % 7) }));

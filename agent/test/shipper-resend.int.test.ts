@@ -75,7 +75,7 @@ describe('shipper re-sends against a real broker behind a proxy that loses answe
    */
   async function shipThroughLostAnswer(name: string, retryUntilAcknowledged: boolean) {
     const topic = await newTopic(name);
-    const outbox = new Outbox({ file: path.join(dir, `${name}.db`), maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL' });
+    const outbox = new Outbox({ file: path.join(dir, `${name}.db`), maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL', recordBatches: 'lz4' });
     commitRecords(outbox, topic, 3_000, 100);
     const { log, lines } = logCapture();
     proxy.produceRequests = 0;
@@ -133,7 +133,7 @@ describe('shipper re-sends against a real broker behind a proxy that loses answe
   it('a restart with an unacknowledged backlog re-sends it under a new producer id: counted, logged once, each id still present', async () => {
     const topic = await newTopic('restart');
     const file = path.join(dir, 'restart.db');
-    const first = new Outbox({ file, maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL' });
+    const first = new Outbox({ file, maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL', recordBatches: 'lz4' });
     commitRecords(first, topic, 2_000, 100);
     proxy.produceRequests = 0;
     const restore = proxy.routeThrough();
@@ -160,7 +160,7 @@ describe('shipper re-sends against a real broker behind a proxy that loses answe
     }
     expect(before.status().shipped).toBe(0);
 
-    const outbox = new Outbox({ file, maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL' });
+    const outbox = new Outbox({ file, maxBytes: 1 << 30, maxRows: 1_000_000, synchronous: 'NORMAL', recordBatches: 'lz4' });
     expect(outbox.stats().rows).toBe(2_000);
     const { log, lines } = logCapture();
     const after = new Shipper({

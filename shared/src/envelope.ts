@@ -62,12 +62,17 @@ export type SourceKind = Envelope['source']['kind'];
 /** Dataset names double as SQL identifiers, topic suffixes, index names and object prefixes. */
 export const DATASET_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
-/** Kafka carries envelopes as UTF-8 JSON; these headers repeat what routing needs without decoding. */
+/**
+ * Kafka carries envelopes as UTF-8 JSON; these headers repeat what routing needs without decoding. A
+ * version 2 (compact) envelope has only `dataset` and `envelope` (envelope-wire.ts, docs/envelope.md).
+ */
 export const KAFKA_HEADERS = {
   dataset: 'dataset',
   schemaVersion: 'schema-version',
   agentId: 'agent-id',
   contentType: 'content-type',
+  /** Version 2 (compact) envelopes: what every record of a source shares, as JSON (envelope-wire.ts). */
+  envelope: 'envelope',
   /** On blob chunk messages: which blob (sha256), which chunk and how many. */
   blobSha256: 'blob-sha256',
   blobChunk: 'blob-chunk',

@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '@sluice/shared/clock';
 import type { Envelope } from '@sluice/shared/envelope';
+import type { WireFormat } from '@sluice/shared/envelope-wire';
 import type { Logger } from '@sluice/shared/node/logger';
 import { OutboxFullError, type Outbox } from '../outbox/outbox.ts';
 import type { Checkpoint, OutboxMessage, SourceContext, SourceState, TryCommitResult } from '../sources/source.ts';
@@ -15,6 +16,8 @@ export interface SourceContextOptions {
   metrics: AgentMetrics;
   topicPrefix: string;
   partitionKey?: string | undefined;
+  /** The envelope form on the wire (kafka.envelope); v2 when absent. */
+  wire?: WireFormat | undefined;
   /** The per-dataset counters of the source's dataset (the fleet check-in's health). */
   totals?: { read: number; committed: number };
   /** Status hook: the last error of this source. */
@@ -32,7 +35,7 @@ export interface RuntimeSourceContext extends SourceContext {
 export function createSourceContext(options: SourceContextOptions): RuntimeSourceContext {
   const { outbox, sourceId, metrics, signal } = options;
   const clock = options.clock ?? systemClock;
-  const messageOptions = { topicPrefix: options.topicPrefix, partitionKey: options.partitionKey };
+  const messageOptions = { topicPrefix: options.topicPrefix, partitionKey: options.partitionKey, wire: options.wire };
   const logged = new Set<string>();
   const read = metrics.recordsRead.labels({ source: sourceId });
   const committed = metrics.recordsCommitted.labels({ source: sourceId });

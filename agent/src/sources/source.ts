@@ -1,6 +1,7 @@
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Envelope, SourceKind } from '@sluice/shared/envelope';
 import type { Clock } from '@sluice/shared/clock';
+import type { WireFormat } from '@sluice/shared/envelope-wire';
 import type { FrameMessage } from '../outbox/frame.ts';
 
 /** A message as a source commits it to the outbox: what a frame carries, plus its group. */
@@ -22,6 +23,12 @@ export interface MessageRoute {
   topic: string;
   headers: Readonly<Record<string, string>>;
   partitionKey?: string | undefined;
+  /**
+   * The envelope form on the wire (docs/envelope.md): v2 (compact; the encoder takes its headers from
+   * envelope-wire.ts `compactHeaders`, one object per source and file) or v1 (whole envelopes with `headers`,
+   * for a control plane that reads only v1). Absent: v1.
+   */
+  wire?: WireFormat;
 }
 
 /** A source's read position, committed in the same SQLite transaction as the messages read up to it. */

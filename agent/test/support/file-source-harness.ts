@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FileSourceConfig } from '@sluice/shared/agent-config/file';
 import { systemClock, type AbortSignalLike, type Clock } from '@sluice/shared/clock';
 import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { createLogger } from '@sluice/shared/node/logger';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { AllowedRoots } from '../../src/config/allowed-roots.ts';
@@ -73,7 +74,7 @@ export class FileSourceHarness {
   }
 
   records(): Envelope[] {
-    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages).map((m) => JSON.parse(m.value.toString()) as Envelope);
+    return this.outbox.read(0, 10_000_000, Number.MAX_SAFE_INTEGER).flatMap((f) => f.messages).map((m) => readWireEnvelope(m.key, m.value, m.headers));
   }
 
   texts(): string[] {

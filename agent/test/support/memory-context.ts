@@ -8,6 +8,7 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { systemClock, type Clock } from '@sluice/shared/clock';
 import type { Checkpoint, MessageRoute, OutboxMessage, SourceContext, TryCommitResult } from '../../src/sources/source.ts';
 import { CONTENT_TYPES, DEFAULT_TOPIC_PREFIX, KAFKA_HEADERS, topicForDataset, type Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { routeFor } from '../../src/runtime/to-message.ts';
 
 
@@ -178,8 +179,8 @@ export class MemoryContext implements SourceContext {
   /** Decoded envelopes of every committed envelope message (blob chunks left out). */
   envelopes(): Envelope[] {
     return this.committed
-      .filter((m) => m.headers[KAFKA_HEADERS.contentType] === CONTENT_TYPES.envelope)
-      .map((m) => JSON.parse(typeof m.value === 'string' ? m.value : m.value.toString('utf8')) as Envelope);
+      .filter((m) => m.headers[KAFKA_HEADERS.contentType] !== CONTENT_TYPES.blobChunk)
+      .map((m) => readWireEnvelope(m.key, m.value, m.headers));
   }
 
   private wakeCommitWaiters(): void {

@@ -10,15 +10,15 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { DatasetVersion } from '@sluice/shared/dataset';
-import { CONTENT_TYPES, KAFKA_HEADERS, envelopeSchema, type Envelope } from '@sluice/shared/envelope';
+import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import { inspect } from '@sluice/shared/record-guard';
 import { isCsvRow } from '../datasets/csv-coercion.ts';
-import { createAjv, describeErrors } from '../datasets/validators.ts';
 import type { ControlPlaneMetrics } from '../metrics/metrics.ts';
 import { NOT_LOOKED_UP, type BatchLookups } from './batch-lookups.ts';
 import type { BlobStep } from './blob-steps.ts';
 import type { DlqEntry } from './dead-letters.ts';
+import { decodeEnvelope } from './envelope-decode.ts';
 import { EventTimeStep } from './event-time-step.ts';
 import { wrapRawMessage, type InputTopics } from './raw-topics.ts';
 import { RecordProcessor, type ReferenceData, type RuleOutcome } from '../datasets/record-processor.ts';
@@ -40,8 +40,6 @@ export interface Intake {
 }
 
 type Accepted = { dataset: DatasetVersion; envelope: Envelope };
-
-const envelopeValidator = createAjv().compile(envelopeSchema);
 
 export class RecordIntake {
   readonly #maxRecordBytes: number;
@@ -110,7 +108,7 @@ export class RecordIntake {
     return { dead, groups: [...groups.values()], blobSteps };
   }
 
-  /** Size, UTF-8, JSON and the envelope schema: whether the bytes are a Sluice envelope at all. */
+  /** Size, UTF-8, then JSON and the envelope schema of either form (envelope-decode.ts): whether the bytes are a Sluice envelope at all. */
   #decode(message: IncomingMessage): DlqEntry | { envelope: Envelope } {
     const headerDataset = message.headers[KAFKA_HEADERS.dataset];
     const oversize = this.#oversize(message, headerDataset);
@@ -119,16 +117,7 @@ export class RecordIntake {
     if (text === undefined) {
       return dlqEntry(message, `not a Sluice envelope: the value is not UTF-8 text (${message.value.length} bytes, starting ${message.value.subarray(0, 8).toString('hex')})`, headerDataset);
     }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (error) {
-      return dlqEntry(message, `not a Sluice envelope: ${(error as Error).message}`, headerDataset);
-    }
-    if (!envelopeValidator(parsed)) {
-      return dlqEntry(message, `not a Sluice envelope: ${describeErrors(envelopeValidator.errors)}`, headerDataset);
-    }
-    return { envelope: parsed };
+    return decodeEnvelope(message, text);
   }
 
   #oversize(message: IncomingMessage, dataset: string | undefined): DlqEntry | undefined {
@@ -190,7 +179,7 @@ export class RecordIntake {
 
   #invalid(dead: DlqEntry[], entry: DlqEntry): void {
     dead.push(entry);
-    this.#metrics.failedValidations.inc({ dataset: entry.dataset ?? '(unknown)', agent: this.#metrics.agentLabel(entry.headers[KAFKA_HEADERS.agentId]) });
+    this.#metrics.failedValidations.inc({ dataset: entry.dataset ?? '(unknown)', agent: this.#metrics.agentLabel(entry.origin?.agentId ?? entry.headers[KAFKA_HEADERS.agentId]) });
   }
 }
 

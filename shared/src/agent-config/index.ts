@@ -47,6 +47,12 @@ export const agentConfigSchema = {
         clientId: { type: 'string', minLength: 1, default: 'sluice-agent', description: 'Kafka client id (shows in broker logs and quotas).' },
         compression: { enum: ['lz4', 'zstd', 'gzip', 'none'], default: 'lz4', description: 'Compression of produced batches.' },
         topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]*$', default: 'sluice.', description: "A dataset's topic is this prefix + the dataset name." },
+        envelope: {
+          enum: ['v2', 'v1'],
+          default: 'v2',
+          description:
+            'The envelope form on the wire (docs/envelope.md): `v2` is compact (what a file line shares with its file travels once per message in one header); `v1` sends whole envelopes, for a control plane that does not read v2 yet. Upgrade control planes first.',
+        },
       },
     },
     outbox: {

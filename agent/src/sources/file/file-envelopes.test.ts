@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { compactHeaders, readWireEnvelope, type WireFormat } from '@sluice/shared/envelope-wire';
 import { routeFor } from '../../runtime/to-message.ts';
 import { FileEnvelopeEncoder, fileEnvelope, type FileEnvelopeOptions } from './file-envelopes.ts';
 import type { SplitRecord } from './line-splitter.ts';
@@ -7,22 +8,30 @@ const now = '2026-11-23T10:00:00.000Z';
 const file = { uid: '0123456789abcdef', path: '/var/log/we"ird \\ päth/app.log' };
 const bytes = (offset: number, text: string): SplitRecord => ({ offset, bytes: Buffer.from(text) });
 
-function options(format: 'text' | 'json', partitionKey?: string): FileEnvelopeOptions {
-  return { agentId: 'edge-1', sourceId: 'logs', dataset: 'app_logs', format, route: routeFor('app_logs', 'edge-1', { topicPrefix: 'sluice.', partitionKey }) };
+function options(format: 'text' | 'json', partitionKey?: string, wire: WireFormat = 'v2'): FileEnvelopeOptions {
+  return { agentId: 'edge-1', sourceId: 'logs', dataset: 'app_logs', format, route: routeFor('app_logs', 'edge-1', { topicPrefix: 'sluice.', partitionKey, wire }) };
 }
 
-/** Every message must parse to exactly the envelope the plain object path builds. */
+/**
+ * In both wire forms, every message must read back as exactly the envelope the plain object path builds (v2
+ * through readWireEnvelope, the consumer's rule), with the same bytes once serialised (object-store segments).
+ */
 function expectSameAsReference(opts: FileEnvelopeOptions, records: SplitRecord[]): void {
-  const messages = new FileEnvelopeEncoder(opts).encode(file, records, now);
-  expect(messages).toHaveLength(records.length);
-  messages.forEach((m, i) => {
-    const record = records[i]!;
-    const reference = fileEnvelope(opts, file, 'bytes' in record ? { offset: record.offset, text: record.bytes.toString() } : record, now);
-    expect(JSON.parse(m.value.toString())).toEqual(reference);
-    if (m.keyed !== true) expect(m.key.toString()).toBe(reference.id);
-    expect(m.topic).toBe('sluice.app_logs');
-    expect(m.headers).toBe(opts.route.headers);
-  });
+  for (const wire of ['v2', 'v1'] as const) {
+    const o = { ...opts, route: { ...opts.route, wire } };
+    const messages = new FileEnvelopeEncoder(o).encode(file, records, now);
+    expect(messages).toHaveLength(records.length);
+    messages.forEach((m, i) => {
+      const record = records[i]!;
+      const reference = fileEnvelope(o, file, 'bytes' in record ? { offset: record.offset, text: record.bytes.toString() } : record, now);
+      const read = readWireEnvelope(m.key.toString(), m.value.toString(), m.headers);
+      expect(read).toEqual(reference);
+      expect(JSON.stringify(read)).toBe(JSON.stringify(reference));
+      if (m.keyed !== true) expect(m.key.toString()).toBe(reference.id);
+      expect(m.topic).toBe('sluice.app_logs');
+      expect(m.headers).toBe(wire === 'v1' ? o.route.headers : compactHeaders('app_logs', 'edge-1', undefined, { id: 'logs', kind: 'file', path: file.path }));
+    });
+  }
 }
 
 describe('FileEnvelopeEncoder', () => {
@@ -50,7 +59,7 @@ describe('FileEnvelopeEncoder', () => {
     const text = [bytes(0, 'nul \u0000 in a log line'), bytes(30, 'fine')];
     expectSameAsReference(options('text'), text);
     const reasons = (opts: FileEnvelopeOptions, records: SplitRecord[]) =>
-      new FileEnvelopeEncoder(opts).encode(file, records, now).map((m) => (JSON.parse(m.value.toString()) as { parseError?: { reason: string } }).parseError?.reason);
+      new FileEnvelopeEncoder(opts).encode(file, records, now).map((m) => readWireEnvelope(m.key, m.value, m.headers).parseError?.reason);
     expect(reasons(options('json'), json)).toEqual([
       expect.stringMatching(/^payload\.s: contains a NUL/),
       expect.stringMatching(/^nested more than 16 levels deep/),
@@ -75,7 +84,18 @@ describe('FileEnvelopeEncoder', () => {
     const opts = options('text');
     const encoder = new FileEnvelopeEncoder(opts);
     encoder.encode(file, [bytes(0, 'x')], now);
-    const moved = JSON.parse(encoder.encode({ uid: file.uid, path: '/var/log/app.log.1' }, [bytes(5, 'y')], now)[0]!.value.toString()) as { source: { path: string } };
-    expect(moved.source.path).toBe('/var/log/app.log.1');
+    const [m] = encoder.encode({ uid: file.uid, path: '/var/log/app.log.1' }, [bytes(5, 'y')], now);
+    expect(readWireEnvelope(m!.key, m!.value, m!.headers).source.path).toBe('/var/log/app.log.1');
+  });
+
+  it('v2 carries a 200-byte line in its value with only the offset, ingest time and payload; the file in one header', () => {
+    const line = 'x'.repeat(200);
+    const [v2] = new FileEnvelopeEncoder(options('text')).encode(file, [bytes(123_456, line)], now);
+    const [v1] = new FileEnvelopeEncoder(options('text', undefined, 'v1')).encode(file, [bytes(123_456, line)], now);
+    expect(v2!.value.toString()).toBe(`{"source":{"offset":123456},"ingestTime":"${now}","payload":{"message":"${line}"}}`);
+    expect(v2!.key.toString()).toBe(v1!.key.toString());
+    expect(Object.keys(v2!.headers)).toEqual(['dataset', 'envelope']);
+    expect(JSON.parse(v2!.headers.envelope!)).toEqual({ v: 2, agentId: 'edge-1', source: { id: 'logs', kind: 'file', path: file.path } });
+    expect(v1!.value.length - v2!.value.length).toBeGreaterThan(180);
   });
 });

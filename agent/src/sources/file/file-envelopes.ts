@@ -1,13 +1,16 @@
 /**
- * Encodes the file source's records as envelope JSON. This is the agent's hottest path (one call per tailed
+ * Encodes the file source's records as envelope JSON, in the route's wire form (docs/envelope.md): v2 (the
+ * value is `{"source":{"offset":…},"ingestTime":…,"payload":…}`, the file's shared fields travel in one
+ * header object per file) or v1 (the whole envelope). This is the agent's hottest path (one call per tailed
  * line), so the parts every record of a file shares (id prefix, dataset, agent, source, path) are escaped
  * once per file into a template. A text line that needs no JSON escaping (no control character, quote or
  * backslash: most log lines) is not even decoded: its bytes are copied between the template's bytes into one
  * buffer per call, and each message's key and value are views of it. Other lines cost one JSON string escape
- * and a concatenation; records with a parse error take the plain path. The output parses to exactly the
- * envelope `fileEnvelope` builds (file-envelopes.test.ts holds the two together).
+ * and a concatenation; records with a parse error take the plain path. The output reads back (envelope-wire.ts
+ * `readWireEnvelope`) as exactly the envelope `fileEnvelope` builds (file-envelopes.test.ts holds them together).
  */
 import type { Envelope } from '@sluice/shared/envelope';
+import { compactHeaders, toCompact } from '@sluice/shared/envelope-wire';
 import { inspect } from '@sluice/shared/record-guard';
 import { partitionKeyOf } from '@sluice/shared/partition-key';
 import { recordId } from '@sluice/shared/record-id';
@@ -39,7 +42,13 @@ interface Template {
   idPrefixBytes: Buffer;
   headBytes: Buffer;
   middleBytes: Buffer;
+  /** The headers of this file's messages: one frozen object per file in v2, the route's in v1. */
+  headers: Readonly<Record<string, string>>;
 }
+
+/** A v2 value's start: the offset follows (the key is the id; a keyed message puts `"id":…,` first). */
+const COMPACT_HEAD = '{"source":{"offset":';
+const COMPACT_HEAD_BYTES = Buffer.from(COMPACT_HEAD);
 
 /** Longest decimal offset (Number.MAX_SAFE_INTEGER has 16 digits). */
 const MAX_DIGITS = 16;
@@ -58,7 +67,10 @@ export class FileEnvelopeEncoder {
   encode(file: FileIdentity, records: readonly SplitRecord[], now: string): OutboxMessage[] {
     const { route, format } = this.#options;
     const t = this.#templateFor(file);
-    const times = `},"eventTime":"${now}","ingestTime":"${now}","payload":`;
+    const compact = route.wire === 'v2';
+    // v2 leaves eventTime out: it is the ingest time until the consumer takes it from the payload.
+    const times = compact ? `},"ingestTime":"${now}","payload":` : `},"eventTime":"${now}","ingestTime":"${now}","payload":`;
+    const { headers } = t;
     const rawTail = Buffer.from(times + MESSAGE_HEAD);
     const minute = minuteOf(now);
     const out = new Array<OutboxMessage>(records.length);
@@ -80,14 +92,18 @@ export class FileEnvelopeEncoder {
         at = put(buf, at, t.idPrefixBytes);
         at = writeDigits(buf, at, record.offset);
         const valueStart = at;
-        at = put(buf, at, t.headBytes);
-        at = writeDigits(buf, at, record.offset);
-        at = put(buf, at, t.middleBytes);
+        if (compact) {
+          at = put(buf, at, COMPACT_HEAD_BYTES);
+        } else {
+          at = put(buf, at, t.headBytes);
+          at = writeDigits(buf, at, record.offset);
+          at = put(buf, at, t.middleBytes);
+        }
         at = writeDigits(buf, at, record.offset);
         at = put(buf, at, rawTail);
         at = put(buf, at, record.bytes);
         at = put(buf, at, MESSAGE_TAIL);
-        out[i] = { topic: route.topic, key: buf.subarray(keyStart, valueStart), value: buf.subarray(valueStart, at), headers: route.headers, minute };
+        out[i] = { topic: route.topic, key: buf.subarray(keyStart, valueStart), value: buf.subarray(valueStart, at), headers, minute };
         continue;
       }
       const line = 'bytes' in record ? { offset: record.offset, text: record.bytes.toString('utf8') } : record;
@@ -111,15 +127,21 @@ export class FileEnvelopeEncoder {
         }
       }
       const id = t.idPrefix + record.offset;
-      const value =
-        payloadJson === undefined
-          ? JSON.stringify(fileEnvelope(this.#options, file, line, now))
-          : `${t.head}${record.offset}${t.middle}${record.offset}${times}${payloadJson}}`;
       const partitionKey = partitionKeyOf(payload, route.partitionKey);
+      let value: string;
+      if (payloadJson === undefined) {
+        // No payload to key by: the key is the record id.
+        const envelope = fileEnvelope(this.#options, file, line, now);
+        value = compact ? toCompact(envelope, true).value : JSON.stringify(envelope);
+      } else if (!compact) {
+        value = `${t.head}${record.offset}${t.middle}${record.offset}${times}${payloadJson}}`;
+      } else {
+        value = `${partitionKey === undefined ? '{' : `{"id":${JSON.stringify(id)},`}${COMPACT_HEAD.slice(1)}${record.offset}${times}${payloadJson}}`;
+      }
       out[i] =
         partitionKey === undefined
-          ? { topic: route.topic, key: id, value, headers: route.headers, minute }
-          : { topic: route.topic, key: partitionKey, value, headers: route.headers, keyed: true, minute };
+          ? { topic: route.topic, key: id, value, headers, minute }
+          : { topic: route.topic, key: partitionKey, value, headers, keyed: true, minute };
     }
     return out;
   }
@@ -127,7 +149,7 @@ export class FileEnvelopeEncoder {
   #templateFor(file: FileIdentity): Template {
     const cached = this.#template;
     if (cached?.uid === file.uid && cached.path === file.path) return cached;
-    const { agentId, sourceId, dataset } = this.#options;
+    const { agentId, sourceId, dataset, route } = this.#options;
     const idPrefix = recordId.filePrefix(agentId, sourceId, file.uid);
     const head = `{"id":${JSON.stringify(idPrefix).slice(0, -1)}`;
     const middle = `","dataset":${JSON.stringify(dataset)},"agentId":${JSON.stringify(agentId)},"source":{"id":${JSON.stringify(sourceId)},"kind":"file","path":${JSON.stringify(file.path)},"offset":`;
@@ -140,6 +162,7 @@ export class FileEnvelopeEncoder {
       idPrefixBytes: Buffer.from(idPrefix),
       headBytes: Buffer.from(head),
       middleBytes: Buffer.from(middle),
+      headers: route.wire === 'v2' ? compactHeaders(dataset, agentId, undefined, { id: sourceId, kind: 'file', path: file.path }) : route.headers,
     };
     this.#template = template;
     return template;

@@ -2,7 +2,7 @@ import { appendFileSync, copyFileSync, renameSync, rmSync, truncateSync, writeFi
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Envelope } from '@sluice/shared/envelope';
+import { readWireEnvelope } from '@sluice/shared/envelope-wire';
 import { createLogger } from '@sluice/shared/node/logger';
 import { FileSourceHarness, fileConfig as config, lines } from '../../../test/support/file-source-harness.ts';
 import { AllowedRoots } from '../../config/allowed-roots.ts';
@@ -161,7 +161,7 @@ describe('FileSource', () => {
       }
       if (!sawPaused) continue; // the shipper lags until the source had to pause
       const batch = small.read(0, 100, Number.MAX_SAFE_INTEGER);
-      seen.push(...batch.flatMap((f) => f.messages).map((m) => ((JSON.parse(m.value.toString()) as Envelope).payload as { message: string }).message));
+      seen.push(...batch.flatMap((f) => f.messages).map((m) => (readWireEnvelope(m.key, m.value, m.headers).payload as { message: string }).message));
       small.acknowledge(batch);
     }
     abort.abort();
