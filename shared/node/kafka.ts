@@ -1,18 +1,24 @@
 /**
  * The one module that knows the Kafka client library (@platformatic/kafka), with kafka-timestamps.ts (reading
- * single messages' timestamps). The agent's shipper, the control plane's consumer and its ingest API use only
+ * single messages' timestamps) and kafka-record-batch.ts (record batches built ahead of the send). The agent's shipper, the control plane's consumer and its ingest API use only
  * what these files export, so the client can be swapped here.
  */
 import {
   Admin,
   Consumer,
+  kGetApi,
   ListOffsetTimestamps,
   Producer,
   ProduceAcks,
   stringDeserializer,
+  Writer,
+  type API,
+  type Callback,
+  type Connection,
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
+import { batchBytes, decodeRecordBatch, type RecordBatch } from './kafka-record-batch.ts';
 
 export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
 
@@ -66,14 +72,14 @@ const BOUNDED_RETRIES = 2;
  * their order; `send` then rejects only for what retrying cannot fix, or when the producer is closed.
  */
 export class KafkaProducer {
-  readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #producer: BatchProducer;
   readonly #compression: Compression;
   /** Rotates the partition of spread messages from one send to the next (normalised modulo the count). */
   #nextSpread = Math.floor(Math.random() * 1024);
 
   constructor(settings: ProducerSettings) {
     this.#compression = settings.compression ?? 'lz4';
-    this.#producer = new Producer({
+    this.#producer = new BatchProducer({
       clientId: settings.clientId,
       bootstrapBrokers: settings.brokers,
       idempotent: true,
@@ -139,6 +145,29 @@ export class KafkaProducer {
     });
   }
 
+  /**
+   * Sends record batches built ahead (kafka-record-batch.ts), each to one partition (rotating, as spread
+   * messages), and resolves when all are acknowledged. The client assigns the producer id and sequences as for
+   * messages; only the request's records are the prebuilt bytes. A batch the broker refuses as too large is
+   * sent again as messages, which are split.
+   */
+  async sendBatches(batches: readonly RecordBatch[]): Promise<void> {
+    await Promise.all(batches.map((batch) => this.#sendBatch(batch)));
+  }
+
+  async #sendBatch(batch: RecordBatch): Promise<void> {
+    // One stand-in message per record: the client counts them for the batch's sequence numbers (also when
+    // it recovers a lost producer state), and the Produce request writes the batch itself (BatchProducer).
+    const stub = { topic: batch.topic, partition: this.#nextSpread++, value: batch as unknown as Buffer };
+    prebuilt.add(batch);
+    try {
+      await this.#producer.send({ messages: new Array<typeof stub>(batch.records).fill(stub), acks: ProduceAcks.ALL, compression: this.#compression });
+    } catch (error) {
+      if (!isTooLarge(error)) throw error;
+      await this.send(decodeRecordBatch(batch).map((r) => ({ topic: batch.topic, key: r.key, value: r.value, headers: batch.headers, spread: true })));
+    }
+  }
+
   /** Sends one message (murmur2 partition of its key) and says where it landed, e.g. for a DLQ replay's record. */
   async sendOne(message: OutgoingMessage): Promise<{ topic: string; partition: number; offset: bigint }> {
     const result = await this.#producer.send({
@@ -170,6 +199,108 @@ function isTooLarge(error: unknown, depth = 0): boolean {
   if (e.apiId === 'MESSAGE_TOO_LARGE' || e.apiId === 'RECORD_LIST_TOO_LARGE') return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isTooLarge(inner, depth + 1))) return true;
   return isTooLarge(e.cause, depth + 1);
+}
+
+/** Batches handed to `sendBatches`, recognised in the Produce request by the stand-in messages' value. */
+const prebuilt = new WeakSet<RecordBatch>();
+/** Each batch's timestamp, taken at its first request and kept for its retries. */
+const batchTimestamps = new WeakMap<RecordBatch, bigint>();
+
+interface ProduceMessage {
+  topic: string;
+  partition: number;
+  value: unknown;
+}
+interface ProduceOptions {
+  producerId?: bigint;
+  producerEpoch?: number;
+  transactionalId?: string;
+  sequences?: { getWithDefault(key: string, fallback: number): number };
+}
+type ProduceApi = API<[number, number, ProduceMessage[], ProduceOptions], unknown>;
+
+/**
+ * The client's producer, whose Produce requests write a prebuilt record batch as it is when their messages
+ * are `sendBatches` stand-ins (one request per batch, to one partition); other requests are the client's own.
+ */
+class BatchProducer extends Producer<Buffer, Buffer, Buffer, Buffer> {
+  override [kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(name: string, callback: Callback<API<RequestArguments, ResponseType>>): void {
+    if (name !== 'Produce') {
+      super[kGetApi](name, callback);
+      return;
+    }
+    super[kGetApi]<[number, number, ProduceMessage[], ProduceOptions], unknown>(name, (error, api) => {
+      if (error || api === undefined) {
+        callback(error ?? new Error('the client found no Produce API'));
+        return;
+      }
+      callback(null, withPrebuiltBatches(api) as unknown as API<RequestArguments, ResponseType>);
+    });
+  }
+}
+
+const wrappedApis = new WeakMap<ProduceApi, ProduceApi>();
+function withPrebuiltBatches(api: ProduceApi): ProduceApi {
+  let wrapped = wrappedApis.get(api);
+  if (wrapped !== undefined) return wrapped;
+  const version = api.version;
+  wrapped = Object.assign(
+    (connection: Connection, acks: number, timeout: number, messages: ProduceMessage[], options: ProduceOptions, callback: Callback<unknown>) => {
+      const batch = messages[0]?.value as RecordBatch | undefined;
+      if (batch === undefined || !prebuilt.has(batch)) {
+        api(connection, acks, timeout, messages, options, callback);
+        return;
+      }
+      // The client builds its request inside connection.send (createAPI): the same call with our builder.
+      const real = connection;
+      const proxy = {
+        send: (apiKey: number, apiVersion: number, _create: unknown, ...rest: unknown[]) =>
+          (real.send as (...args: unknown[]) => void)(apiKey, apiVersion, () => prebuiltRequest(version, acks, timeout, messages[0]!, batch, options), ...rest),
+      } as unknown as Connection;
+      api(proxy, acks, timeout, messages, options, callback);
+    },
+    { async: api.async, key: api.key, version: api.version },
+  ) as unknown as ProduceApi;
+  wrappedApis.set(api, wrapped);
+  return wrapped;
+}
+
+/** A Produce request (v3 to v11) carrying one prebuilt batch for one partition. */
+function prebuiltRequest(version: number, acks: number, timeout: number, message: ProduceMessage, batch: RecordBatch, options: ProduceOptions): Writer {
+  let timestamp = batchTimestamps.get(batch);
+  if (timestamp === undefined) {
+    timestamp = BigInt(Date.now());
+    batchTimestamps.set(batch, timestamp);
+  }
+  const bytes = batchBytes(batch, {
+    producerId: options.producerId ?? -1n,
+    producerEpoch: options.producerEpoch ?? 0,
+    firstSequence: options.sequences?.getWithDefault(`${message.topic}:${message.partition}`, 0) ?? 0,
+    timestamp,
+    transactional: options.transactionalId !== undefined,
+  });
+  const compact = version >= 9;
+  const writer = Writer.create().appendString(options.transactionalId, compact).appendInt16(acks).appendInt32(timeout);
+  writer.appendArray(
+    [message.topic],
+    (w, topic) => {
+      w.appendString(topic, compact).appendArray(
+        [message.partition],
+        (w2, partition) => {
+          w2.appendInt32(partition);
+          if (compact) w2.appendUnsignedVarInt(bytes.length + 1);
+          else w2.appendInt32(bytes.length);
+          w2.append(bytes);
+        },
+        compact,
+        compact,
+      );
+    },
+    compact,
+    compact,
+  );
+  if (compact) writer.appendTaggedFields();
+  return writer;
 }
 
 function identity(data?: Buffer): Buffer | undefined {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CODEC, decodeFrame, encodeFrame, type FrameMessage } from './frame.ts';
+import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
+import { CODEC, decodeBatches, decodeFrame, encodeFrame, frameMessages, type FrameMessage } from './frame.ts';
 
 const headersA = Object.freeze({ dataset: 'a', 'content-type': 'application/json' });
 
@@ -39,5 +40,23 @@ describe('frame codec', () => {
     for (const payloadBytes of [frame.payloadBytes, 1, frame.payloadBytes * 10]) {
       expect(decodeFrame(frame.body, frame.codec, { records: many.length, payloadBytes }).map((m) => m.key.toString())).toEqual(keys);
     }
+  });
+
+  it('stores one topic and headers set as record batches, each under the partition limit, other frames as before', () => {
+    const many = Array.from({ length: 20_000 }, (_, i) => ({ topic: 't', key: `k${i}`, value: randomBytes(60).toString('hex'), headers: headersA }));
+    const frame = encodeFrame(many, 'lz4');
+    expect(frame.codec).toBe(CODEC.batches);
+    expect(frame.payloadBytes).toBe(many.reduce((a, m) => a + m.key.length + m.value.length, 0));
+    const batches = decodeBatches(frame.body);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.every((b) => b.data.length <= PARTITION_BATCH_BYTES && b.topic === 't' && b.compression === 'lz4')).toBe(true);
+    expect(batches.reduce((a, b) => a + b.records, 0)).toBe(many.length);
+    expect(batches[0]!.headers).toEqual(headersA);
+    expect(frameMessages(frame.body, frame.codec).map((m) => [m.key.toString(), m.value.toString(), m.spread])).toEqual(many.map((m) => [m.key, m.value, true]));
+    // A partition key, a second topic or other headers: one batch could not carry them, so the frame stays messages.
+    expect(encodeFrame([many[0]!, { ...many[1]!, keyed: true }], 'lz4').codec).not.toBe(CODEC.batches);
+    expect(encodeFrame([many[0]!, { ...many[1]!, topic: 'u' }], 'lz4').codec).not.toBe(CODEC.batches);
+    expect(encodeFrame([many[0]!, { ...many[1]!, headers: { dataset: 'b' } }], 'lz4').codec).not.toBe(CODEC.batches);
+    expect(encodeFrame(many.slice(0, 2)).codec).not.toBe(CODEC.batches);
   });
 });

@@ -5,12 +5,19 @@
  * messages, and zstd shrinks the repetitive envelope JSON (same ids prefix, dataset, path, times) several
  * fold, so the disk writes a fraction of the bytes.
  *
+ * A frame of one topic and headers set without partition keys (the file source's commits) is instead stored
+ * as Kafka record batches (CODEC.batches, encodeBatchFrame): the records are encoded and compressed with the
+ * producer's codec once, here, and the shipper sends those bytes as they are, so neither zstd nor the Kafka
+ * client's per-record encoding runs for them.
+ *
  * Layout before compression (all integers little-endian):
  *   u32 count · u16 topics · (u16 len, utf8)* · u16 headerSets · (u32 len, headers JSON)*
  *   index: (u16 topic, u16 headerSet, u8 flags, u32 keyBytes, u32 valueBytes) × count   flags: 1 = keyed
  *   data:  (key utf8, value bytes) × count
  */
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { PARTITION_BATCH_BYTES, type Compression } from '@sluice/shared/node/kafka';
+import { decodeRecordBatch, encodeRecordBatch, type RecordBatch } from '@sluice/shared/node/kafka-record-batch';
 
 /** What a frame carries per message. Strings are written as UTF-8 without an extra copy. */
 export interface FrameMessage {
@@ -35,7 +42,8 @@ export interface DecodedMessage {
   spread: boolean;
 }
 
-export const CODEC = { raw: 0, zstd: 1 } as const;
+/** `batches`: the frame is Kafka record batches, built and compressed once, sent as they are (see encodeFrame). */
+export const CODEC = { raw: 0, zstd: 1, batches: 2 } as const;
 export type Codec = (typeof CODEC)[keyof typeof CODEC];
 
 /** Below this, compressing costs more than it saves. */
@@ -69,7 +77,14 @@ export function payloadBytesOf(messages: readonly FrameMessage[]): number {
   return bytes;
 }
 
-export function encodeFrame(messages: readonly FrameMessage[]): EncodedFrame {
+/**
+ * With `batches` (the producer's compression), a frame whose messages all go to one topic with one headers
+ * object and no partition key is stored as Kafka record batches (kafka-record-batch.ts): the records are
+ * encoded and compressed here, once, and the shipper sends those bytes as they are. A batch whose compressed
+ * records exceed the broker's per-partition limit is cut in halves. Other frames use the layout above.
+ */
+export function encodeFrame(messages: readonly FrameMessage[], batches?: Compression): EncodedFrame {
+  if (batches !== undefined && messages.length > 0 && asBatches(messages)) return encodeBatchFrame(messages, batches);
   const topics = new Indexer<string>();
   const headerSets = new Indexer<string>();
   const topicIdx = new Uint16Array(messages.length);
@@ -115,6 +130,82 @@ export function encodeFrame(messages: readonly FrameMessage[]): EncodedFrame {
   if (out.length < COMPRESS_FROM_BYTES) return { body: out, codec: CODEC.raw, payloadBytes };
   // One output chunk as large as the input (zstd never needs more for text) avoids the chunk list and its concat.
   return { body: zstdCompressSync(out, { chunkSize: Math.max(out.length, 64 * 1024), params: ZSTD_LEVEL }), codec: CODEC.zstd, payloadBytes };
+}
+
+function asBatches(messages: readonly FrameMessage[]): boolean {
+  const { topic, headers } = messages[0]!;
+  const json = headersJson(headers);
+  for (const m of messages) {
+    if (m.keyed === true || m.topic !== topic || (m.headers !== headers && headersJson(m.headers) !== json)) return false;
+  }
+  return true;
+}
+
+const COMPRESSIONS: readonly Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+/** u16 topic length · topic · u32 headers length · headers JSON · u8 compression · u16 batches · (u32 records, u32 bytes, u32 length, data)* */
+function encodeBatchFrame(messages: readonly FrameMessage[], compression: Compression): EncodedFrame {
+  const { topic, headers } = messages[0]!;
+  const built: RecordBatch[] = [];
+  const build = (from: number, to: number): void => {
+    const batch = encodeRecordBatch(topic, headers, from === 0 && to === messages.length ? messages : messages.slice(from, to), compression);
+    if (batch.data.length <= PARTITION_BATCH_BYTES || to - from === 1) {
+      built.push(batch);
+      return;
+    }
+    const half = from + Math.ceil((to - from) / 2);
+    build(from, half);
+    build(half, to);
+  };
+  build(0, messages.length);
+  const topicBytes = Buffer.from(topic);
+  const headerBytes = Buffer.from(headersJson(headers));
+  let size = 2 + topicBytes.length + 4 + headerBytes.length + 1 + 2;
+  for (const b of built) size += 12 + b.data.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = out.writeUInt16LE(topicBytes.length, 0);
+  at += topicBytes.copy(out, at);
+  at = out.writeUInt32LE(headerBytes.length, at);
+  at += headerBytes.copy(out, at);
+  at = out.writeUInt8(COMPRESSIONS.indexOf(compression), at);
+  at = out.writeUInt16LE(built.length, at);
+  for (const b of built) {
+    at = out.writeUInt32LE(b.records, at);
+    at = out.writeUInt32LE(b.bytes, at);
+    at = out.writeUInt32LE(b.data.length, at);
+    at += b.data.copy(out, at);
+  }
+  return { body: out, codec: CODEC.batches, payloadBytes: payloadBytesOf(messages) };
+}
+
+/** The record batches of a frame stored as such (CODEC.batches); their data are views into `body`. */
+export function decodeBatches(body: Buffer): RecordBatch[] {
+  let at = 0;
+  const topicLength = body.readUInt16LE(at);
+  const topic = body.toString('utf8', at + 2, at + 2 + topicLength);
+  at += 2 + topicLength;
+  const headersLength = body.readUInt32LE(at);
+  const headers = Object.freeze(JSON.parse(body.toString('utf8', at + 4, at + 4 + headersLength)) as Record<string, string>);
+  at += 4 + headersLength;
+  const compression = COMPRESSIONS[body.readUInt8(at)]!;
+  const count = body.readUInt16LE(at + 1);
+  at += 3;
+  const out: RecordBatch[] = [];
+  for (let i = 0; i < count; i++) {
+    const records = body.readUInt32LE(at);
+    const bytes = body.readUInt32LE(at + 4);
+    const length = body.readUInt32LE(at + 8);
+    at += 12;
+    out.push({ topic, headers, records, bytes, compression, data: body.subarray(at, at + length) });
+    at += length;
+  }
+  return out;
+}
+
+/** A frame's messages one by one, whatever its codec (record batches are decoded). */
+export function frameMessages(body: Buffer, codec: Codec, expected?: { records: number; payloadBytes: number }): DecodedMessage[] {
+  if (codec !== CODEC.batches) return decodeFrame(body, codec, expected);
+  return decodeBatches(body).flatMap((b) => decodeRecordBatch(b).map((r) => ({ topic: b.topic, key: r.key, value: r.value, headers: b.headers, spread: true })));
 }
 
 /** `expected`: the frame's message count and payload bytes (stored beside it), to decompress into one buffer. */

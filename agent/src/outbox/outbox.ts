@@ -16,7 +16,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/shared/errors';
 import type { Checkpoint, OutboxMessage } from '../sources/source.ts';
-import { decodeFrame, encodeFrame, payloadBytesOf, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
+import type { Compression } from '@sluice/shared/node/kafka';
+import type { RecordBatch } from '@sluice/shared/node/kafka-record-batch';
+import { CODEC, decodeBatches, decodeFrame, encodeFrame, payloadBytesOf, type Codec, type DecodedMessage, type EncodedFrame } from './frame.ts';
 import { frameLedger, ShippedLedger } from './shipped-ledger.ts';
 
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
@@ -27,6 +29,11 @@ export interface OutboxOptions {
   maxBytes: number;
   maxRows: number;
   synchronous: Synchronous;
+  /**
+   * Store frames that can be (one topic and headers, no partition keys) as Kafka record batches compressed
+   * so (frame.ts): encoded once, here, and sent as they are.
+   */
+  recordBatches?: Compression;
 }
 
 /** The outbox cannot take the commit now (over its bounds, or the disk is full); nothing was written. */
@@ -45,6 +52,8 @@ export interface OutboxFrame {
   records: number;
   bytes: number;
   messages: DecodedMessage[];
+  /** For a frame stored as record batches: those (and `messages` is empty). */
+  batches?: RecordBatch[];
   /** Its records per dataset and minute (shipped-ledger.ts), counted when it is acknowledged. */
   ledger?: string;
 }
@@ -85,6 +94,7 @@ export class Outbox {
   readonly #maxBytes: number;
   readonly #maxRows: number;
   readonly #synchronous: Synchronous;
+  readonly #recordBatches: Compression | undefined;
   #rows: number;
   #bytes: number;
   /** Highest seq ever committed (AUTOINCREMENT never reuses one), for readers keeping a cursor. */
@@ -117,6 +127,7 @@ export class Outbox {
     this.#maxBytes = options.maxBytes;
     this.#maxRows = options.maxRows;
     this.#synchronous = options.synchronous;
+    this.#recordBatches = options.recordBatches;
     this.#db = new Database(options.file);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${options.synchronous}`);
@@ -190,7 +201,7 @@ export class Outbox {
     // after every delete, and would otherwise compress its frames again each time only to be refused.
     const adding = payloadBytesOf(messages);
     if (messages.length > 0 && this.#rows > 0 && this.#bytes + adding > this.#maxBytes) throw this.#full();
-    const frames = toFrames(messages);
+    const frames = toFrames(messages, this.#recordBatches);
     let last: number;
     const raise = options.fsync === true && this.#synchronous !== 'FULL';
     try {
@@ -278,7 +289,9 @@ export class Outbox {
         ...(row.grp === null ? {} : { group: row.grp }),
         records: row.records,
         bytes: row.bytes,
-        messages: decodeFrame(row.body, row.codec, { records: row.records, payloadBytes: row.bytes }),
+        ...(row.codec === CODEC.batches
+          ? { messages: [], batches: decodeBatches(row.body) }
+          : { messages: decodeFrame(row.body, row.codec, { records: row.records, payloadBytes: row.bytes }) }),
         ...(row.ledger === null ? {} : { ledger: row.ledger }),
       });
       if (records >= maxRecords || bytes >= maxBytes) break;
@@ -359,7 +372,7 @@ export class Outbox {
 }
 
 /** Cuts a commit into frames: one group each, bounded by FRAME_MAX_RECORDS and FRAME_MAX_BYTES. */
-function toFrames(messages: readonly OutboxMessage[]): PendingFrame[] {
+function toFrames(messages: readonly OutboxMessage[], recordBatches?: Compression): PendingFrame[] {
   const frames: PendingFrame[] = [];
   let start = 0;
   let bytes = 0;
@@ -370,7 +383,7 @@ function toFrames(messages: readonly OutboxMessage[]): PendingFrame[] {
       (i > start && ((m.group ?? null) !== (messages[start]!.group ?? null) || i - start >= FRAME_MAX_RECORDS || bytes >= FRAME_MAX_BYTES));
     if (cut && i > start) {
       const slice = messages.slice(start, i);
-      frames.push({ ...encodeFrame(slice), group: slice[0]!.group ?? null, records: slice.length, ledger: frameLedger(slice) });
+      frames.push({ ...encodeFrame(slice, recordBatches), group: slice[0]!.group ?? null, records: slice.length, ledger: frameLedger(slice) });
       start = i;
       bytes = 0;
     }

@@ -22,8 +22,7 @@ import { DatasetWatch } from '../control/dataset-check.ts';
 import type { LoadedConfig } from '../config/load-config.ts';
 import { AgentHttpServer, type HttpRoutes } from '../http/server.ts';
 import { Outbox } from '../outbox/outbox.ts';
-import type { DecodedMessage } from '../outbox/frame.ts';
-import { Shipper, type MessageSender, type SenderEvents } from '../shipper/shipper.ts';
+import { Shipper, type MessageSender, type SenderEvents, type ShipItem } from '../shipper/shipper.ts';
 import { createSource } from '../sources/registry.ts';
 import type { Source, SourceState } from '../sources/source.ts';
 import { AgentMetrics } from './metrics.ts';
@@ -132,9 +131,16 @@ export class Agent {
     const config = this.config;
     const agentId = this.agentId;
     const dataDir = path.resolve(this.#loaded.baseDir, config.dataDir);
-    this.#outbox = new Outbox({ file: path.join(dataDir, 'outbox.db'), maxBytes: config.outbox.maxBytes, maxRows: config.outbox.maxRows, synchronous: config.outbox.synchronous });
-    this.metrics.watchOutbox(this.#outbox);
     const kafka = config.kafka;
+    // Frames are stored as Kafka record batches with the producer's compression: encoded once, sent as they are.
+    this.#outbox = new Outbox({
+      file: path.join(dataDir, 'outbox.db'),
+      maxBytes: config.outbox.maxBytes,
+      maxRows: config.outbox.maxRows,
+      synchronous: config.outbox.synchronous,
+      recordBatches: kafka.compression,
+    });
+    this.metrics.watchOutbox(this.#outbox);
     this.#shipper = new Shipper({
       outbox: this.#outbox,
       createSender:
@@ -323,6 +329,7 @@ export class Agent {
         signal: abort.signal,
         metrics: this.metrics,
         topicPrefix: this.config.kafka.topicPrefix,
+        wire: this.config.kafka.envelope,
         partitionKey: (config as { partitionKey?: string }).partitionKey,
         onError: (message) => (running.lastError = { at: new Date().toISOString(), message }),
         clock: this.#options.clock,
@@ -349,11 +356,11 @@ function fingerprintOf(config: SourceConfig): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex');
 }
 
-function countByDataset(batch: readonly DecodedMessage[]): Map<string, number> {
+function countByDataset(batch: readonly ShipItem[]): Map<string, number> {
   const byDataset = new Map<string, number>();
   for (const m of batch) {
     const dataset = m.headers[KAFKA_HEADERS.dataset] ?? 'unknown';
-    byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + 1);
+    byDataset.set(dataset, (byDataset.get(dataset) ?? 0) + ('records' in m ? m.records : 1));
   }
   return byDataset;
 }

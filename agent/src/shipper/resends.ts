@@ -14,8 +14,8 @@
  * only grow), so the next run counts the frames of its backlog at or below it.
  */
 import type { Logger } from '@sluice/shared/node/logger';
-import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
+import { recordsIn, type ShipItem } from './shipper.ts';
 
 export type ResendReason = 'failed-send' | 'restart';
 
@@ -26,14 +26,14 @@ const SENT_THROUGH = 'sent-through';
 export class Resends {
   readonly #outbox: Outbox;
   readonly #log: Logger;
-  readonly #onResent: ((messages: readonly DecodedMessage[], reason: ResendReason) => void) | undefined;
+  readonly #onResent: ((items: readonly ShipItem[], reason: ResendReason) => void) | undefined;
   /** Frames up to this seq were handed to a producer by the previous run. */
   readonly #previousRun: number;
   #sentThrough: number;
   #episode = 0;
   #total = 0;
 
-  constructor(outbox: Outbox, log: Logger, onResent?: (messages: readonly DecodedMessage[], reason: ResendReason) => void) {
+  constructor(outbox: Outbox, log: Logger, onResent?: (items: readonly ShipItem[], reason: ResendReason) => void) {
     this.#outbox = outbox;
     this.#log = log;
     this.#onResent = onResent;
@@ -68,13 +68,13 @@ export class Resends {
     }
     if (frames[0]!.seq > this.#previousRun) return;
     const again = frames.filter((f) => f.seq <= this.#previousRun);
-    this.#count(again.length === 1 ? again[0]!.messages : again.flatMap((f) => f.messages), 'restart');
+    this.#count(again.flatMap((f): ShipItem[] => (f.batches === undefined ? f.messages : [...f.messages, ...f.batches])), 'restart');
   }
 
   /** A batch handed to the producer again because its previous send rejected. */
-  retrying(messages: readonly DecodedMessage[]): void {
-    this.#episode += messages.length;
-    this.#count(messages, 'failed-send');
+  retrying(items: readonly ShipItem[]): void {
+    this.#episode += recordsIn(items);
+    this.#count(items, 'failed-send');
   }
 
   /** Says once per failure episode (when shipping resumes, or the shipper stops) how many records it re-sent. */
@@ -87,9 +87,9 @@ export class Resends {
     this.#episode = 0;
   }
 
-  #count(messages: readonly DecodedMessage[], reason: ResendReason): void {
-    if (messages.length === 0) return;
-    this.#total += messages.length;
-    this.#onResent?.(messages, reason);
+  #count(items: readonly ShipItem[], reason: ResendReason): void {
+    if (items.length === 0) return;
+    this.#total += recordsIn(items);
+    this.#onResent?.(items, reason);
   }
 }

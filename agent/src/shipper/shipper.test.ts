@@ -7,7 +7,8 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { Outbox } from '../outbox/outbox.ts';
-import { Shipper, type MessageSender } from './shipper.ts';
+import { decodeRecordBatch } from '@sluice/shared/node/kafka-record-batch';
+import { recordsIn, Shipper, type MessageSender } from './shipper.ts';
 
 const log = createLogger('test', { level: 'silent' });
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-shipper-'));
@@ -137,5 +138,41 @@ describe('Shipper', () => {
     expect(clock.sleeping).toEqual([]);
     await shipper.stop(0);
     outbox.close();
+  });
+
+  it('sends frames stored as record batches through sendBatches, or as their messages to a sender without it', async () => {
+    for (const withBatches of [true, false]) {
+      const outbox = new Outbox({ file: path.join(dir, `batches-${withBatches}.db`), maxBytes: 1 << 30, maxRows: 100_000, synchronous: 'NORMAL', recordBatches: 'lz4' });
+      const received: string[] = [];
+      let prebuilt = 0;
+      const sender: MessageSender = {
+        send: (messages) => {
+          received.push(...messages.map((m) => m.key.toString()));
+          return Promise.resolve();
+        },
+        ...(withBatches
+          ? {
+              sendBatches: (batches) => {
+                prebuilt += batches.length;
+                for (const b of batches) received.push(...decodeRecordBatch(b).map((r) => r.key.toString()));
+                return Promise.resolve();
+              },
+            }
+          : {}),
+        close: () => Promise.resolve(),
+      };
+      const shipped: number[] = [];
+      const shipper = new Shipper({ outbox, createSender: () => sender, batchSize: 1000, lingerMs: 0, maxBatchBytes: 1 << 20, log, onShipped: (items) => shipped.push(recordsIn(items)) });
+      shipper.start();
+      const headers = Object.freeze({ dataset: 'd' });
+      for (let i = 0; i < 1000; i += 100) outbox.commit(Array.from({ length: 100 }, (_, j) => ({ ...msg(i + j), headers })));
+      await waitFor(() => outbox.stats().rows === 0, { timeoutMs: 10_000, intervalMs: 10 });
+      expect([...received].sort()).toEqual(Array.from({ length: 1000 }, (_, i) => `k${i}`).sort());
+      expect(prebuilt > 0).toBe(withBatches);
+      expect(shipped.reduce((a, b) => a + b, 0)).toBe(1000);
+      expect(shipper.status().shipped).toBe(1000);
+      await shipper.stop(0);
+      outbox.close();
+    }
   });
 });

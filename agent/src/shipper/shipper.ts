@@ -16,14 +16,28 @@ import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { untilAborted } from '@sluice/shared/node/until-aborted';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
+import type { RecordBatch } from '@sluice/shared/node/kafka-record-batch';
+import { decodeRecordBatch } from '@sluice/shared/node/kafka-record-batch';
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
 import { Resends, type ResendReason } from './resends.ts';
 
 export type { ResendReason };
 
+/** What the shipper hands to a producer: single messages, or record batches built when the outbox stored them. */
+export type ShipItem = DecodedMessage | RecordBatch;
+
+/** Records in these items (a record batch holds many). */
+export function recordsIn(items: readonly ShipItem[]): number {
+  let n = 0;
+  for (const item of items) n += 'records' in item ? item.records : 1;
+  return n;
+}
+
 export interface MessageSender {
   send(messages: readonly DecodedMessage[]): Promise<void>;
+  /** Sends prebuilt record batches as they are; without it the shipper sends their records as messages. */
+  sendBatches?(batches: readonly RecordBatch[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,9 +55,9 @@ export interface ShipperOptions {
   maxBatchBytes: number;
   log: Logger;
   /** Called after each acknowledged batch (metrics). */
-  onShipped?: (messages: readonly DecodedMessage[]) => void;
+  onShipped?: (items: readonly ShipItem[]) => void;
   /** Called when records are handed to a producer again (metrics); see resends.ts. */
-  onResent?: (messages: readonly DecodedMessage[], reason: ResendReason) => void;
+  onResent?: (items: readonly ShipItem[], reason: ResendReason) => void;
   /** Backoff bounds; tests shorten them. */
   minRetryDelayMs?: number;
   maxRetryDelayMs?: number;
@@ -168,15 +182,17 @@ export class Shipper {
         cursor = batch[batch.length - 1]!.seq;
         if (this.#status.state === 'idle') this.#status.state = 'sending';
         const messages = batch.length === 1 ? batch[0]!.messages : batch.flatMap((f) => f.messages);
+        const batches = batch.flatMap((f) => f.batches ?? []);
         resends.sending(batch);
-        const sending: Promise<void> = this.#sendAll(messages, signal).then(() => {
+        const sending: Promise<void> = this.#sendAll(messages, batches, signal).then(() => {
           inFlight.delete(sending);
           if (signal.aborted || outbox.closed) return;
           this.#acknowledge(batch);
-          this.#status.shipped += messages.length;
+          const items: ShipItem[] = batches.length === 0 ? messages : [...messages, ...batches];
+          this.#status.shipped += recordsIn(items);
           this.#status.batches += 1;
           this.#status.lastAckAt = new Date().toISOString();
-          this.#options.onShipped?.(messages);
+          this.#options.onShipped?.(items);
         });
         inFlight.add(sending);
       }
@@ -191,7 +207,13 @@ export class Shipper {
    * keys, blob chunks) may all hash to one partition, whose batch the broker limits to ~1 MiB: at most
    * PARTITION_BATCH_BYTES of them go in one request, so that the broker does not refuse it.
    */
-  async #sendAll(messages: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
+  async #sendAll(messages: readonly DecodedMessage[], batches: readonly RecordBatch[], signal: AbortSignal): Promise<void> {
+    // Each prebuilt batch is one request to one partition, retried on its own like a request of messages.
+    const sent = batches.map((b) => this.#send([b], signal));
+    if (messages.length === 0) {
+      await Promise.all(sent);
+      return;
+    }
     const limit = this.#options.maxBatchBytes;
     const requests: Array<readonly DecodedMessage[]> = [];
     let start = 0;
@@ -211,10 +233,10 @@ export class Shipper {
       keyedBytes += keyed;
     }
     requests.push(start === 0 ? messages : messages.slice(start));
-    await Promise.all(requests.map((request) => this.#send(request, signal)));
+    await Promise.all([...sent, ...requests.map((request) => this.#send(request, signal))]);
   }
 
-  async #send(batch: readonly DecodedMessage[], signal: AbortSignal): Promise<void> {
+  async #send(batch: readonly ShipItem[], signal: AbortSignal): Promise<void> {
     const recreateAfter = this.#options.recreateAfterFailures ?? 5;
     let attempts = 0;
     await withRetry(
@@ -222,7 +244,7 @@ export class Shipper {
         try {
           if (attempts++ > 0) this.#resends?.retrying(batch);
           this.#sender ??= this.#options.createSender(this.#events);
-          await untilAborted(this.#sender.send(batch), signal);
+          await untilAborted(sendItems(this.#sender, batch), signal);
           this.#rejected = 0;
           if (this.#status.consecutiveFailures > 0) {
             this.#options.log.info({ failures: this.#status.consecutiveFailures }, 'kafka reachable again, shipping resumed');
@@ -299,3 +321,12 @@ export class Shipper {
   }
 }
 
+
+/** Items of one request: all messages, or one prebuilt batch (sent as messages by a sender without sendBatches). */
+function sendItems(sender: MessageSender, items: readonly ShipItem[]): Promise<void> {
+  const first = items[0];
+  if (first === undefined || !('records' in first)) return sender.send(items as readonly DecodedMessage[]);
+  const batches = items as readonly RecordBatch[];
+  if (sender.sendBatches) return sender.sendBatches(batches);
+  return sender.send(batches.flatMap((b) => decodeRecordBatch(b).map((r) => ({ topic: b.topic, key: r.key, value: r.value, headers: b.headers, spread: true }))));
+}
