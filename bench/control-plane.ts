@@ -204,6 +204,12 @@ async function cpuProfile(name: string): Promise<{ stop: () => Promise<void> } |
   };
 }
 
+/** Rows in `table`, 0 while it does not exist yet (the consumer creates it). */
+async function rowCount(pool: pg.Pool, table: string): Promise<number> {
+  const result = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => ({ rows: [{ n: '0' }] }));
+  return Number(result.rows[0]!.n);
+}
+
 /** The machine's load when a figure was taken: these are 2-core machines shared with other work. */
 function withLoad(): { loadavg: number[] } {
   return { loadavg: machineLoad() };
@@ -216,7 +222,7 @@ function withLoad(): { loadavg: number[] } {
  */
 async function stampInsertTimes(pool: pg.Pool, table: string, sendWarmUp: () => Promise<void>): Promise<void> {
   await sendWarmUp();
-  await waitUntil(async () => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n), 1, 120_000);
+  await waitUntil(() => rowCount(pool, table), 1, 120_000);
   await pool.query(`ALTER TABLE ${table} ADD COLUMN bench_visible_at double precision DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)`);
 }
 
@@ -304,8 +310,7 @@ async function agentLatency(pool: pg.Pool, rate: number, seconds: number): Promi
     });
     return await visibleLatency(pool, `${dataSchema}.${dataset}`, rate, seconds, achieved);
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((resolve) => agent.once('exit', resolve));
+    await stopProcess(agent);
     await consumer.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -342,24 +347,9 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
   const topic = `${prefix}${dataset}`;
   await ensureTopics(stack.kafkaBrokers, [{ name: topic, partitions: 3 }]);
   const bytes = await preproduce(producer, topic, dataset, rows);
-  const settings = config();
-  const consumer = spawn(process.execPath, [fileURLToPath(new URL('../control-plane/bin/sluice-control-plane.js', import.meta.url)), 'consume'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      ...stack.raw,
-      SLUICE_STATE_SCHEMA: settings.stateSchema,
-      SLUICE_DATA_SCHEMA: settings.dataSchema,
-      SLUICE_TOPIC_PREFIX: settings.topicPrefix,
-      SLUICE_DLQ_TOPIC: settings.dlqTopic,
-      SLUICE_CONSUMER_GROUP: `bench-mem-${id}`,
-      SLUICE_S3_BUCKET: bucket,
-      SLUICE_CONSUMER_METRICS_PORT: '0',
-      SLUICE_LOG_LEVEL: 'warn',
-      // e.g. --max-old-space-size=256, to see what a bounded heap does to the figures
-      ...(process.env.BENCH_CONSUMER_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BENCH_CONSUMER_NODE_OPTIONS }),
-    },
-  });
+  // BENCH_CONSUMER_NODE_OPTIONS, e.g. --max-old-space-size=256, to see what a bounded heap does to the figures
+  const nodeOptions = process.env.BENCH_CONSUMER_NODE_OPTIONS;
+  const consumer = consumeProcess(stack.kafkaBrokers, `bench-mem-${id}`, nodeOptions === undefined ? {} : { NODE_OPTIONS: nodeOptions });
   const samples: number[] = [];
   const sampler = setInterval(() => {
     // Undefined once it exited: its last sample stands.
@@ -368,7 +358,7 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
   }, 250);
   const started = performance.now();
   try {
-    const count = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+    const count = (): Promise<number> => rowCount(pool, `${dataSchema}.${dataset}`);
     // A consumer that dies (out of memory, say) fails the part instead of leaving it waiting.
     const died = new Promise<never>((_, reject) => consumer.once('exit', (code, signal) => reject(new Error(`the consumer exited (${String(code ?? signal)}) before loading the backlog`))));
     died.catch(() => undefined); // once the backlog is loaded, the stop below ends it: not a failure
@@ -386,10 +376,7 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
     };
   } finally {
     clearInterval(sampler);
-    if (consumer.exitCode === null && consumer.signalCode === null) {
-      consumer.kill('SIGTERM');
-      await new Promise((resolve) => consumer.once('exit', resolve));
-    }
+    await stopProcess(consumer);
     await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);
   }
 }
@@ -445,7 +432,7 @@ async function consumerScaling(pool: pg.Pool, rows: number, counts: readonly num
       const started = performance.now();
       const children = Array.from({ length: processes }, () => consumeProcess(brokers, `bench-scale${processes}-${id}`));
       try {
-        const count = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${dataSchema}.${dataset}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+        const count = (): Promise<number> => rowCount(pool, `${dataSchema}.${dataset}`);
         const marks = await waitUntil(count, rows, 600_000);
         const steady = (marks.at100 - marks.at10) / 1000;
         out.push({ processes, rows, wallSeconds: round((marks.at100 - started) / 1000), steadySeconds: round(steady), perSecond: Math.round((rows * 0.9) / steady), load: { before: loadBefore, after: machineLoad() } });
@@ -490,7 +477,7 @@ async function dropToStores(pool: pg.Pool, rows: number): Promise<Record<string,
   });
   const consumer = await startConsumer(config(), logger);
   const table = `${dataSchema}.${dataset}`;
-  const pgCount = async (): Promise<number> => Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`).catch(() => ({ rows: [{ n: '0' }] }))).rows[0]!.n);
+  const pgCount = (): Promise<number> => rowCount(pool, table);
   const offsets = new TopicEndOffsets(stack.kafkaBrokers);
   const objectCount = async (): Promise<number> => Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM object_store_ids WHERE dataset = $1', [dataset])).rows[0]!.n);
   try {
@@ -520,8 +507,7 @@ async function dropToStores(pool: pg.Pool, rows: number): Promise<Record<string,
       ...withLoad(),
     };
   } finally {
-    agent.kill('SIGTERM');
-    await new Promise((resolve) => agent.once('exit', resolve));
+    await stopProcess(agent);
     await consumer.stop();
     await offsets.close();
     await fetch(`${stack.searchUrl}/sluice-${dataset}-*`, { method: 'DELETE' }).catch(() => undefined);

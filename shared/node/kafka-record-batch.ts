@@ -56,7 +56,8 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-function byteLength(data: string | Buffer): number {
+/** UTF-8 bytes of a string, or a buffer's length. */
+export function byteLength(data: string | Buffer): number {
   return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
@@ -170,4 +171,9 @@ export function decodeRecordBatch(batch: RecordBatch): Array<{ key: Buffer; valu
     at = end;
   }
   return out;
+}
+
+/** A batch's records as single messages to `topic` (spread over partitions), e.g. to send them without the batch. */
+export function batchMessages(batch: RecordBatch): Array<{ topic: string; key: Buffer; value: Buffer; headers: Readonly<Record<string, string>>; spread: true }> {
+  return decodeRecordBatch(batch).map((r) => ({ topic: batch.topic, key: r.key, value: r.value, headers: batch.headers, spread: true }));
 }

@@ -18,7 +18,7 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
-import { batchBytes, decodeRecordBatch, type RecordBatch } from './kafka-record-batch.ts';
+import { batchBytes, batchMessages, type RecordBatch } from './kafka-record-batch.ts';
 
 export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
 
@@ -164,7 +164,7 @@ export class KafkaProducer {
       await this.#producer.send({ messages: new Array<typeof stub>(batch.records).fill(stub), acks: ProduceAcks.ALL, compression: this.#compression });
     } catch (error) {
       if (!isTooLarge(error)) throw error;
-      await this.send(decodeRecordBatch(batch).map((r) => ({ topic: batch.topic, key: r.key, value: r.value, headers: batch.headers, spread: true })));
+      await this.send(batchMessages(batch));
     }
   }
 

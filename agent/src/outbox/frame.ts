@@ -17,7 +17,7 @@
  */
 import { constants, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { PARTITION_BATCH_BYTES, type Compression } from '@sluice/shared/node/kafka';
-import { decodeRecordBatch, encodeRecordBatch, type RecordBatch } from '@sluice/shared/node/kafka-record-batch';
+import { batchMessages, byteLength, encodeRecordBatch, type RecordBatch } from '@sluice/shared/node/kafka-record-batch';
 
 /** What a frame carries per message. Strings are written as UTF-8 without an extra copy. */
 export interface FrameMessage {
@@ -64,10 +64,6 @@ export interface EncodedFrame {
   codec: Codec;
   /** Bytes of keys and values before compression: what the outbox's byte bound counts. */
   payloadBytes: number;
-}
-
-function byteLength(data: string | Buffer): number {
-  return typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 }
 
 /** The bytes of keys and values `encodeFrame` will count as the frame's `payloadBytes`, without encoding anything. */
@@ -205,7 +201,7 @@ export function decodeBatches(body: Buffer): RecordBatch[] {
 /** A frame's messages one by one, whatever its codec (record batches are decoded). */
 export function frameMessages(body: Buffer, codec: Codec, expected?: { records: number; payloadBytes: number }): DecodedMessage[] {
   if (codec !== CODEC.batches) return decodeFrame(body, codec, expected);
-  return decodeBatches(body).flatMap((b) => decodeRecordBatch(b).map((r) => ({ topic: b.topic, key: r.key, value: r.value, headers: b.headers, spread: true })));
+  return decodeBatches(body).flatMap(batchMessages);
 }
 
 /** `expected`: the frame's message count and payload bytes (stored beside it), to decompress into one buffer. */

@@ -16,8 +16,7 @@ import { PARTITION_BATCH_BYTES } from '@sluice/shared/node/kafka';
 import type { Logger } from '@sluice/shared/node/logger';
 import { untilAborted } from '@sluice/shared/node/until-aborted';
 import { RetryableError, withRetry } from '@sluice/shared/node/retry';
-import type { RecordBatch } from '@sluice/shared/node/kafka-record-batch';
-import { decodeRecordBatch } from '@sluice/shared/node/kafka-record-batch';
+import { batchMessages, type RecordBatch } from '@sluice/shared/node/kafka-record-batch';
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
 import { Resends, type ResendReason } from './resends.ts';
@@ -328,5 +327,5 @@ function sendItems(sender: MessageSender, items: readonly ShipItem[]): Promise<v
   if (first === undefined || !('records' in first)) return sender.send(items as readonly DecodedMessage[]);
   const batches = items as readonly RecordBatch[];
   if (sender.sendBatches) return sender.sendBatches(batches);
-  return sender.send(batches.flatMap((b) => decodeRecordBatch(b).map((r) => ({ topic: b.topic, key: r.key, value: r.value, headers: b.headers, spread: true }))));
+  return sender.send(batches.flatMap(batchMessages));
 }
