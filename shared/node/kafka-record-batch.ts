@@ -9,7 +9,9 @@
  * https://kafka.apache.org/documentation/#recordbatch
  */
 import { compressionsAlgorithms, compressionsAlgorithmsByBitmask, crc32c } from '@platformatic/kafka';
-import type { Compression } from './kafka.ts';
+
+/** The producer codecs a record batch may be compressed with (Kafka's names). */
+export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
 
 /** A record batch's compressed records, ready to be sent to any partition of `topic`. */
 export interface RecordBatch {

@@ -18,9 +18,9 @@ import {
   type Message,
   type MessagesStream,
 } from '@platformatic/kafka';
-import { batchBytes, batchMessages, type RecordBatch } from './kafka-record-batch.ts';
+import { batchBytes, batchMessages, type Compression, type RecordBatch } from './kafka-record-batch.ts';
 
-export type Compression = 'none' | 'gzip' | 'lz4' | 'zstd' | 'snappy';
+export type { Compression };
 
 export interface OutgoingMessage {
   topic: string;

@@ -6,7 +6,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { createLogger } from '@sluice/shared/node/logger';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { Outbox, type OutboxFrame } from '../outbox/outbox.ts';
-import { Shipper, type MessageSender, type ResendReason, type SenderEvents } from './shipper.ts';
+import type { ResendReason } from './resends.ts';
+import { Shipper, type MessageSender, type SenderEvents } from './shipper.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-resends-'));
 const msg = (i: number) => ({ topic: 'sluice.t', key: `k${i}`, value: Buffer.from(String(i)), headers: {} });

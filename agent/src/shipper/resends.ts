@@ -15,7 +15,7 @@
  */
 import type { Logger } from '@sluice/shared/node/logger';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
-import { recordsIn, type ShipItem } from './shipper.ts';
+import { recordsIn, type ShipItem } from './ship-items.ts';
 
 export type ResendReason = 'failed-send' | 'restart';
 

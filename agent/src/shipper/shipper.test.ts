@@ -8,7 +8,8 @@ import { ManualClock } from '@sluice/shared/node/testing/manual-clock';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { Outbox } from '../outbox/outbox.ts';
 import { decodeRecordBatch } from '@sluice/shared/node/kafka-record-batch';
-import { recordsIn, Shipper, type MessageSender } from './shipper.ts';
+import { recordsIn } from './ship-items.ts';
+import { Shipper, type MessageSender } from './shipper.ts';
 
 const log = createLogger('test', { level: 'silent' });
 const dir = mkdtempSync(path.join(tmpdir(), 'sluice-shipper-'));

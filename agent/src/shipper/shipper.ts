@@ -20,18 +20,8 @@ import { batchMessages, type RecordBatch } from '@sluice/shared/node/kafka-recor
 import type { DecodedMessage } from '../outbox/frame.ts';
 import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
 import { Resends, type ResendReason } from './resends.ts';
+import { recordsIn, type ShipItem } from './ship-items.ts';
 
-export type { ResendReason };
-
-/** What the shipper hands to a producer: single messages, or record batches built when the outbox stored them. */
-export type ShipItem = DecodedMessage | RecordBatch;
-
-/** Records in these items (a record batch holds many). */
-export function recordsIn(items: readonly ShipItem[]): number {
-  let n = 0;
-  for (const item of items) n += 'records' in item ? item.records : 1;
-  return n;
-}
 
 export interface MessageSender {
   send(messages: readonly DecodedMessage[]): Promise<void>;

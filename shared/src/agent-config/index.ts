@@ -45,7 +45,7 @@ export const agentConfigSchema = {
           examples: [['kafka-1:9092', 'kafka-2:9092']],
         },
         clientId: { type: 'string', minLength: 1, default: 'sluice-agent', description: 'Kafka client id (shows in broker logs and quotas).' },
-        compression: { enum: ['lz4', 'zstd', 'gzip', 'none'], default: 'lz4', description: 'Compression of produced batches.' },
+        compression: { enum: ['lz4', 'zstd', 'gzip', 'none'], default: 'lz4', description: 'Compression of produced batches, and of the outbox frames stored as such ([shipping](shipping.md#record-batches-built-once)).' },
         topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9._-]*$', default: 'sluice.', description: "A dataset's topic is this prefix + the dataset name." },
         envelope: {
           enum: ['v2', 'v1'],
