@@ -417,7 +417,7 @@ async function stopProcess(child: ReturnType<typeof spawn>): Promise<void> {
  */
 async function consumerScaling(pool: pg.Pool, rows: number, counts: readonly number[]): Promise<Record<string, unknown>> {
   const brokers = stack.kafkaBrokers3;
-  const producer = new KafkaProducer({ brokers, clientId: 'bench-control-plane-scaling' });
+  const producer = new KafkaProducer({ brokers, clientId: 'bench-control-plane-scaling', retryUntilAcknowledged: true } /* a fresh cluster's coordinator may still be loading */);
   const topics: string[] = [];
   const out: Array<Record<string, unknown>> = [];
   try {
