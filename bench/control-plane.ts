@@ -417,7 +417,8 @@ async function stopProcess(child: ReturnType<typeof spawn>): Promise<void> {
  */
 async function consumerScaling(pool: pg.Pool, rows: number, counts: readonly number[]): Promise<Record<string, unknown>> {
   const brokers = stack.kafkaBrokers3;
-  const producer = new KafkaProducer({ brokers, clientId: 'bench-control-plane-scaling', retryUntilAcknowledged: true } /* a fresh cluster's coordinator may still be loading */);
+  // a fresh cluster's coordinator may still be loading
+  const producer = new KafkaProducer({ brokers, clientId: 'bench-control-plane-scaling', retryUntilAcknowledged: true });
   const topics: string[] = [];
   const out: Array<Record<string, unknown>> = [];
   try {

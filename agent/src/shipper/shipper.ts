@@ -22,7 +22,6 @@ import type { Outbox, OutboxFrame } from '../outbox/outbox.ts';
 import { Resends, type ResendReason } from './resends.ts';
 import { recordsIn, type ShipItem } from './ship-items.ts';
 
-
 export interface MessageSender {
   send(messages: readonly DecodedMessage[]): Promise<void>;
   /** Sends prebuilt record batches as they are; without it the shipper sends their records as messages. */
