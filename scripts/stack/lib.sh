@@ -23,12 +23,16 @@ feed_stack_env() {
 
 pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
-# Prints the pid recorded in FILE when that process still runs; a stale file prints nothing.
+# Prints the pid recorded in FILE when that process still runs; a stale file prints nothing. After a
+# reboot the recorded pid may belong to some other process: one that started after FILE was written
+# (spawn writes it right after the start) is not ours.
 live_pid() {
-  local file="$1" pid
+  local file="$1" pid started
   [ -f "$file" ] || return 0
   pid="$(head -n1 "$file" 2>/dev/null | tr -dc '0-9')"
-  if pid_alive "$pid"; then printf '%s\n' "$pid"; fi
+  pid_alive "$pid" || return 0
+  started="$(date -d "$(ps -o lstart= -p "$pid" 2>/dev/null)" +%s 2>/dev/null)" || started=0
+  if [ "$started" -le $(($(stat -c %Y "$file") + 5)) ]; then printf '%s\n' "$pid"; fi
 }
 
 tcp_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
