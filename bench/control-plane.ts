@@ -359,10 +359,7 @@ async function consumerMemory(pool: pg.Pool, producer: KafkaProducer, rows: numb
   const started = performance.now();
   try {
     const count = (): Promise<number> => rowCount(pool, `${dataSchema}.${dataset}`);
-    // A consumer that dies (out of memory, say) fails the part instead of leaving it waiting.
-    const died = new Promise<never>((_, reject) => consumer.once('exit', (code, signal) => reject(new Error(`the consumer exited (${String(code ?? signal)}) before loading the backlog`))));
-    died.catch(() => undefined); // once the backlog is loaded, the stop below ends it: not a failure
-    const done = await Promise.race([waitUntil(count, rows, 1_800_000), died]);
+    const done = await Promise.race([waitUntil(count, rows, 1_800_000), anyExits([consumer])]);
     await waitUntil(() => searchCount(`sluice-${dataset}`), rows, 600_000);
     const seconds = (done.at100 - started) / 1000;
     return {
@@ -403,6 +400,18 @@ function consumeProcess(brokers: readonly string[], group: string, extraEnv: Rec
   });
 }
 
+/**
+ * Rejects when one of `children` exits: a consumer that dies (out of memory, say) fails the part instead of
+ * leaving it waiting. Once the work is done, the stop that ends them is not a failure: nobody awaits it then.
+ */
+function anyExits(children: ReadonlyArray<ReturnType<typeof spawn>>): Promise<never> {
+  const died = new Promise<never>((_, reject) => {
+    for (const child of children) child.once('exit', (code, signal) => reject(new Error(`a consumer (pid ${child.pid}) exited (${String(code ?? signal)}) before loading the backlog`)));
+  });
+  died.catch(() => undefined);
+  return died;
+}
+
 async function stopProcess(child: ReturnType<typeof spawn>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -434,9 +443,11 @@ async function consumerScaling(pool: pg.Pool, rows: number, counts: readonly num
       const children = Array.from({ length: processes }, () => consumeProcess(brokers, `bench-scale${processes}-${id}`));
       try {
         const count = (): Promise<number> => rowCount(pool, `${dataSchema}.${dataset}`);
-        const marks = await waitUntil(count, rows, 600_000);
+        const marks = await Promise.race([waitUntil(count, rows, 600_000), anyExits(children)]);
         const steady = (marks.at100 - marks.at10) / 1000;
-        out.push({ processes, rows, wallSeconds: round((marks.at100 - started) / 1000), steadySeconds: round(steady), perSecond: Math.round((rows * 0.9) / steady), load: { before: loadBefore, after: machineLoad() } });
+        // VmHWM of each process: the read-ahead is bounded per process, whatever the number of brokers
+        const peakRssMb = Math.round(Math.max(...children.map((c) => processCost(c.pid ?? -1)?.peakRssBytes ?? NaN)) / 1024 / 1024);
+        out.push({ processes, rows, wallSeconds: round((marks.at100 - started) / 1000), steadySeconds: round(steady), perSecond: Math.round((rows * 0.9) / steady), peakRssMb, load: { before: loadBefore, after: machineLoad() } });
       } finally {
         await Promise.all(children.map(stopProcess));
       }

@@ -341,8 +341,11 @@ export interface ConsumerSettings {
   /** Messages the client may hold fetched but not yet consumed (bounds memory while a sink is down). */
   highWaterMark?: number;
   /**
-   * Bytes one fetch may return (the client's default is 50 MB, all decoded at once). A soft limit: a record
-   * batch larger than this still comes back whole, so a consumer always makes progress.
+   * Bytes the consumer's fetches may return together (the client's default is 50 MB per fetch, all decoded at
+   * once). The client has one fetch in flight per broker and keeps every response it gets, so each fetch asks
+   * for this divided by the brokers of the cluster: the budget holds per process, whatever the cluster's size.
+   * A soft limit: a record batch larger than a fetch's share still comes back whole, so a consumer always makes
+   * progress.
    */
   fetchMaxBytes?: number;
 }
@@ -370,6 +373,11 @@ function headerRecord(headers: Map<string, string>): Record<string, string> {
     record[key] = value;
   }
   return record;
+}
+
+/** A fetch's share of a consumer's byte budget among `brokers` (at least 64 KiB, so fetches stay worth a round trip). */
+export function fetchShare(budget: number, brokers: number): number {
+  return Math.max(64 * 1024, Math.floor(budget / Math.max(1, brokers)));
 }
 
 /** Messages behind the log end for one partition this group consumes. */
@@ -403,7 +411,6 @@ export class KafkaConsumer {
       sessionTimeout: settings.sessionTimeoutMs ?? 10_000,
       heartbeatInterval: 1_000,
       maxWaitTime: settings.maxWaitMs ?? 200,
-      ...(settings.fetchMaxBytes === undefined ? {} : { maxBytes: settings.fetchMaxBytes }),
       deserializers: { key: stringDeserializer, headerKey: stringDeserializer, headerValue: stringDeserializer },
     });
   }
@@ -416,29 +423,58 @@ export class KafkaConsumer {
   /**
    * Like `messages()`, but yields everything already fetched and buffered (up to `maxChunk` messages) at
    * once: one await per chunk instead of one per message, which counts at tens of thousands a second.
+   *
+   * The client's stream does not keep to its high-water mark: it pushes whole fetch responses and, with
+   * several brokers, went on fetching while its buffer grew (85,000 messages and an out-of-memory end against
+   * three brokers). So this pauses the client's fetching while more than one chunk waits in its buffer and
+   * resumes it once less than half a chunk does: what is buffered stays near a chunk plus the fetches in flight.
+   * `resume()` keeps the stream in pull mode while the iterator listens for 'readable', so nothing is skipped.
    */
   async *messageChunks(topics: string[] = this.#settings.topics, maxChunk = 1_000): AsyncGenerator<IncomingMessage[]> {
     const stream = await this.#open(topics);
+    let paused = false;
     // The iterator waits for the first message; the rest of the chunk is read from the buffer without waiting
     // (an object-mode `read()` returns one message, or null when the buffer is empty).
     for await (const first of stream as AsyncIterable<ClientMessage>) {
       const chunk = [incoming(first)];
       let next: ClientMessage | null;
       while (chunk.length < maxChunk && (next = stream.read() as ClientMessage | null) !== null) chunk.push(incoming(next));
+      // Paused again while full even if it is paused already: the client resumes its stream after a rebalance.
+      if (stream.readableLength >= maxChunk) {
+        paused = true;
+        stream.pause();
+      } else if (paused && stream.readableLength < maxChunk / 2) {
+        paused = false;
+        stream.resume();
+      }
       yield chunk;
     }
   }
 
   async #open(topics: string[]): Promise<MessagesStream<string, Buffer, string, string>> {
+    const maxBytes = await this.#fetchShare();
     const stream = await this.#consumer.consume({
       topics,
       mode: 'committed',
       fallbackMode: this.#settings.from ?? 'earliest',
       autocommit: false,
+      ...(maxBytes === undefined ? {} : { maxBytes, maxBytesPerPartition: maxBytes }),
       ...(this.#settings.highWaterMark === undefined ? {} : { highWaterMark: this.#settings.highWaterMark }),
     });
     this.#stream = stream;
     return stream;
+  }
+
+  /**
+   * What one fetch may return: `fetchMaxBytes` shared among the cluster's brokers, because the client fetches
+   * from every partition leader at once (three brokers held three fetches' records, and a 160 MB heap ran out).
+   * Asked again at each subscription, so a cluster that grew is accounted for at the next re-subscription.
+   */
+  async #fetchShare(): Promise<number | undefined> {
+    const budget = this.#settings.fetchMaxBytes;
+    if (budget === undefined) return undefined;
+    const { brokers } = await this.#consumer.metadata({ topics: [] });
+    return fetchShare(budget, brokers.size);
   }
 
   /** Ends the current `messages()` stream; the group membership stays until `close()`. */
