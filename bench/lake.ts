@@ -55,7 +55,8 @@ async function compaction(ctx: PartContext): Promise<unknown> {
   await migrate(stack.pgUrl, stateSchema);
   const pool = createPool(stack.pgUrl, stateSchema);
   const s3 = { endpoint: stack.s3.endpoint, accessKey: stack.s3.accessKey, secretKey: stack.s3.secretKey, bucket };
-  const sink = new ObjectStoreSink({ ...s3, stats: new PartitionStats({ pool }) });
+  // Warnings only: stdout carries the figures as one JSON object.
+  const sink = new ObjectStoreSink({ ...s3, stats: new PartitionStats({ pool }), logger: createLogger('bench-lake-compaction', { level: 'warn' }) });
   const name = `lakebench${ctx.id}`;
   const schema = {
     type: 'object',

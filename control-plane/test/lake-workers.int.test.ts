@@ -4,8 +4,11 @@
  * - a worker with limit 5 runs five jobs and queues the sixth;
  * - cancel stops a running job and frees its slot;
  * - two workers share one job, batch by batch;
+ * - a batch failing with a retryable error (a 503) is run again by the worker's retry, its records land once;
  * - a worker CHILD process killed with SIGKILL mid-batch (part of the batch already published): another
- *   worker takes the batch over after its lease, and every record is in PostgreSQL exactly once.
+ *   worker takes the batch over after its lease, and every record is in PostgreSQL exactly once;
+ * - a job of many quick batches: each batch is claimed once (a lease renewal that falls between two batches
+ *   of a slot must not abort the slot and strand the batch it just claimed until its lease runs out).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,7 +21,9 @@ import { createLogger } from '@sluice/shared/node/logger';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { startConsumer, type RunningConsumer } from '../src/consumer/consumer-service.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
-import { jobKindRegistry } from '../src/lake/jobs/kinds.ts';
+import { JobStore } from '../src/lake/jobs/job-store.ts';
+import { builtInJobKinds, jobKindRegistry } from '../src/lake/jobs/kinds.ts';
+import { JobKindRegistry, type JobKind } from '../src/lake/jobs/registry.ts';
 import { LakeWorker } from '../src/lake/jobs/worker.ts';
 import { childEnv, countRows, createTopics, testConfig, waitFor } from './support/harness.ts';
 import { freshState, stackEnv } from './support/state.ts';
@@ -42,6 +47,8 @@ const logger = createLogger('lake-workers-int', { level: 'warn' });
 /** Paths under /hold/ wait here until released; the rest answer at once. */
 const held = new Map<string, ServerResponse>();
 let holding = true;
+/** Paths under /flaky/ answer 503 the first time they are asked. */
+const flaked = new Set<string>();
 
 function body(path: string): string {
   // Distinct numbers per path, so the table's count says which files landed.
@@ -63,7 +70,10 @@ beforeAll(async () => {
   files = createServer((req, res) => {
     const path = req.url ?? '/';
     res.setHeader('etag', `"${path}"`);
-    if (path.startsWith('/hold/') && holding) {
+    if (path.startsWith('/flaky/') && !flaked.has(path)) {
+      flaked.add(path);
+      res.writeHead(503).end();
+    } else if (path.startsWith('/hold/') && holding) {
       held.set(path, res);
       // A request its worker gave up on (an aborted batch) is not held any more: `held` counts live requests.
       res.once('close', () => {
@@ -92,8 +102,8 @@ afterAll(async () => {
   await state?.drop();
 });
 
-async function startWorker(maxJobs = 5): Promise<LakeWorker> {
-  const worker = new LakeWorker({ pool: state.pool, config: { ...config, jobs: { ...config.jobs, workerMaxJobs: maxJobs } }, logger, registry: jobKindRegistry(), datasets: new DatasetStore(state.pool), send: (m) => producer.send(m) });
+async function startWorker(maxJobs = 5, registry = jobKindRegistry(), leaseMs = config.jobs.leaseMs): Promise<LakeWorker> {
+  const worker = new LakeWorker({ pool: state.pool, config: { ...config, jobs: { ...config.jobs, workerMaxJobs: maxJobs, leaseMs } }, logger, registry, datasets: new DatasetStore(state.pool), send: (m) => producer.send(m) });
   await worker.start();
   workers.push(worker);
   return worker;
@@ -163,6 +173,21 @@ describe('lake workers', () => {
     await stopWorkers();
   });
 
+  it("runs a batch that failed with a retryable error again (the worker's retry): every record once", async () => {
+    const before = await rows();
+    await startWorker(1);
+    // One batch: the first URL is published, then the second answers 503, so the whole batch runs again.
+    const job = await createJob(['/retry-first', '/flaky/retry-second']);
+    expect(await finished(job.id)).toBe('succeeded');
+    const batches = await state.pool.query<{ attempts: number; error: string | null }>('SELECT attempts, error FROM lake_job_batches WHERE job_id = $1', [job.id]);
+    expect(batches.rows).toEqual([{ attempts: 2, error: null }]);
+    expect(flaked.has('/flaky/retry-second')).toBe(true);
+    await waitFor('rows loaded', rows, (n) => n === before + 2 * LINES, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    expect(await rows()).toBe(before + 2 * LINES);
+    await stopWorkers();
+  });
+
   it('a worker killed with SIGKILL mid-batch: the batch is taken over, every record once', async () => {
     const before = await rows();
     const child: ChildProcess = spawn(process.execPath, [BIN, 'worker'], {
@@ -189,6 +214,24 @@ describe('lake workers', () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     expect(await rows()).toBe(before + 2 * LINES);
     holding = true;
+    await stopWorkers();
+  });
+
+  it('runs a job of many quick batches with each batch claimed once, whenever the lease renewals fall', async () => {
+    const BATCHES = 300;
+    // Batches that publish nothing and end at once: a slot spends about as long between two batches as in one.
+    const quick: JobKind<Record<string, never>, { n: number }> = {
+      kind: 'quick',
+      specSchema: { type: 'object' },
+      plan: () => Promise.resolve(Array.from({ length: BATCHES }, (_, n) => ({ key: `quick:${n}`, input: { n } }))),
+      run: () => Promise.resolve({ records: 1, bytes: 0 }),
+    };
+    // A 1 s lease renews every 333 ms: several renewals land while the slot moves from one batch to the next.
+    await startWorker(1, new JobKindRegistry([...builtInJobKinds(), quick]), 1_000);
+    const job = await new JobStore(state.pool).create({ dataset: 'lw', kind: 'quick', spec: {}, start: true }, { actor: { kind: 'system', id: 'test' } });
+    expect(await finished(job.id)).toBe('succeeded');
+    const runs = await state.pool.query<{ attempts: number; n: string }>('SELECT attempts, count(*) AS n FROM lake_job_batches WHERE job_id = $1 GROUP BY attempts', [job.id]);
+    expect(runs.rows).toEqual([{ attempts: 1, n: String(BATCHES) }]);
     await stopWorkers();
   });
 });

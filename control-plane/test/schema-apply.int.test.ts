@@ -1,10 +1,14 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- inject().json() is untyped; the assertions check its shape */
-/** POST /api/v1/schema/compare and POST /api/v1/schema/versions/{id}/apply against a real PostgreSQL table. */
+/** POST /api/v1/schema/compare and POST /api/v1/schema/versions/{id}/apply against a real PostgreSQL table and a real OpenSearch index. */
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../src/auth/api-keys.ts';
 import { DatasetStore } from '../src/datasets/dataset-store.ts';
+import { loadConfig } from '../src/config.ts';
 import { PostgresSink } from '../src/sinks/postgres/postgres-sink.ts';
+import { searchSinkConfig } from '../src/sinks/registry.ts';
+import { SearchSink } from '../src/sinks/search/search-sink.ts';
+import { batch, dataset, envelope } from './support/sink-fixtures.ts';
 import { freshState, stackEnv, suffix } from './support/state.ts';
 import { testServer, type TestServer } from './support/test-server.ts';
 
@@ -13,6 +17,10 @@ let state: Awaited<ReturnType<typeof freshState>>;
 let server: TestServer;
 let app: FastifyInstance;
 let pgSink: PostgresSink;
+const search = searchSinkConfig(loadConfig());
+const searchSink = new SearchSink({ ...search, template: { replicas: 0 } });
+const searchIndex = `sa-search-${suffix()}`;
+const searchSpec = { name: 'sa_search', sinks: { search: { enabled: true, index: searchIndex } } };
 const ADMIN = 'bootstrap-admin-key-for-schema-apply-0123456789';
 let viewer = '';
 let operator = '';
@@ -29,16 +37,27 @@ beforeAll(async () => {
   await publisher.create({ name: 'sa_readings', sinks: { postgres: { enabled: true } } }, v1);
   await pgSink.prepare({ spec: { name: 'sa_readings', sinks: { postgres: { enabled: true } } }, version: 1, schema: v1 });
   await publisher.addVersion('sa_readings', v2, false, { actor: { kind: 'system', id: 'test' } });
+  // A search dataset whose index already holds a v1 document: apply must extend that index's mapping.
+  await publisher.create(searchSpec, v1);
+  expect((await searchSink.write(batch(dataset('sa_search', v1, 1, searchSpec.sinks), [envelope('sa_search', 'sa:1', { device: 'd1', temperature: 20 }, '2026-03-01T10:00:00Z')]))).kind).toBe('ok');
+  await publisher.addVersion('sa_search', v2, false, { actor: { kind: 'system', id: 'test' } });
   const apiKeys = new ApiKeyStore(state.pool);
   await apiKeys.bootstrapAdmin(ADMIN);
   viewer = (await apiKeys.create('viewer', 'schema viewer')).key;
   operator = (await apiKeys.create('operator', 'schema operator')).key;
-  const datasets = new DatasetStore(state.pool, { prepare: async (d) => [{ sink: 'postgres', outcome: await pgSink.prepare(d) }] });
+  const datasets = new DatasetStore(state.pool, {
+    prepare: async (d) => [
+      ...(d.spec.sinks.postgres?.enabled === true ? [{ sink: 'postgres', outcome: await pgSink.prepare(d) }] : []),
+      ...(d.spec.sinks.search?.enabled === true ? [{ sink: 'search', outcome: await searchSink.prepare(d) }] : []),
+    ],
+  });
   server = await testServer(state.pool, { datasets, apiKeys, dataSchema });
   app = server.app;
 });
 
 afterAll(async () => {
+  await searchSink.deleteDatasetIndices(dataset('sa_search', v1, 1, searchSpec.sinks)).catch(() => undefined);
+  await searchSink.close();
   await pgSink?.close();
   await server?.close();
   await state?.drop();
@@ -102,5 +121,22 @@ describe('schema compare and apply', () => {
     // Applying again changes nothing and says so.
     const again = await app.inject({ method: 'POST', url: '/api/v1/schema/versions/sa_readings@2/apply', headers: as(operator) });
     expect(again.json().postgres.added).toEqual([]);
+  });
+
+  it('applies a version to the search index: the existing index gets the new field mapped, audited', async () => {
+    const index = `${searchIndex}-2026.03.01`;
+    const payloadFields = async (): Promise<Record<string, { type: string }>> => {
+      const body = (await (await fetch(`${search.url}/${index}/_mapping`)).json()) as Record<string, { mappings: { properties: { payload: { properties: Record<string, { type: string }> } } } }>;
+      return body[index]!.mappings.properties.payload.properties;
+    };
+    expect(Object.keys(await payloadFields())).not.toContain('site');
+    const res = await app.inject({ method: 'POST', url: '/api/v1/schema/versions/sa_search@2/apply', headers: as(operator) });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ dataset: 'sa_search', version: 2, postgres: { applied: false }, search: { applied: true, outcome: 'ok' } });
+    // temperature is a union in v2: left to dynamic mapping, so not among the mapped fields.
+    expect(res.json().search.fields).toEqual(['device', 'site']);
+    expect((await payloadFields()).site).toMatchObject({ type: 'keyword' });
+    const audit = await state.pool.query<{ after: { version: number; search?: { applied: boolean } } }>("SELECT after FROM audit_log WHERE action = 'schema.apply' AND target_id = 'sa_search'");
+    expect(audit.rows).toEqual([{ after: expect.objectContaining({ version: 2, search: expect.objectContaining({ applied: true }) }) }]);
   });
 });

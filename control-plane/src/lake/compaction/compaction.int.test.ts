@@ -31,7 +31,11 @@ let work: string;
 
 const jsonSchema = {
   type: 'object',
-  properties: { user: { type: 'string' }, amount: { type: 'integer' }, price: { type: ['number', 'null'] }, ok: { type: 'boolean' }, tags: { type: 'array' }, at: { type: 'string', format: 'date-time' } },
+  properties: {
+    user: { type: 'string' }, amount: { type: 'integer' }, price: { type: ['number', 'null'] }, ok: { type: 'boolean' }, tags: { type: 'array' }, at: { type: 'string', format: 'date-time' },
+    // A name SQL must quote: the column keeps it as it is.
+    'o\'clock "q"': { type: 'integer' },
+  },
 };
 
 beforeAll(async () => {
@@ -53,7 +57,7 @@ afterAll(async () => {
 function records(name: string, from: number, count: number, time = '2026-05-01T10:00:00Z'): ReturnType<typeof envelope>[] {
   return Array.from({ length: count }, (_, k) => {
     const i = from + k;
-    return envelope(name, `c:${i}`, { user: `u${i % 5}`, amount: i, price: i % 3 === 0 ? null : i / 4, ok: i % 2 === 0, tags: [`t${i % 3}`], at: time, more: { nested: i } }, time);
+    return envelope(name, `c:${i}`, { user: `u${i % 5}`, amount: i, price: i % 3 === 0 ? null : i / 4, ok: i % 2 === 0, tags: [`t${i % 3}`], at: time, 'o\'clock "q"': i % 24, more: { nested: i } }, time);
   });
 }
 
@@ -87,7 +91,7 @@ describe('Parquet compaction (real MinIO, PostgreSQL, DuckDB writer, pyarrow rea
     expect(result.outputFiles).toBeGreaterThan(1);
     const back = await readBack(ds, partition);
     expect(back).toMatchObject({ count: 500, distinct: 500, sum: sumTo(500), ndjsonLive: 0, compression: ['ZSTD'] });
-    expect(back.types).toMatchObject({ _id: 'string', amount: 'int64', price: 'double', ok: 'bool', tags: 'string', user: 'string', _extra: 'string' });
+    expect(back.types).toMatchObject({ _id: 'string', amount: 'int64', price: 'double', ok: 'bool', tags: 'string', user: 'string', _extra: 'string', 'o\'clock "q"': 'int64' });
     expect(back.types.at).toMatch(/^timestamp/);
     expect(back.types._event_time).toMatch(/^timestamp/);
     // Statistics follow the swap: the Parquet files only, same record count.

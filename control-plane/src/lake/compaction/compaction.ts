@@ -21,6 +21,7 @@ import type { Client } from 'minio';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
 import { objectPrefix } from '../../sinks/object-store/object-keys.ts';
+import { quoteIdent, quoteLiteral } from '../../sinks/postgres/columns.ts';
 import type { PartitionStats } from '../partitions/partition-stats.ts';
 import { parquetColumns, rowOf, type ParquetColumn } from './columns.ts';
 
@@ -127,9 +128,10 @@ export async function compactPartition(options: CompactionOptions): Promise<Comp
     }
     const source = join(work, 'rows.ndjson');
     await writeFile(source, lines.join('\n') + '\n');
-    const names = columns.map((c) => `"${c.name}"`).join(', ');
+    // Column names are the schema's property names, whatever they hold: quoted the SQL way (DuckDB's too).
+    const names = columns.map((c) => quoteIdent(c.name)).join(', ');
     const parts = [
-      `SELECT ${names}, "_ord" FROM read_ndjson('${source}', columns = {${columns.map((c) => `'${c.name}': '${c.type}'`).join(', ')}, '_ord': 'BIGINT'}, maximum_object_size = 67108864)`,
+      `SELECT ${names}, "_ord" FROM read_ndjson(${quoteLiteral(source)}, columns = {${columns.map((c) => `${quoteLiteral(c.name)}: '${c.type}'`).join(', ')}, '_ord': 'BIGINT'}, maximum_object_size = 67108864)`,
     ];
     // Earlier generations come first: their copy of an id wins.
     for (const [i, key] of live.parquet.entries()) {
@@ -137,7 +139,7 @@ export async function compactPartition(options: CompactionOptions): Promise<Comp
       const body = await readObject(client, bucket, key);
       result.inputBytes += body.length;
       await writeFile(local, body);
-      parts.unshift(`SELECT *, -1 - ${i} AS "_ord" FROM read_parquet('${local}')`);
+      parts.unshift(`SELECT *, -1 - ${i} AS "_ord" FROM read_parquet(${quoteLiteral(local)})`);
     }
     await conn.run(`CREATE TABLE input AS ${parts.join(' UNION ALL BY NAME ')}`);
     await conn.run(`CREATE TABLE rows AS SELECT * EXCLUDE ("_ord") FROM input QUALIFY row_number() OVER (PARTITION BY "_id" ORDER BY "_ord") = 1`);
@@ -154,7 +156,7 @@ export async function compactPartition(options: CompactionOptions): Promise<Comp
     for (let f = 0; f < fileCount; f++) {
       const local = join(work, `out-${f}.parquet`);
       await conn.run(
-        `COPY (SELECT * FROM rows ORDER BY "_event_time", "_id" LIMIT ${perFile} OFFSET ${f * perFile}) TO '${local}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${options.rowGroupRows ?? 122_880})`,
+        `COPY (SELECT * FROM rows ORDER BY "_event_time", "_id" LIMIT ${perFile} OFFSET ${f * perFile}) TO ${quoteLiteral(local)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${options.rowGroupRows ?? 122_880})`,
       );
       const key = `${dir}compacted-${generation}-${String(f).padStart(4, '0')}.parquet`;
       const { size } = await stat(local);

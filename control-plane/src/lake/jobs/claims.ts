@@ -151,7 +151,7 @@ export async function finishIfDone(pool: pg.Pool, jobId: string): Promise<void> 
   );
 }
 
-/** Renews this worker's leases (with the progress of its running batches) and answers the states of its jobs. */
+/** Renews this worker's leases (with the progress of its running batches) and answers the states of `jobs`, the jobs it works on. */
 export async function heartbeat(
   pool: pg.Pool,
   worker: string,
@@ -159,6 +159,7 @@ export async function heartbeat(
   leaseMs: number,
   running: ReadonlyArray<{ jobId: string; seq: number; records: number; bytes: number }>,
   planning: readonly string[],
+  jobs: readonly string[],
 ): Promise<Map<string, string>> {
   await pool.query(
     `INSERT INTO lake_workers (id, max_jobs) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), max_jobs = EXCLUDED.max_jobs`,
@@ -175,7 +176,6 @@ export async function heartbeat(
   if (planning.length > 0) {
     await pool.query(`UPDATE lake_jobs SET plan_lease_until = now() + $2 * interval '1 millisecond' WHERE planner = $1 AND id = ANY($3::text[])`, [worker, leaseMs, planning]);
   }
-  const ids = [...new Set([...running.map((r) => r.jobId), ...planning])];
-  const states = await pool.query<{ id: string; state: string }>('SELECT id, state FROM lake_jobs WHERE id = ANY($1::text[])', [ids]);
+  const states = await pool.query<{ id: string; state: string }>('SELECT id, state FROM lake_jobs WHERE id = ANY($1::text[])', [[...new Set(jobs)]]);
   return new Map(states.rows.map((r) => [r.id, r.state]));
 }

@@ -11,7 +11,6 @@ import { partitionKeyOf } from '@sluice/shared/partition-key';
 import type { JobRecord } from './registry.ts';
 import { CONTROL_PLANE_AGENT_ID } from '../../consumer/raw-topics.ts';
 
-/** Jobs publish as the control plane (the agent id of the batch ingest route). */
 /** The envelope's agentId of what a job publishes: the control plane, as for every record it makes itself. */
 export const JOB_AGENT_ID = CONTROL_PLANE_AGENT_ID;
 /** Messages per Kafka send. */

@@ -114,12 +114,20 @@ export class LakeWorker {
       await this.#plan(job, signal);
       slot.planning = false;
     }
-    let claim = first ?? (await claimBatch(this.#deps.pool, this.id, this.#settings.leaseMs, job.id, []));
-    while (claim !== undefined && !signal.aborted) {
+    const next = (): Promise<BatchClaim | undefined> => (signal.aborted ? Promise.resolve(undefined) : claimBatch(this.#deps.pool, this.id, this.#settings.leaseMs, job.id, []));
+    let claim = first ?? (await next());
+    while (claim !== undefined) {
+      // Aborted while the claim was on its way: give the batch back now rather than leave it to its lease.
+      if (signal.aborted) return this.#release(slot, claim);
       await this.#runBatch(slot, job, claim, signal);
-      if (signal.aborted) break;
-      claim = await claimBatch(this.#deps.pool, this.id, this.#settings.leaseMs, job.id, []);
+      claim = await next();
     }
+  }
+
+  /** A claimed batch this slot will not run: cancelled with its job, or pending again for any worker. */
+  async #release(slot: Slot, claim: BatchClaim): Promise<void> {
+    const state = slot.abort.signal.aborted ? 'cancelled' : 'pending';
+    await settleBatch(this.#deps.pool, this.id, claim, { state, error: state === 'cancelled' ? 'job cancelled' : null }).catch(() => undefined);
   }
 
   async #plan(job: ClaimedJob, signal: AbortSignal): Promise<void> {
@@ -191,8 +199,7 @@ export class LakeWorker {
     } catch (error) {
       if (signal.aborted) {
         // Cancelled: the batch is cancelled too. Shutting down: pending again, for any worker at once.
-        const state = slot.abort.signal.aborted ? 'cancelled' : 'pending';
-        await settleBatch(pool, this.id, claim, { state, error: state === 'cancelled' ? 'job cancelled' : null }).catch(() => undefined);
+        await this.#release(slot, claim);
         return;
       }
       logger.warn({ job: job.id, batch: claim.key, err: error }, 'batch failed');
@@ -207,7 +214,9 @@ export class LakeWorker {
     const slots = [...this.#slots.values()];
     const running = slots.flatMap((s) => (s.batch ? [{ jobId: s.jobId, ...s.batch }] : []));
     const planning = slots.filter((s) => s.planning).map((s) => s.jobId);
-    const states = await heartbeat(this.#deps.pool, this.id, this.#settings.workerMaxJobs, this.#settings.leaseMs, running, planning);
+    // Every slot's job, also one between two batches (no lease to renew): a job missing from the answer is gone.
+    const jobs = slots.map((s) => s.jobId);
+    const states = await heartbeat(this.#deps.pool, this.id, this.#settings.workerMaxJobs, this.#settings.leaseMs, running, planning, jobs);
     for (const slot of slots) {
       const state = states.get(slot.jobId);
       if (state === 'cancelled' || state === 'failed' || state === undefined) slot.abort.abort();

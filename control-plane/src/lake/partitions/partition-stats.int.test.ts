@@ -7,6 +7,7 @@ import { migrate } from '../../db/migrate.ts';
 import { createPool } from '../../db/pool.ts';
 import { objectStoreSinkConfig } from '../../sinks/registry.ts';
 import { createS3Client, ObjectStoreSink } from '../../sinks/object-store/object-store-sink.ts';
+import { fnv1a } from '../../sinks/object-store/object-keys.ts';
 import { batch, dataset, envelope, uniqueSuffix } from '../../../test/support/sink-fixtures.ts';
 import { listPartitions, PartitionStats } from './partition-stats.ts';
 
@@ -82,5 +83,40 @@ describe('partition statistics maintained by the object-store sink (real MinIO +
     const page1 = await listPartitions(pool, { dataset: 'lakestats2', limit: 2 });
     const page2 = await listPartitions(pool, { dataset: 'lakestats2', limit: 2, after: page1.at(-1)!.partition });
     expect([...page1, ...page2].map((p) => p.partition)).toEqual(all.map((p) => p.partition));
+  });
+
+  it('lands every record of a day + hash + range spec in the partition its event time and values name', async () => {
+    const ds = dataset('lakeland', {}, 1, { objectStore: { enabled: true, partitionBy: 'day', hash: { field: 'user', buckets: 4 }, range: { field: 'amount', bounds: [100, 0, 50] } } });
+    const days = ['2026-03-01T00:00:00Z', '2026-03-01T23:59:59Z', '2026-03-02T12:00:00Z'];
+    // Amounts on both sides of every bound, on the bounds themselves, and one that is no number.
+    const amounts = [-1, 0, 49.9, 50, 99, 100, 1e6, 'n/a'];
+    const envelopes = Array.from({ length: 240 }, (_, i) => envelope('lakeland', `l:${i}`, { user: `u${i % 9}`, amount: amounts[i % amounts.length] }, days[i % 3]));
+    expect((await sink.write(batch(ds, envelopes, 0n))).kind).toBe('ok');
+    // Where each record should be, worked out here from the spec (bounds sorted: 0, 50, 100).
+    const range = (amount: unknown): string => {
+      if (typeof amount !== 'number') return 'range=null';
+      if (amount < 0) return 'range=lt_0';
+      if (amount >= 100) return 'range=ge_100';
+      return amount < 50 ? 'range=0_50' : 'range=50_100';
+    };
+    const expected = new Map(envelopes.map((e) => {
+      const p = e.payload as { user: string; amount: unknown };
+      return [e.id, `dt=${e.eventTime.slice(0, 10)}/bucket=${fnv1a(JSON.stringify(p.user)) % 4}/${range(p.amount)}`];
+    }));
+    const found = new Map<string, string>();
+    for await (const item of client.listObjectsV2(config.bucket, 'lakeland/', true) as AsyncIterable<{ name: string }>) {
+      const parts: Buffer[] = [];
+      for await (const part of await client.getObject(config.bucket, item.name)) parts.push(part as Buffer);
+      const partition = item.name.slice('lakeland/'.length, item.name.lastIndexOf('/'));
+      for (const line of gunzipSync(Buffer.concat(parts)).toString('utf8').trimEnd().split('\n')) found.set((JSON.parse(line) as { id: string }).id, partition);
+    }
+    expect(found).toEqual(expected);
+    // The data reaches every range and more than one bucket, so the check above means something.
+    expect(new Set([...found.values()].map((p) => p.split('/')[2]))).toEqual(new Set(['range=lt_0', 'range=0_50', 'range=50_100', 'range=ge_100', 'range=null']));
+    expect(new Set([...found.values()].map((p) => p.split('/')[1])).size).toBeGreaterThan(1);
+    // The statistics name the same partitions with the same counts.
+    const counts = new Map<string, number>();
+    for (const partition of expected.values()) counts.set(partition, (counts.get(partition) ?? 0) + 1);
+    expect(new Map([...(await fromStats('lakeland'))].map(([p, s]) => [p, s.records]))).toEqual(counts);
   });
 });
