@@ -13,7 +13,11 @@
  *     one is in its pane; and, with one consumer, records produced at BENCH_ANALYTICS_E2E_RATE/s for 10 s with
  *     event time = now: p50/p99 from a 100 ms slice's send to all its rows being counted in the panes (what the
  *     counters and aggregates routes read).
- *   node bench/analytics.ts [ingest e2e]       (npm run bench:analytics)
+ *   - sim: sluice-sim's IoT scenario (event time = now) into the batch ingest of a `serve` process → Kafka → one
+ *     `consume` process → the panes, at rising rates (BENCH_ANALYTICS_SIM_RATES, BENCH_ANALYTICS_SIM_SECONDS each):
+ *     the rate the simulator achieved, events/s end to end (first send to the last event counted in the `volume`
+ *     aggregate the query API answers over HTTP), and p50/p99 from an event's time to its pane showing it there.
+ *   node bench/analytics.ts [ingest e2e sim]       (npm run bench:analytics)
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -34,6 +38,12 @@ import { KafkaProducer, deleteTopics, describeGroup, ensureTopics, type Outgoing
 import { envelopeHeaders } from '@sluice/shared/envelope';
 import type pg from 'pg';
 import { machineLoad } from './lib/process-meter.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { stopProcess, waitForHttpOk } from '@sluice/shared/node/testing/processes';
+import type { AggregatesResponse } from '@sluice/shared/api/analytics';
+import { runSimulation } from './sim/simulator.ts';
+import { HttpTarget } from './sim/targets/http-target.ts';
 
 const stack = loadStackEnv();
 const id = randomBytes(3).toString('hex');
@@ -74,7 +84,7 @@ async function load(sink: PostgresSink, spec: DatasetSpec): Promise<number> {
   return rows / ((performance.now() - started) / 1000);
 }
 
-const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ingest', 'e2e']);
+const parts = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['ingest', 'e2e', 'sim']);
 const e2eRows = Number(process.env.BENCH_ANALYTICS_E2E_ROWS ?? 300_000);
 const e2eRate = Number(process.env.BENCH_ANALYTICS_E2E_RATE ?? 5_000);
 const e2eConsumers = (process.env.BENCH_ANALYTICS_CONSUMERS ?? '1,2,4').split(',').map(Number);
@@ -168,6 +178,95 @@ async function visibility(pool: pg.Pool, producer: KafkaProducer, topic: string,
   return { ratePerSecond: e2eRate, seconds: 10, p50Ms: Math.round(percentile(sorted, 0.5)), p99Ms: Math.round(percentile(sorted, 0.99)), note: 'send → rows counted in the panes, polled every 20 ms' };
 }
 
+const simRates = (process.env.BENCH_ANALYTICS_SIM_RATES ?? '2000,5000,10000,20000').split(',').map(Number);
+const simSeconds = Number(process.env.BENCH_ANALYTICS_SIM_SECONDS ?? 10);
+
+/** sluice-sim → serve's batch ingest → Kafka → one consumer → panes, read back through the aggregates route. */
+async function simRuns(settings: { stateSchema: string; dataSchema: string; topicPrefix: string }): Promise<Record<string, unknown>[]> {
+  const adminKey = `slk_${randomBytes(24).toString('base64url')}`;
+  const serve = await startServe({ stack, ...settings, adminKey });
+  const consume = await startServe({ stack, ...settings, adminKey, command: 'consume', env: { SLUICE_CONSUMER_GROUP: `bench-analytics-sim-${id}`, SLUICE_TOPIC_REFRESH_MS: '500' } });
+  const auth = { authorization: `Bearer ${adminKey}` };
+  const dataset = `sim_${id}`;
+  const benchStart = Math.floor(Date.now() / 60_000) * 60_000;
+  try {
+    await waitForHttpOk(`${serve.baseUrl}/healthz`, { child: serve.child, output: serve.output, what: 'the control plane', authorization: auth.authorization, timeoutMs: 90_000, intervalMs: 300 });
+    const example = JSON.parse(readFileSync(path.join(import.meta.dirname, 'sim/examples/iot-readings.dataset.json'), 'utf8')) as Record<string, unknown>;
+    const created = await fetch(`${serve.baseUrl}/api/v1/datasets`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ ...example, name: dataset }) });
+    if (created.status !== 201) throw new Error(`dataset: HTTP ${String(created.status)} ${await created.text()}`);
+    // What the query API shows: every event of the bench so far in the `volume` aggregate's 1-minute windows.
+    const visible = async (): Promise<number> => {
+      const q = new URLSearchParams({ aggregation: 'volume', windowMinutes: '1', from: new Date(benchStart).toISOString(), to: new Date(Date.now() + 120_000).toISOString(), limit: '1000' });
+      const res = await fetch(`${serve.baseUrl}/api/v1/analytics/${dataset}/aggregates?${q.toString()}`, { headers: auth });
+      if (!res.ok) throw new Error(`aggregates: HTTP ${String(res.status)} ${await res.text()}`);
+      return ((await res.json()) as AggregatesResponse).windows.reduce((n, w) => n + w.count, 0);
+    };
+    const target = new HttpTarget({ kind: 'ingest', url: serve.baseUrl, dataset, token: adminKey, connections: 4 });
+    const base = { scenario: 'iot', entities: 1000, timeScale: 1, skewMs: 0, lateFraction: 0, lateByMs: 0, anomalies: [], concurrency: 4, dataset } as const;
+    const runs: Record<string, unknown>[] = [];
+    try {
+      // A second of warm-up: the topic exists and the consumer holds its partitions before anything is timed.
+      const warm = await runSimulation({ ...base, seed: 1, ratePerSecond: 500, count: 500, startMs: Date.now() }, { target });
+      await until(async () => (await visible()) >= warm.accepted, 120_000, 'the warm-up in the panes');
+      let total = warm.accepted;
+      for (const [i, rate] of simRates.entries()) {
+        const loadBefore = machineLoad();
+        const samples: Array<{ at: number; n: number }> = [];
+        let polling = true;
+        const poller = (async () => {
+          while (polling) {
+            samples.push({ at: Date.now(), n: await visible() });
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+        })();
+        const startMs = Date.now();
+        const summary = await runSimulation({ ...base, seed: 100 + i, ratePerSecond: rate, count: Math.round(rate * simSeconds), startMs }, { target });
+        const before = total;
+        total += summary.accepted;
+        const deadline = Date.now() + 300_000;
+        while ((samples.at(-1)?.n ?? 0) < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        polling = false;
+        await poller;
+        // Event k of the run has event time startMs + k/rate (time scale 1); it is visible at the first sample counting it.
+        const latencies: number[] = [];
+        const stride = Math.max(1, Math.floor(summary.accepted / 5_000));
+        let s = 0;
+        for (let k = 0; k < summary.accepted; k += stride) {
+          while (s < samples.length && samples[s]!.n < before + k + 1) s++;
+          if (s === samples.length) break;
+          latencies.push(samples[s]!.at - (startMs + (k * 1000) / rate));
+        }
+        latencies.sort((a, b) => a - b);
+        const last = samples.find((x) => x.n >= total);
+        const sendEnd = startMs + summary.elapsedSeconds * 1000;
+        runs.push({
+          targetRate: rate,
+          simulatorRate: summary.achievedRate,
+          keptUp: summary.keptUp,
+          accepted: summary.accepted,
+          rejected: summary.rejected,
+          endToEndEventsPerSecond: last ? Math.round(summary.accepted / ((last.at - startMs) / 1000)) : null,
+          lastVisibleAfterSendEndMs: last ? Math.round(last.at - sendEnd) : null,
+          eventToVisibleP50Ms: Math.round(percentile(latencies, 0.5)),
+          eventToVisibleP99Ms: Math.round(percentile(latencies, 0.99)),
+          allVisible: last !== undefined,
+          loadBefore,
+          loadAfter: machineLoad(),
+        });
+        process.stderr.write(`analytics bench: sim ${JSON.stringify(runs.at(-1))}\n`);
+        if (!last) break;
+      }
+    } finally {
+      await target.close();
+    }
+    return runs;
+  } finally {
+    await stopProcess(consume.child);
+    await stopProcess(serve.child);
+    await deleteTopics(stack.kafkaBrokers, [`${settings.topicPrefix}${dataset}`]).catch(() => undefined);
+  }
+}
+
 const latency = (run: () => Promise<unknown>): Promise<{ p50Ms: number; p99Ms: number }> => callLatency(queries, run);
 
 async function main(): Promise<void> {
@@ -189,8 +288,13 @@ async function main(): Promise<void> {
         await producer.close();
       }
       process.stdout.write(`${JSON.stringify({ bench: 'analytics', part: 'e2e', startedAt: new Date().toISOString(), cpus: os.cpus().length, runs }, null, 2)}\n`);
-      if (!parts.has('ingest')) return;
     }
+    if (parts.has('sim')) {
+      const startedAt = new Date().toISOString();
+      const runs = await simRuns({ stateSchema, dataSchema, topicPrefix: `benchanalyticssim${id}.` });
+      process.stdout.write(`${JSON.stringify({ bench: 'analytics', part: 'sim', startedAt, cpus: os.cpus().length, seconds: simSeconds, runs }, null, 2)}\n`);
+    }
+    if (!parts.has('ingest')) return;
     await datasets.create(plain, schema);
     await datasets.create(aggregating, schema);
     const load0 = machineLoad();

@@ -1,8 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatasetVersion } from '@sluice/shared/dataset';
 import type { Envelope } from '@sluice/shared/envelope';
+import { KafkaConsumer, KafkaProducer } from '@sluice/shared/node/kafka';
+import { createLogger } from '@sluice/shared/node/logger';
+import { countRows, createTopics, deleteSearchIndices, envelopeMessage, searchCount, testConfig, waitFor } from '../../test/support/harness.ts';
 import { batch, envelope } from '../../test/support/sink-fixtures.ts';
 import { freshState, stackEnv, suffix } from '../../test/support/state.ts';
+import { startConsumer, type RunningConsumer } from '../consumer/consumer-service.ts';
+import { DatasetStore } from '../datasets/dataset-store.ts';
+import { replayEntry } from '../dlq/replay.ts';
 import { PostgresSink } from '../sinks/postgres/postgres-sink.ts';
 import { PaneStore } from './pane-store.ts';
 import { AnalyticsQueries } from './analytics-queries.ts';
@@ -150,4 +156,91 @@ describe('windowed aggregates count each record once', () => {
     await expect(queries.aggregates('eo_pg', { aggregation: 'nope' })).rejects.toThrow(/no aggregation nope/);
     await expect(queries.aggregates('eo_pg', { ...range, group: 's1' })).rejects.toThrow(/JSON array/);
   });
+});
+
+describe('through Kafka and the consumer', () => {
+  // Oversize records dead-letter under the first consumer's limit; the operator raises it and redrives them.
+  const LIMIT = 4096;
+  const id = suffix();
+  const pgName = `eo_kafka_pg_${id}`;
+  const ledgerName = `eo_kafka_ledger_${id}`;
+  const cleanups: Array<() => Promise<unknown>> = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  });
+
+  it('the same records sent twice, redriven from the DLQ and re-read by another group are counted once', async () => {
+    const config = testConfig(state.schema, { SLUICE_MAX_RECORD_BYTES: String(LIMIT) });
+    cleanups.push(() => state.pool.query(`DROP SCHEMA IF EXISTS ${config.dataSchema} CASCADE`), () => deleteSearchIndices(`sluice-${ledgerName}`));
+    const store = new DatasetStore(state.pool);
+    for (const [name, postgres] of [[pgName, true], [ledgerName, false]] as const) await store.create(spec(name, postgres).spec, schema);
+    const topicOf = (name: string): string => `${config.topicPrefix}${name}`;
+    await createTopics(config, [topicOf(pgName), topicOf(ledgerName), config.dlqTopic]);
+    const producer = new KafkaProducer({ brokers: stackEnv.kafkaBrokers, clientId: 'eo-kafka' });
+    cleanups.push(() => producer.close());
+    const running: RunningConsumer[] = [];
+    cleanups.push(() => Promise.all(running.map((c) => c.stop())));
+    const consume = async (overrides: Partial<typeof config>): Promise<RunningConsumer> => {
+      const consumer = await startConsumer({ ...config, ...overrides }, createLogger('eo-kafka', { level: 'warn' }));
+      running.push(consumer);
+      return consumer;
+    };
+
+    const all = new Map([pgName, ledgerName].map((name) => [name, records(name)]));
+    // Every 60th record is too big for the first consumer: dead-lettered, not folded.
+    const sent = (name: string): Envelope[] =>
+      all.get(name)!.map((e, i) => (i % 60 === 7 ? { ...e, payload: { ...(e.payload as object), pad: 'x'.repeat(LIMIT) } } : e));
+    // Every record sent twice (an agent re-sending what it was not sure had landed), in two passes.
+    for (let pass = 0; pass < 2; pass++) {
+      for (const name of all.keys()) await producer.send(sent(name).map((e) => envelopeMessage(topicOf(name), e)));
+    }
+    const first = await consume({});
+    const dlqIds = async (): Promise<string[]> => (await state.pool.query<{ id: string }>('SELECT id FROM dlq WHERE topic = ANY($1) ORDER BY id', [[...all.keys()].map(topicOf)])).rows.map((r) => r.id);
+    await waitFor('the rows but the dead ones', () => countRows(state.pool, `${config.dataSchema}.${pgName}`), (n) => n === 590, 90_000);
+    await waitFor('the documents but the dead ones', () => searchCount(`sluice-${ledgerName}`).catch(() => 0), (n) => n === 590, 90_000);
+    // Ten dead records per dataset, each twice.
+    await waitFor('the DLQ entries', dlqIds, (ids) => ids.length === 40, 30_000);
+    const versions = await Promise.all([pgName, ledgerName].map(async (name) => (await store.latest(name))!));
+    const folded = async (): Promise<number[]> => (await Promise.all(versions.map(windows))).map((w) => w.reduce((n, x) => n + x.count, 0));
+    await waitFor('the panes but the dead ones', folded, (n) => n.every((x) => x === 590), 30_000);
+    await first.stop();
+    running.splice(running.indexOf(first), 1);
+
+    // The limit raised, every entry redriven; two of them by mistake once more (forced), after they were stored.
+    await consume({ maxRecordBytes: 1024 * 1024 });
+    const by = { kind: 'apiKey', id: 'bootstrap-admin', name: 'bootstrap admin', role: 'admin' } as const;
+    const deps = { pool: state.pool, produceOne: (message: Parameters<KafkaProducer['sendOne']>[0]) => producer.sendOne(message) };
+    const entries = await dlqIds();
+    for (const entry of entries) await replayEntry(deps, { id: entry, by, force: false });
+    await waitFor('every row', () => countRows(state.pool, `${config.dataSchema}.${pgName}`), (n) => n === 600, 60_000);
+    await waitFor('every document', () => searchCount(`sluice-${ledgerName}`), (n) => n === 600, 60_000);
+    for (const entry of [entries[0]!, entries.at(-1)!]) await replayEntry(deps, { id: entry, by, force: true });
+
+    // A re-poll of everything: another group reads both topics from the start (a consumer that lost its commits).
+    const again = `${config.groupId}-again`;
+    await consume({ groupId: again, maxRecordBytes: 1024 * 1024 });
+    const lag = new KafkaConsumer({ brokers: stackEnv.kafkaBrokers, clientId: 'eo-kafka-lag', groupId: again, topics: [] });
+    cleanups.push(() => lag.close());
+    const produced = 2 * all.size * 600 + entries.length + 2;
+    await waitFor(
+      'the second group through both topics',
+      async () => (await lag.lag([topicOf(pgName), topicOf(ledgerName)])).reduce((s, p) => ({ committed: s.committed + p.committed, lag: s.lag + p.lag }), { committed: 0n, lag: 0n }),
+      (s) => s.committed === BigInt(produced) && s.lag === 0n,
+      90_000,
+    );
+    // And the first group consumed the forced replays too.
+    await waitFor('the first group through both topics', async () => {
+      const firstGroup = new KafkaConsumer({ brokers: stackEnv.kafkaBrokers, clientId: 'eo-kafka-lag1', groupId: config.groupId, topics: [] });
+      try {
+        return (await firstGroup.lag([topicOf(pgName), topicOf(ledgerName)])).reduce((n, p) => n + p.lag, 0n);
+      } finally {
+        await firstGroup.close();
+      }
+    }, (n) => n === 0n, 60_000);
+
+    for (const ds of versions) await expectMatchesReference(ds, all.get(ds.spec.name)!);
+    expect(await countRows(state.pool, `${config.dataSchema}.${pgName}`)).toBe(600);
+    const ledgered = await state.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM analytics_seen_ids WHERE dataset = $1', [ledgerName]);
+    expect(ledgered.rows[0]!.n).toBe(600);
+  }, 300_000);
 });
