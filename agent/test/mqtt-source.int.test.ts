@@ -1,10 +1,11 @@
 /**
  * mqtt source → real outbox → real Kafka, messages published by mosquitto_pub: exact counts with distinct
  * ids, topic levels as fields, messages queued in the persistent session while the source was stopped,
- * and a broker restart (SIGTERM, persistence) while the outbox is full and PUBACKs are withheld.
+ * and a broker restart (SIGTERM, persistence) while the outbox is full and PUBACKs are withheld; a password
+ * file, and TLS with a client certificate the broker requires.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import type { IncomingMessage } from '@sluice/shared/node/kafka';
 import type { RuntimeSourceContext } from '../src/runtime/source-context.ts';
 import { MqttSource, defaultClientId } from '../src/sources/mqtt/mqtt-source.ts';
+import { makeClientCertificate, makeTestCertificates } from '@sluice/shared/node/testing/test-ca';
 import { publishLines, removeSession, startPrivateBroker } from './support/mosquitto.ts';
 import { mqttConfig, type MqttSourceInput } from './support/source-config.ts';
 import { startSourcePipeline } from './support/source-pipeline.ts';
@@ -177,5 +179,39 @@ describe('mqtt source → Kafka', () => {
     await waitFor(() => refused.status().state === 'backoff' && refused.status().lastError !== undefined, 10_000, 'the refused source to back off');
     expect(refused.status().lastError?.message).toMatch(/Not authorized|Bad User Name or Password/i);
     expect(refused.status().details?.breaker).toBe('open');
+  });
+
+  it('connects over TLS with a client certificate the broker requires, and backs off without one', async () => {
+    const brokerDir = await mkdtemp(join(tmpdir(), 'sluice-mosquitto-tls-'));
+    cleanup.push(() => rm(brokerDir, { recursive: true, force: true }));
+    const certs = await makeTestCertificates(brokerDir);
+    const client = await makeClientCertificate(brokerDir, 'gateway-01');
+    const broker = await startPrivateBroker(brokerDir, { tls: certs });
+    cleanup.push(() => broker.stop());
+    expect(broker.url).toMatch(/^mqtts:\/\/127\.0\.0\.1:/);
+    const tls = { ca: 'tls/ca.pem', cert: 'tls/gateway.pem', key: 'tls/gateway-key.pem' };
+    const s = await setup('tls', broker.url, { topics: ['sluice-it/+run/#'], tls, reconnect: { minDelayMs: 50, maxDelayMs: 200 } });
+    // Relative paths resolve against the config's folder.
+    await mkdir(join(s.work, 'tls'));
+    await Promise.all([copyFile(certs.caFile, join(s.work, tls.ca)), copyFile(client.certFile, join(s.work, tls.cert)), copyFile(client.keyFile, join(s.work, tls.key))]);
+    const source = new MqttSource(s.config, { baseDir: s.work });
+    const pipeline = await startSourcePipeline({ dir: join(s.work, 'data'), brokers, source, agentId: AGENT });
+    cleanup.push(() => pipeline.stop(10_000));
+    await connected(source);
+    expect(source.broker).toBe(new URL(broker.url).host);
+    await publishLines(broker.url, `sluice-it/${s.run}/t`, ['{"over":"tls"}'], { tls: { ca: certs.caFile, cert: client.certFile, key: client.keyFile } });
+    const [message] = await readTopic(brokers, s.topic, (m) => m.length >= 1);
+    expect(envelopes([message!])[0]).toMatchObject({ payload: { over: 'tls', run: s.run }, source: { kind: 'mqtt', broker: new URL(broker.url).host } });
+
+    // The CA alone is not enough: the broker ends the handshake, and the source waits and tries again.
+    const anonymous = mqttConfig({ ...s.config, id: `${s.config.id}-nocert`, tls: { ca: tls.ca } });
+    const refused = new MqttSource(anonymous, { baseDir: s.work });
+    const other = await startSourcePipeline({ dir: join(s.work, 'data-nocert'), brokers, source: refused, agentId: AGENT });
+    cleanup.push(() => other.stop(1000));
+    await waitFor(() => refused.status().state === 'backoff' && refused.status().lastError !== undefined, 10_000, 'the source without a client certificate to back off');
+    expect(refused.status().details).toMatchObject({ connection: 'backoff', breaker: 'open' });
+    expect(refused.status().details?.acknowledged).toBe(0);
+    expect(refused.status().lastError?.message).toMatch(/certificate required/);
+    console.log(JSON.stringify({ test: 'mqtt tls without a client certificate', lastError: refused.status().lastError?.message }));
   });
 });

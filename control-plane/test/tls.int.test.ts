@@ -18,7 +18,7 @@ import { ownSchemas, testTopicPrefix } from '@sluice/shared/node/testing/test-re
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
 import { loadConfig } from '../src/config.ts';
 import { loadTlsFiles } from '../src/http/tls-files.ts';
-import { makeTestCertificates, type TestCertificates } from './support/test-ca.ts';
+import { makeTestCertificates, type TestCertificates } from '@sluice/shared/node/testing/test-ca';
 import { stackEnv } from './support/state.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');

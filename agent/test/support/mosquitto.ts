@@ -1,7 +1,8 @@
 /**
  * MQTT for the mqtt source's tests: `mosquitto_pub` (Debian mosquitto-clients) as the publisher, a producer
  * nobody here wrote; a private mosquitto (own port, own persistence folder) for a test that restarts the
- * broker without disturbing the stack's; and removing a test's persistent session from a broker.
+ * broker without disturbing the stack's, or that wants TLS with client certificates; and removing a test's
+ * persistent session from a broker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,11 +11,20 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { freePort } from '@sluice/shared/node/testing/processes';
 import { waitFor } from '@sluice/shared/node/testing/wait-for';
+import type { TestCertificates } from '@sluice/shared/node/testing/test-ca';
 
 const MOSQUITTO = process.env.SLUICE_MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 
+/** How mosquitto_pub connects: QoS, a user, and for an `mqtts://` broker the CA and a client certificate. */
+export interface PublishOptions {
+  qos?: 0 | 1;
+  username?: string;
+  password?: string;
+  tls?: { ca: string; cert?: string; key?: string };
+}
+
 /** Publishes each line as one message with `mosquitto_pub -l`; resolves once it exited 0 (all acknowledged at QoS 1). */
-export async function publishLines(url: string, topic: string, lines: readonly string[], options: { qos?: 0 | 1; username?: string; password?: string } = {}): Promise<void> {
+export async function publishLines(url: string, topic: string, lines: readonly string[], options: PublishOptions = {}): Promise<void> {
   const publisher = startPublisher(url, topic, options);
   for (const line of lines) await publisher.write(line);
   await publisher.end();
@@ -34,12 +44,16 @@ export interface Publisher {
  * the lines are fed with a window: at most PUBLISH_WINDOW written and not yet acknowledged (counted from its
  * debug output, `-d`), and stdin stays open until every line has its PUBACK.
  */
-export function startPublisher(url: string, topic: string, options: { qos?: 0 | 1; username?: string; password?: string } = {}): Publisher {
+export function startPublisher(url: string, topic: string, options: PublishOptions = {}): Publisher {
   const { hostname, port } = new URL(url);
   const qos = options.qos ?? 1;
-  const args = ['-h', hostname, '-p', port || '1883', '-t', topic, '-q', String(qos), '-l', '-d'];
+  const args = ['-h', hostname, '-p', port || (url.startsWith('mqtts:') ? '8883' : '1883'), '-t', topic, '-q', String(qos), '-l', '-d'];
   if (options.username !== undefined) args.push('-u', options.username);
   if (options.password !== undefined) args.push('-P', options.password);
+  if (options.tls !== undefined) {
+    args.push('--cafile', options.tls.ca);
+    if (options.tls.cert !== undefined && options.tls.key !== undefined) args.push('--cert', options.tls.cert, '--key', options.tls.key);
+  }
   // Line-buffered, so each PUBACK line arrives when it happens (a pipe would get it in 4 KiB blocks).
   const child = spawn('stdbuf', ['-oL', 'mosquitto_pub', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
@@ -77,14 +91,21 @@ export interface PrivateBroker {
   start(): Promise<void>;
 }
 
-/** A mosquitto of the test's own in `dir`, persistent like the stack's; `stop` is SIGTERM (it saves its sessions). */
-export async function startPrivateBroker(dir: string, options: { passwordFile?: string } = {}): Promise<PrivateBroker> {
+/**
+ * A mosquitto of the test's own in `dir`, persistent like the stack's; `stop` is SIGTERM (it saves its sessions).
+ * With `tls` (the server's certificate and its CA) it listens for `mqtts://` only and takes only clients with
+ * a certificate from that CA, the certificate's common name as their user name.
+ */
+export async function startPrivateBroker(dir: string, options: { passwordFile?: string; tls?: Pick<TestCertificates, 'caFile' | 'certFile' | 'keyFile'> } = {}): Promise<PrivateBroker> {
   const port = await freePort();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   const conf = path.join(dir, 'mosquitto.conf');
+  const { tls } = options;
   const lines = [
     `listener ${port} 127.0.0.1`,
-    options.passwordFile === undefined ? 'allow_anonymous true' : `allow_anonymous false\npassword_file ${options.passwordFile}`,
+    ...(tls === undefined ? [] : [`cafile ${tls.caFile}`, `certfile ${tls.certFile}`, `keyfile ${tls.keyFile}`, 'require_certificate true', 'use_identity_as_username true']),
+    options.passwordFile === undefined && tls === undefined ? 'allow_anonymous true' : 'allow_anonymous false',
+    ...(options.passwordFile === undefined ? [] : [`password_file ${options.passwordFile}`]),
     'persistence true',
     `persistence_location ${path.join(dir, 'data')}/`,
     'max_queued_messages 1000000',
@@ -96,7 +117,7 @@ export async function startPrivateBroker(dir: string, options: { passwordFile?: 
   writeFileSync(conf, `${lines.join('\n')}\n`);
   let child: ChildProcess | undefined;
   const broker: PrivateBroker = {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls === undefined ? 'mqtt' : 'mqtts'}://127.0.0.1:${port}`,
     async start() {
       child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
       await waitFor(() => canConnect(port), { timeoutMs: 10_000, what: `mosquitto on ${port}` });

@@ -68,6 +68,27 @@ describe('transforms', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it('writes own fields only: a pointer through __proto__ names a field, never Object.prototype', async () => {
+    const p = RecordProcessor.of(version([{ set: { field: '/__proto__/polluted', value: 'yes' } }, { rename: { from: '/a', to: '/constructor/prototype/b' } }]))!;
+    const out = await p.transform(envelope({ a: 1 }), refs);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(({} as Record<string, unknown>).b).toBeUndefined();
+    expect(JSON.stringify(out)).toBe('{"payload":{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"b":1}}}}');
+  });
+
+  it('dead-letters a record a transform cannot be applied to, instead of failing the batch', async () => {
+    const p = RecordProcessor.of(version([{ set: { field: '/list/length', value: 'many' } }]))!;
+    expect(await p.transform(envelope({ list: [1, 2] }), refs)).toEqual({ reason: 'transforms[0]: could not be applied: Invalid array length' });
+  });
+
+  it('bounds $pad, which builds its result in one step the time limit cannot interrupt', async () => {
+    const pad = (expression: string) => RecordProcessor.of(version([{ derive: { field: '/p', expression } }]))!.transform(envelope({}), refs);
+    expect(await pad('[$pad("ab", 5, "-"), $pad("ab", -5), $pad("ab", 6, "xy"), $pad("abcdef", 3)]')).toEqual({ payload: { p: ['ab---', '   ab', 'abxyxy', 'abcdef'] } });
+    const started = Date.now();
+    expect(await pad('$length($pad("x", 100000000))')).toEqual({ reason: 'transforms[0] derive /p: the expression failed: $pad width 100000000 is over the limit of 100000' });
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+
   it('refuses an expression that does not parse, naming where', () => {
     expect(() => checkProcessing([{ derive: { field: '/x', expression: 'a +' } }])).toThrow(/^transforms\[0\]: the expression does not parse/);
     expect(() => checkProcessing([], [{ name: 'r', expression: { expression: '((' } }])).toThrow(/^rule r: the expression does not parse/);

@@ -25,6 +25,7 @@ const STRIKES = 3;
 const BENCH_MS = 60_000;
 const MAX_DEPTH = 200;
 const DEFAULT_TIMEOUT_MS = 50;
+const MAX_PAD_WIDTH = 100_000;
 
 /** What transforms read besides the record: lookup tables and the agents' labels (reference-data.ts). */
 export interface ReferenceData {
@@ -53,7 +54,26 @@ function compile(text: string, timeoutMs: number | undefined, where: string): Ex
   } catch (error) {
     throw InputError(`${where}: the expression does not parse: ${(error as { message?: string }).message ?? String(error)}`);
   }
+  compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return { text, timeoutMs: limit, compiled, strikes: 0, benchedUntil: 0 };
+}
+
+/**
+ * JSONata's `$pad`, with the width bounded. The time limit is checked between evaluation steps, and one call
+ * builds its whole result in one step: `$pad("x", 100000000)` held the event loop for 5 s (and made a string
+ * larger than the consumer's heap) before the limit could say anything.
+ */
+function boundedPad(str: string | undefined, width: number, char?: string): string | undefined {
+  if (str === undefined) return undefined;
+  const w = Math.trunc(width);
+  if (Math.abs(w) > MAX_PAD_WIDTH) throw new Error(`$pad width ${w} is over the limit of ${MAX_PAD_WIDTH}`);
+  const padLength = Math.abs(w) - Array.from(str).length;
+  if (padLength <= 0) return str;
+  const fill = char === undefined || char === '' ? ' ' : char;
+  const padding = Array.from(fill.repeat(Math.ceil(padLength / Array.from(fill).length)))
+    .slice(0, padLength)
+    .join('');
+  return w > 0 ? str + padding : padding + str;
 }
 
 /** Checks a version's transforms and rules before it is published (the expressions parse); throws InputError. */
@@ -111,31 +131,39 @@ export class RecordProcessor {
   /** The payload after the transforms (a copy; the envelope is not changed), or why not. */
   async transform(envelope: Envelope, refs: ReferenceData): Promise<{ payload: unknown } | { reason: string }> {
     let payload: unknown = structuredClone(envelope.payload);
-    for (const t of this.#transforms) {
-      const s = t.spec;
-      if ('rename' in s) {
-        const value = atPointer(payload, s.rename.from);
-        if (value === undefined) continue;
-        removeAt(payload, s.rename.from);
-        payload = setAt(payload, s.rename.to, value);
-      } else if ('drop' in s) {
-        for (const field of s.drop) removeAt(payload, field);
-      } else if ('set' in s) {
-        payload = setAt(payload, s.set.field, structuredClone(s.set.value));
-      } else if ('enrich' in s) {
-        const value = enrichment(envelope, s.enrich.from, refs);
-        if (value !== undefined) payload = setAt(payload, s.enrich.field, value);
-      } else if ('lookup' in s) {
-        const key = atPointer(payload, s.lookup.key);
-        const row = key === undefined || key === null ? { found: false } : refs.lookup(s.lookup.table, typeof key === 'string' ? key : JSON.stringify(key));
-        if (row.found) payload = setAt(payload, s.lookup.into, structuredClone(row.value));
-        else if ((s.lookup.missing ?? 'keep') === 'null') payload = setAt(payload, s.lookup.into, null);
-        else if (s.lookup.missing === 'fail') return { reason: `${t.where} lookup ${s.lookup.table}: no row for ${JSON.stringify(key ?? null)}` };
-      } else {
-        const result = await evaluate(t.expression!, payload, envelope);
-        if ('reason' in result) return { reason: `${t.where} derive ${s.derive.field}: ${result.reason}` };
-        payload = result.value === undefined ? (removeAt(payload, s.derive.field), payload) : setAt(payload, s.derive.field, result.value);
+    let where = '';
+    try {
+      for (const t of this.#transforms) {
+        where = t.where;
+        const s = t.spec;
+        if ('rename' in s) {
+          const value = atPointer(payload, s.rename.from);
+          if (value === undefined) continue;
+          removeAt(payload, s.rename.from);
+          payload = setAt(payload, s.rename.to, value);
+        } else if ('drop' in s) {
+          for (const field of s.drop) removeAt(payload, field);
+        } else if ('set' in s) {
+          payload = setAt(payload, s.set.field, structuredClone(s.set.value));
+        } else if ('enrich' in s) {
+          const value = enrichment(envelope, s.enrich.from, refs);
+          if (value !== undefined) payload = setAt(payload, s.enrich.field, value);
+        } else if ('lookup' in s) {
+          const key = atPointer(payload, s.lookup.key);
+          const row = key === undefined || key === null ? { found: false } : refs.lookup(s.lookup.table, typeof key === 'string' ? key : JSON.stringify(key));
+          if (row.found) payload = setAt(payload, s.lookup.into, structuredClone(row.value));
+          else if ((s.lookup.missing ?? 'keep') === 'null') payload = setAt(payload, s.lookup.into, null);
+          else if (s.lookup.missing === 'fail') return { reason: `${t.where} lookup ${s.lookup.table}: no row for ${JSON.stringify(key ?? null)}` };
+        } else {
+          const result = await evaluate(t.expression!, payload, envelope);
+          if ('reason' in result) return { reason: `${t.where} derive ${s.derive.field}: ${result.reason}` };
+          payload = result.value === undefined ? (removeAt(payload, s.derive.field), payload) : setAt(payload, s.derive.field, result.value);
+        }
       }
+    } catch (error) {
+      // A step the payload's shape breaks (an array's `length` set to a string, say): this record's DLQ reason,
+      // never an error that fails the whole batch again and again.
+      return { reason: `${where}: could not be applied: ${(error as Error).message}` };
     }
     return { payload };
   }
@@ -263,18 +291,27 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Sets the value at a pointer, making objects on the way; a non-object payload becomes `{}` first. */
+/**
+ * Sets the value at a pointer, making objects on the way; a non-object payload becomes `{}` first. Only own
+ * fields are followed and written (as atPointer reads them): `/__proto__/x` is a field named `__proto__`,
+ * never the prototype, so a transform (or a dry run's proposed one) cannot change Object.prototype.
+ */
 function setAt(document: unknown, pointer: string, value: unknown): unknown {
   const tokens = parsePointer(pointer);
   const root = document !== null && typeof document === 'object' ? document : {};
   let current = root as Record<string, unknown>;
   for (const token of tokens.slice(0, -1)) {
-    const next = current[token];
-    if (next === null || typeof next !== 'object') current[token] = {};
+    const next = Object.hasOwn(current, token) ? current[token] : undefined;
+    if (next === null || typeof next !== 'object') setOwn(current, token, {});
     current = current[token] as Record<string, unknown>;
   }
-  current[tokens.at(-1)!] = value;
+  setOwn(current, tokens.at(-1)!, value);
   return root;
+}
+
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
 }
 
 function removeAt(document: unknown, pointer: string): void {

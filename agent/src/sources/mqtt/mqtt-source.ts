@@ -16,7 +16,8 @@
  * calls back, and handles the next packet only then (`customHandleAcks` has the same shape, and exists for
  * MQTT 5 only). Calling back after the commit would mean one commit, so one fsync, per message. Instead
  * `handleMessage` calls back at once and the PUBACK it triggers is taken out of the client's send path
- * (`_sendPacket`, pinned mqtt.js 5) and written after the batch that holds the message is committed. MQTT
+ * (`_sendPacket`; agent/package.json pins mqtt.js to one exact version for it: upgrade it only with the MQTT
+ * tests) and written after the batch that holds the message is committed. MQTT
  * requires PUBACKs in the order of the PUBLISHes (3.1.1 §4.6, 5.0 §4.6): batches are committed in order and
  * each one's PUBACKs go out in order. A PUBACK held over a lost connection is dropped, never sent on the next
  * connection: the broker redelivers the message (DUP set), and one this process already committed is then
