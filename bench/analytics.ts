@@ -21,6 +21,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import type { Envelope } from '@sluice/shared/envelope';
 import type { DatasetSpec } from '@sluice/shared/dataset';
@@ -106,7 +107,7 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number, what: str
   const end = Date.now() + timeoutMs;
   while (!(await probe())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
   }
 }
 
@@ -159,13 +160,13 @@ async function visibility(pool: pg.Pool, producer: KafkaProducer, topic: string,
       const n = await folded(pool, dataset);
       const now = performance.now();
       while (s < slices.length && n >= slices[s]!.through) seen[s] = now - slices[s++]!.sentAt;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   })();
   const start = performance.now();
   for (let k = 0; k < 100; k++) {
     const due = start + k * 100;
-    if (performance.now() < due) await new Promise((resolve) => setTimeout(resolve, due - performance.now()));
+    if (performance.now() < due) await sleep(due - performance.now());
     const eventTime = new Date().toISOString();
     const sentAt = performance.now();
     await producer.send(Array.from({ length: perSlice }, (_, j) => message(topic, dataset, 10_000_000 + k * perSlice + j, eventTime)));
@@ -216,7 +217,7 @@ async function simRuns(settings: { stateSchema: string; dataSchema: string; topi
         const poller = (async () => {
           while (polling) {
             samples.push({ at: Date.now(), n: await visible() });
-            await new Promise((resolve) => setTimeout(resolve, 50));
+            await sleep(50);
           }
         })();
         const startMs = Date.now();
@@ -224,7 +225,7 @@ async function simRuns(settings: { stateSchema: string; dataSchema: string; topi
         const before = total;
         total += summary.accepted;
         const deadline = Date.now() + 300_000;
-        while ((samples.at(-1)?.n ?? 0) < total && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        while ((samples.at(-1)?.n ?? 0) < total && Date.now() < deadline) await sleep(100);
         polling = false;
         await poller;
         // Event k of the run has event time startMs + k/rate (time scale 1); it is visible at the first sample counting it.

@@ -34,6 +34,7 @@ import type { DatasetSpec } from '@sluice/shared/dataset';
 import { CONTENT_TYPES, KAFKA_HEADERS, type Envelope } from '@sluice/shared/envelope';
 import { KafkaProducer, TopicEndOffsets, deleteTopics, ensureTopics, type OutgoingMessage } from '@sluice/shared/node/kafka';
 import { createLogger } from '@sluice/shared/node/logger';
+import { stopProcess } from '@sluice/shared/node/testing/processes';
 import { machineLoad, processCost } from './lib/process-meter.ts';
 import { loadStackEnv } from '@sluice/shared/node/stack-env';
 import { loadConfig, type ControlPlaneConfig } from '@sluice/control-plane/config';
@@ -410,13 +411,6 @@ function anyExits(children: ReadonlyArray<ReturnType<typeof spawn>>): Promise<ne
   });
   died.catch(() => undefined);
   return died;
-}
-
-async function stopProcess(child: ReturnType<typeof spawn>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
 }
 
 /**

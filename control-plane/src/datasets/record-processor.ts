@@ -81,6 +81,13 @@ export function checkProcessing(transforms: readonly TransformSpec[] = [], rules
   new RecordProcessor({ spec: { name: 'check', sinks: {} }, version: 0, schema: {}, transforms: [...transforms], rules: [...rules] });
 }
 
+interface CompiledTransform {
+  spec: TransformSpec;
+  expression?: Expression;
+  /** `transforms[i]`: where a reason points. */
+  where: string;
+}
+
 interface CompiledRule {
   rule: QualityRule;
   expression?: Expression;
@@ -90,7 +97,7 @@ interface CompiledRule {
 const processors = new WeakMap<DatasetVersion, RecordProcessor>();
 
 export class RecordProcessor {
-  readonly #transforms: Array<{ spec: TransformSpec; expression?: Expression; where: string }>;
+  readonly #transforms: CompiledTransform[];
   readonly #rules: CompiledRule[];
   readonly tables: string[];
   readonly labels: boolean;
@@ -131,41 +138,50 @@ export class RecordProcessor {
   /** The payload after the transforms (a copy; the envelope is not changed), or why not. */
   async transform(envelope: Envelope, refs: ReferenceData): Promise<{ payload: unknown } | { reason: string }> {
     let payload: unknown = structuredClone(envelope.payload);
-    let where = '';
-    try {
-      for (const t of this.#transforms) {
-        where = t.where;
-        const s = t.spec;
-        if ('rename' in s) {
-          const value = atPointer(payload, s.rename.from);
-          if (value === undefined) continue;
-          removeAt(payload, s.rename.from);
-          payload = setAt(payload, s.rename.to, value);
-        } else if ('drop' in s) {
-          for (const field of s.drop) removeAt(payload, field);
-        } else if ('set' in s) {
-          payload = setAt(payload, s.set.field, structuredClone(s.set.value));
-        } else if ('enrich' in s) {
-          const value = enrichment(envelope, s.enrich.from, refs);
-          if (value !== undefined) payload = setAt(payload, s.enrich.field, value);
-        } else if ('lookup' in s) {
-          const key = atPointer(payload, s.lookup.key);
-          const row = key === undefined || key === null ? { found: false } : refs.lookup(s.lookup.table, typeof key === 'string' ? key : JSON.stringify(key));
-          if (row.found) payload = setAt(payload, s.lookup.into, structuredClone(row.value));
-          else if ((s.lookup.missing ?? 'keep') === 'null') payload = setAt(payload, s.lookup.into, null);
-          else if (s.lookup.missing === 'fail') return { reason: `${t.where} lookup ${s.lookup.table}: no row for ${JSON.stringify(key ?? null)}` };
-        } else {
-          const result = await evaluate(t.expression!, payload, envelope);
-          if ('reason' in result) return { reason: `${t.where} derive ${s.derive.field}: ${result.reason}` };
-          payload = result.value === undefined ? (removeAt(payload, s.derive.field), payload) : setAt(payload, s.derive.field, result.value);
-        }
+    for (const t of this.#transforms) {
+      let step: { payload: unknown } | { reason: string };
+      try {
+        step = await this.#apply(t, payload, envelope, refs);
+      } catch (error) {
+        // A step the payload's shape breaks (an array's `length` set to a string, say): this record's DLQ reason,
+        // never an error that fails the whole batch again and again.
+        return { reason: `${t.where}: could not be applied: ${(error as Error).message}` };
       }
-    } catch (error) {
-      // A step the payload's shape breaks (an array's `length` set to a string, say): this record's DLQ reason,
-      // never an error that fails the whole batch again and again.
-      return { reason: `${where}: could not be applied: ${(error as Error).message}` };
+      if ('reason' in step) return step;
+      payload = step.payload;
     }
     return { payload };
+  }
+
+  /** One transform applied to `payload` (changed in place where it can be): the payload after it, or why not. */
+  async #apply(t: CompiledTransform, payload: unknown, envelope: Envelope, refs: ReferenceData): Promise<{ payload: unknown } | { reason: string }> {
+    const s = t.spec;
+    if ('rename' in s) {
+      const value = atPointer(payload, s.rename.from);
+      if (value === undefined) return { payload };
+      removeAt(payload, s.rename.from);
+      return { payload: setAt(payload, s.rename.to, value) };
+    }
+    if ('drop' in s) {
+      for (const field of s.drop) removeAt(payload, field);
+      return { payload };
+    }
+    if ('set' in s) return { payload: setAt(payload, s.set.field, structuredClone(s.set.value)) };
+    if ('enrich' in s) {
+      const value = enrichment(envelope, s.enrich.from, refs);
+      return { payload: value === undefined ? payload : setAt(payload, s.enrich.field, value) };
+    }
+    if ('lookup' in s) {
+      const key = atPointer(payload, s.lookup.key);
+      const row = key === undefined || key === null ? { found: false } : refs.lookup(s.lookup.table, typeof key === 'string' ? key : JSON.stringify(key));
+      if (row.found) return { payload: setAt(payload, s.lookup.into, structuredClone(row.value)) };
+      if ((s.lookup.missing ?? 'keep') === 'null') return { payload: setAt(payload, s.lookup.into, null) };
+      if (s.lookup.missing === 'fail') return { reason: `${t.where} lookup ${s.lookup.table}: no row for ${JSON.stringify(key ?? null)}` };
+      return { payload };
+    }
+    const result = await evaluate(t.expression!, payload, envelope);
+    if ('reason' in result) return { reason: `${t.where} derive ${s.derive.field}: ${result.reason}` };
+    return { payload: result.value === undefined ? (removeAt(payload, s.derive.field), payload) : setAt(payload, s.derive.field, result.value) };
   }
 
   /** Every rule's outcome for a record whose payload passed the schema. */
